@@ -1,0 +1,19 @@
+/**
+ * Every migration of the CustomerState object, in order. Each feature keeps its tables in its own
+ * module beside this file and lists its migrations here (ids are never renamed once shipped).
+ * The tables are documented in docs/storage.md.
+ */
+import type { Migration } from '../lib/migrations'
+import { scheduleMigrations } from '../lib/schedule'
+
+export const customerMigrations: Migration[] = [
+  ...scheduleMigrations,
+  {
+    id: 'core-001',
+    sql: `CREATE TABLE IF NOT EXISTS absorbed (
+      state_key TEXT PRIMARY KEY,
+      absorbed_at INTEGER NOT NULL,
+      rows INTEGER NOT NULL
+    );`,
+  },
+]

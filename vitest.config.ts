@@ -1,0 +1,43 @@
+/**
+ * Tests run in workerd through the Workers vitest pool, with the real Durable Objects, Queues and
+ * D1 from wrangler.toml. The demo storefront runs as a real HTTP origin on a free loopback port
+ * for the life of the test run, and the Worker is pointed at it.
+ */
+import { cloudflareTest } from '@cloudflare/vitest-pool-workers'
+import type { AddressInfo } from 'node:net'
+import { defineConfig } from 'vitest/config'
+// @ts-expect-error: plain ESM module without types
+import { startStorefront } from './examples/storefront/server.mjs'
+
+const storefront = await startStorefront({ port: 0 })
+// Do not keep the test process alive once the run is over.
+storefront.unref()
+const originUrl = `http://127.0.0.1:${(storefront.address() as AddressInfo).port}`
+
+export default defineConfig({
+  plugins: [
+    cloudflareTest({
+      wrangler: { configPath: './wrangler.toml' },
+      miniflare: {
+        bindings: {
+          ORIGIN_URL: originUrl,
+          COOKIE_KEYS: JSON.stringify([
+            { kid: 'k2', secret: 'test-cookie-key-2-0123456789abcdef0123456789abcdef' },
+            { kid: 'k1', secret: 'test-cookie-key-1-0123456789abcdef0123456789abcdef' },
+          ]),
+          ID_PEPPER: 'test-pepper-0123456789abcdef0123456789abcdef',
+          WEBHOOK_SECRET: 'test-webhook-secret-0123456789abcdef',
+        },
+      },
+    }),
+  ],
+  test: {
+    include: [
+      'test/**/*.test.ts',
+      'worker/**/*.test.ts',
+      'durable-objects/**/*.test.ts',
+      'scripts/**/*.test.ts',
+    ],
+    testTimeout: 20_000,
+  },
+})

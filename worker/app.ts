@@ -1,0 +1,73 @@
+/**
+ * The Gatehouse Hono app: the request path of DESIGN.md as middleware stages, the gateway's own
+ * routes, and the reverse proxy for every other path.
+ *
+ *   context -> log -> consent -> identity -> touchpoint -> [gateway routes] -> decide -> response -> origin
+ *
+ * `log` and `response` wrap what follows them (they act after `next()`), so the order above is the
+ * order in which a request is handled; the response then flows back through `response` and `log`.
+ */
+import { Hono } from 'hono'
+import { HTTPException } from 'hono/http-exception'
+import { consent } from './consent'
+import { context, type ContextOptions } from './context'
+import { decide } from './decide'
+import type { AppEnv } from './env'
+import { identity } from './identity'
+import { ProblemError, problemResponse } from './lib/problem'
+import { accessLog } from './log'
+import { origin } from './proxy/origin'
+import { response } from './proxy/response'
+import { bundledRules, type RuleSet } from './rules'
+import { touchpoint } from './touchpoint'
+import { health } from './routes/health'
+
+export interface AppOptions extends ContextOptions {
+  /** The compiled rule set; defaults to the one bundled at build time. Tests pass their own. */
+  rules?: RuleSet
+}
+
+export function createApp(opts: AppOptions = {}): Hono<AppEnv> {
+  const rules = opts.rules ?? bundledRules
+  const app = new Hono<AppEnv>()
+
+  app.use('*', context(opts))
+  app.use('*', accessLog({ rules }))
+  app.use('*', consent())
+  app.use('*', identity())
+  app.use('*', touchpoint())
+
+  // --- gateway routes (each feature mounts its routes here) ---
+  app.route('/v1', health({ rules }))
+  // --- end of gateway routes ---
+
+  // Everything under /v1/ and /admin/ belongs to the gateway: never proxied (API.md).
+  app.all('/v1/*', () => {
+    throw new ProblemError(404, 'Not found', 'No such gateway route.')
+  })
+  app.all('/admin/*', () => {
+    throw new ProblemError(404, 'Not found', 'No such gateway route.')
+  })
+
+  app.use('*', decide())
+  app.use('*', response({ rules }))
+  app.all('*', origin({ rules }))
+
+  app.onError((err, c) => {
+    if (err instanceof ProblemError) return problemResponse(err.problem)
+    if (err instanceof HTTPException) {
+      return problemResponse({ type: 'about:blank', title: err.message || 'Error', status: err.status })
+    }
+    // Anything unexpected: log the detail, give the client a clean problem, never a stack trace.
+    c.var.log?.error('unhandled_error', { error: err instanceof Error ? err : String(err) })
+    return problemResponse({
+      type: 'about:blank',
+      title: 'Internal error',
+      status: 500,
+      detail: 'The gateway could not complete this request.',
+    })
+  })
+
+  app.notFound(() => problemResponse({ type: 'about:blank', title: 'Not found', status: 404 }))
+  return app
+}

@@ -1,0 +1,106 @@
+/**
+ * The consent contract: what every CMP signal decodes to, and the one `Consent` each request
+ * resolves to (DESIGN.md "Consent model", API.md `GET /v1/consent`). Types only.
+ */
+
+/** Inclusive id ranges, sorted and merged: `[[1, 4], [10, 10]]`. Never expanded into arrays. */
+export type IdRanges = Array<[number, number]>
+
+/** Every decoder returns a Result; failures carry a tagged reason naming the field. */
+export type DecodeResult<T> = { ok: true; value: T } | { ok: false; error: DecodeError }
+
+export interface DecodeError {
+  /** Machine-readable reason, e.g. `too_long`, `bad_base64`, `bad_version`, `truncated`, `out_of_range`. */
+  reason: string
+  /** The field at fault, in the spec's naming (`Version`, `CmpId`, `VendorConsents.MaxVendorId`, ...). */
+  field: string
+  message: string
+}
+
+export interface PublisherRestriction {
+  purposeId: number
+  /** 0 not allowed, 1 require consent, 2 require legitimate interest (TCF spec). */
+  restrictionType: 0 | 1 | 2
+  vendors: IdRanges
+}
+
+export interface PublisherTC {
+  purposeConsents: number[]
+  purposeLegitimateInterests: number[]
+  customPurposeConsents: number[]
+  customPurposeLegitimateInterests: number[]
+}
+
+/** A decoded TCF v2 TC string, in the shape of API.md `signals.tcf` (without valid/errors). */
+export interface TcfString {
+  version: number
+  created: string
+  lastUpdated: string
+  cmpId: number
+  cmpVersion: number
+  consentScreen: number
+  consentLanguage: string
+  vendorListVersion: number
+  policyVersion: number
+  isServiceSpecific: boolean
+  useNonStandardTexts: boolean
+  specialFeatureOptIns: number[]
+  purposeConsents: number[]
+  purposeLegitimateInterests: number[]
+  purposeOneTreatment: boolean
+  publisherCountryCode: string
+  vendorConsents: IdRanges
+  vendorLegitimateInterests: IdRanges
+  publisherRestrictions: PublisherRestriction[]
+  /** null when the string has no DisclosedVendors segment. */
+  disclosedVendors: IdRanges | null
+  publisherTC: PublisherTC | null
+}
+
+/** Field values of one GPP section, keyed by the GPP spec's field names (`SaleOptOut`, `Gpc`, ...). */
+export type GppSectionFields = Record<string, number | boolean | string | number[] | IdRanges | null>
+
+export interface GppString {
+  version: number
+  /** Section ids from the header, in order. */
+  sectionIds: number[]
+  /** Decoded sections by prefix (`usnat`, `usca`, `uspv1`, `tcfcav1`...). `tcfeuv2` holds a TcfString. */
+  sections: Record<string, GppSectionFields | TcfString>
+}
+
+export interface UspString {
+  version: number
+  notice: 'Y' | 'N' | '-'
+  optOutSale: 'Y' | 'N' | '-'
+  lspaCovered: 'Y' | 'N' | '-'
+}
+
+/** A signal as reported by `GET /v1/consent`: decoded fields when valid, errors when not. */
+export type Reported<T> = ({ valid: true; errors: [] } & T) | { valid: false; errors: string[] }
+
+export type Purpose = 'storage' | 'measurement' | 'personalization' | 'advertising'
+export const PURPOSES: readonly Purpose[] = ['storage', 'measurement', 'personalization', 'advertising']
+
+export interface ConsentSource {
+  signal: 'tcf' | 'gpp' | 'usp' | 'gpc' | 'default'
+  /** Where it was read: `cookie:euconsent-v2`, `query:gdpr_consent`, `header:Sec-GPC`, `body:consent.tcString`. */
+  from: string
+  valid: boolean
+  /** true when it influenced the result. */
+  used: boolean
+}
+
+/** The one resolved consent per request (DESIGN.md). */
+export interface Consent {
+  purposes: Record<Purpose, boolean>
+  saleShareOptOut: boolean
+  gpc: boolean
+  /** `EU`, `UK`, `CH`, `US-CA`, ..., `OTHER` (unknown location). */
+  jurisdiction: string
+  /** `opt-in` or `opt-out`, from the jurisdiction policy in rules/. */
+  regime: 'opt-in' | 'opt-out'
+  sources: ConsentSource[]
+  reasons: string[]
+  /** Content hash of the consent state, used as the snapshot id in decision records. */
+  snapshotId: string
+}

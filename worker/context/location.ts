@@ -1,0 +1,37 @@
+/**
+ * Where the visitor is, from `request.cf` (country, region code), with the development
+ * override headers of API.md. Pure apart from reading the request.
+ */
+
+export interface Location {
+  /** ISO 3166-1 alpha-2, upper case, or null when unknown. */
+  country: string | null
+  /** ISO 3166-2 subdivision code without the country prefix (e.g. `CA`), or null. */
+  region: string | null
+  /** Where the values came from. */
+  source: 'cf' | 'override' | 'unknown'
+}
+
+const COUNTRY = /^[A-Z]{2}$/
+const REGION = /^[A-Z0-9]{1,3}$/
+
+function clean(value: unknown, pattern: RegExp): string | null {
+  if (typeof value !== 'string') return null
+  const v = value.trim().toUpperCase()
+  // Cloudflare uses XX / T1 for unknown and Tor; neither is a jurisdiction.
+  if (!pattern.test(v) || v === 'XX' || v === 'T1') return null
+  return v
+}
+
+export function locate(request: Request, development: boolean): Location {
+  if (development) {
+    const country = clean(request.headers.get('x-gatehouse-country'), COUNTRY)
+    if (country) {
+      return { country, region: clean(request.headers.get('x-gatehouse-region'), REGION), source: 'override' }
+    }
+  }
+  const cf = (request as Request & { cf?: { country?: unknown; regionCode?: unknown } }).cf
+  const country = clean(cf?.country, COUNTRY)
+  if (!country) return { country: null, region: null, source: 'unknown' }
+  return { country, region: clean(cf?.regionCode, REGION), source: 'cf' }
+}

@@ -1,0 +1,11 @@
+/**
+ * The `decide` stage (DESIGN.md request path). Filled by its own issue; until then it passes the
+ * request on unchanged.
+ */
+import type { MiddlewareHandler } from 'hono'
+import type { AppEnv } from '../env'
+
+export const decide = (): MiddlewareHandler<AppEnv> =>
+  async function decide(_c, next) {
+    await next()
+  }

@@ -1,0 +1,62 @@
+/**
+ * RFC 9457 problem details: the one error shape the gateway answers with (API.md).
+ * Routes throw `ProblemError`; `app.onError` turns it (or anything else) into problem+json.
+ */
+import { HTTPException } from 'hono/http-exception'
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
+
+export interface FieldError {
+  path: string
+  message: string
+}
+
+export interface Problem {
+  type: string
+  title: string
+  status: number
+  detail?: string
+  errors?: FieldError[]
+  [extension: string]: unknown
+}
+
+/** An HTTP error with a problem+json body; `errors` name the fields at fault. */
+export class ProblemError extends HTTPException {
+  readonly problem: Problem
+  constructor(
+    status: ContentfulStatusCode,
+    title: string,
+    detail?: string,
+    errors?: FieldError[],
+    extra: Record<string, unknown> = {},
+  ) {
+    super(status, { message: detail ?? title })
+    this.name = 'ProblemError'
+    this.problem = {
+      type: `https://gatehouse.dev/problems/${slug(title)}`,
+      title,
+      status,
+      ...(detail ? { detail } : {}),
+      ...(errors ? { errors } : {}),
+      ...extra,
+    }
+  }
+}
+
+export function problemResponse(problem: Problem, headers: HeadersInit = {}): Response {
+  const h = new Headers(headers)
+  h.set('content-type', 'application/problem+json')
+  h.set('cache-control', 'no-store')
+  return new Response(JSON.stringify(problem), { status: problem.status, headers: h })
+}
+
+/** Shorthand for a validation failure naming each field. */
+export function invalid(errors: FieldError[], detail = 'The request did not validate.'): ProblemError {
+  return new ProblemError(400, 'Invalid request', detail, errors)
+}
+
+function slug(title: string): string {
+  return title
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '')
+}

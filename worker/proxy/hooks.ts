@@ -1,0 +1,43 @@
+/**
+ * Response hooks: how earlier stages (consent, identity, touchpoint, decide) shape the origin
+ * request and the proxied response without knowing about the proxy. Stages push onto these
+ * lists; the `origin` and `response` stages apply them in order.
+ */
+import type { SetCookie } from '../lib/cookies'
+
+export interface HtmlHook {
+  selector: string
+  handler: HTMLRewriterElementContentHandlers
+}
+
+export interface ResponseHooks {
+  /** Changes to the request headers sent to the origin (e.g. consent header, cookie filtering). */
+  originHeaders: Array<(headers: Headers) => void>
+  /** Changes to the URL sent to the origin (e.g. click ids removed). */
+  originUrl: Array<(url: URL) => void>
+  /** HTMLRewriter element handlers for proxied HTML (slots, tag blocking, injected scripts). */
+  html: HtmlHook[]
+  /** HTMLRewriter document handlers for proxied HTML. */
+  htmlDocument: HTMLRewriterDocumentContentHandlers[]
+  /** Filters over the origin's `Set-Cookie` lines: a filter returning false drops the cookie. */
+  setCookie: Array<(cookie: SetCookie) => boolean>
+  /** `Set-Cookie` lines the gateway itself adds (already signed where they carry data). */
+  cookies: string[]
+  /** Headers added to the response the client receives. */
+  responseHeaders: Array<[string, string]>
+  /** true when the response depends on who the visitor is: `Cache-Control: private`, never cached shared. */
+  personalised: boolean
+}
+
+export function emptyHooks(): ResponseHooks {
+  return {
+    originHeaders: [],
+    originUrl: [],
+    html: [],
+    htmlDocument: [],
+    setCookie: [],
+    cookies: [],
+    responseHeaders: [],
+    personalised: false,
+  }
+}

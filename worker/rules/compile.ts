@@ -1,0 +1,203 @@
+/**
+ * The rule compiler: YAML files from rules/ -> one validated, versioned rule set (JSON).
+ * Runs in Node at build time (scripts/rules.ts, the wrangler build step); the Worker only
+ * ever imports the JSON it produces. Errors name file, line and column, and suggest the
+ * nearest valid name for a typo.
+ */
+import { createHash } from 'node:crypto'
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml'
+import type { z } from 'zod'
+import { concerns, type ConcernName } from './concerns'
+import { crossChecks, type CrossIssue } from './cross'
+import { nearest } from './suggest'
+import type { RuleSet } from './types'
+
+export interface RuleError {
+  file: string
+  line: number
+  column: number
+  path: string
+  message: string
+  suggestion?: string
+}
+
+export type CompileResult = { ok: true; ruleset: RuleSet } | { ok: false; errors: RuleError[] }
+
+interface ParsedFile {
+  file: string
+  doc: ReturnType<typeof parseDocument>
+  lines: LineCounter
+}
+
+/** Compiles the rule files (file name -> YAML text). Unknown file names are errors. */
+export function compileRules(files: Record<string, string>): CompileResult {
+  const errors: RuleError[] = []
+  const parsed = new Map<ConcernName, ParsedFile>()
+  const data: Record<string, unknown> = {}
+
+  for (const [file, text] of Object.entries(files)) {
+    const name = file.replace(/\.ya?ml$/, '')
+    if (!(name in concerns)) {
+      const hint = nearest(name, Object.keys(concerns))
+      errors.push({
+        file,
+        line: 1,
+        column: 1,
+        path: '',
+        message: `unknown rule file "${file}"; rule files are ${Object.keys(concerns)
+          .map((n) => n + '.yaml')
+          .join(', ')}`,
+        ...(hint ? { suggestion: `${hint}.yaml` } : {}),
+      })
+      continue
+    }
+    const lines = new LineCounter()
+    const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false })
+    for (const e of doc.errors) {
+      const pos = lines.linePos(e.pos[0])
+      errors.push({ file, line: pos.line, column: pos.col, path: '', message: e.message.split('\n')[0]! })
+    }
+    parsed.set(name as ConcernName, { file, doc, lines })
+  }
+  if (errors.length) return { ok: false, errors }
+
+  for (const [name, schema] of Object.entries(concerns) as Array<[ConcernName, z.ZodType]>) {
+    const p = parsed.get(name)
+    const input = p ? (p.doc.toJS() ?? {}) : {}
+    const result = schema.safeParse(input)
+    if (result.success) {
+      data[name] = result.data
+      continue
+    }
+    for (const issue of result.error.issues) {
+      errors.push(toRuleError(p, `${name}.yaml`, issue))
+    }
+  }
+  if (errors.length) return { ok: false, errors }
+
+  const body = data as Omit<RuleSet, 'version'>
+  for (const check of crossChecks) {
+    for (const issue of check(body)) errors.push(crossToRuleError(parsed, issue))
+  }
+  if (errors.length) return { ok: false, errors }
+
+  const version = 'sha256:' + createHash('sha256').update(canonicalJson(body)).digest('hex').slice(0, 32)
+  return { ok: true, ruleset: { version, ...body } as RuleSet }
+}
+
+/** Formats an error the way editors and CI annotate: `file:line:col: message (did you mean x?)`. */
+export function formatRuleError(e: RuleError): string {
+  const where = `rules/${e.file}:${e.line}:${e.column}`
+  const at = e.path ? ` at ${e.path}` : ''
+  return `${where}: ${e.message}${at}${e.suggestion ? ` (did you mean "${e.suggestion}"?)` : ''}`
+}
+
+function toRuleError(p: ParsedFile | undefined, file: string, issue: z.core.$ZodIssue): RuleError {
+  const path = issue.path.map(String)
+  let message = issue.message
+  let suggestion: string | undefined
+  let nodePath = path
+  let keyNode = false
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0]!
+    const parentShape = shapeAt(concerns[file.replace(/\.ya?ml$/, '') as ConcernName], path)
+    suggestion = parentShape ? nearest(key, parentShape) : undefined
+    message = `unknown field "${key}"`
+    nodePath = [...path, key]
+    keyNode = true
+  } else if (issue.code === 'invalid_value' && 'values' in issue) {
+    const got = p ? valueAt(p.doc, path) : undefined
+    if (typeof got === 'string') suggestion = nearest(got, issue.values.map(String))
+  }
+  const pos = p ? positionOf(p, nodePath, keyNode) : { line: 1, column: 1 }
+  return { file, ...pos, path: path.join('.'), message, ...(suggestion ? { suggestion } : {}) }
+}
+
+function crossToRuleError(parsed: Map<ConcernName, ParsedFile>, issue: CrossIssue): RuleError {
+  const p = parsed.get(issue.concern)
+  const got = p ? valueAt(p.doc, issue.path.map(String)) : undefined
+  const suggestion =
+    issue.candidates && typeof got === 'string' ? nearest(got, issue.candidates) : issue.suggestion
+  const pos = p ? positionOf(p, issue.path.map(String), false) : { line: 1, column: 1 }
+  return {
+    file: `${issue.concern}.yaml`,
+    ...pos,
+    path: issue.path.join('.'),
+    message: issue.message,
+    ...(suggestion ? { suggestion } : {}),
+  }
+}
+
+/** The deepest YAML node along `path`, and its line/column (1-based). */
+function positionOf(p: ParsedFile, path: string[], keyNode: boolean): { line: number; column: number } {
+  let node: unknown = p.doc.contents
+  let range: [number, number, number] | undefined = (node as YamlNode | null)?.range ?? undefined
+  for (const seg of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((it) => isScalar(it.key) && String(it.key.value) === seg)
+      if (!pair) break
+      const target = keyNode && seg === path[path.length - 1] ? pair.key : (pair.value ?? pair.key)
+      node = target
+      range = (target as YamlNode | null)?.range ?? range
+    } else if (isSeq(node)) {
+      const item = node.items[Number(seg)]
+      if (item === undefined) break
+      node = item
+      range = (item as YamlNode | null)?.range ?? range
+    } else break
+  }
+  const pos = p.lines.linePos(range?.[0] ?? 0)
+  return { line: pos.line, column: pos.col }
+}
+
+function valueAt(doc: ReturnType<typeof parseDocument>, path: string[]): unknown {
+  let v: unknown = doc.toJS()
+  for (const seg of path) {
+    if (v === null || typeof v !== 'object') return undefined
+    v = (v as Record<string, unknown>)[seg]
+  }
+  return v
+}
+
+/** Field names of the object schema found at `path` inside `schema`, for key suggestions. */
+function shapeAt(schema: z.ZodType, path: string[]): string[] | undefined {
+  let s: unknown = schema
+  const unwrap = (x: unknown): unknown => {
+    let cur = x as { def?: { type?: string; innerType?: unknown; element?: unknown; valueType?: unknown } }
+    for (let i = 0; i < 10 && cur?.def; i++) {
+      const t = cur.def.type
+      if (t === 'optional' || t === 'default' || t === 'prefault' || t === 'nullable' || t === 'readonly')
+        cur = cur.def.innerType as typeof cur
+      else break
+    }
+    return cur
+  }
+  s = unwrap(s)
+  for (const seg of path) {
+    const def = (
+      s as {
+        def?: { type?: string; shape?: Record<string, unknown>; element?: unknown; valueType?: unknown }
+      }
+    ).def
+    if (!def) return undefined
+    if (def.type === 'object' && def.shape) s = unwrap(def.shape[seg])
+    else if (def.type === 'array') s = unwrap(def.element)
+    else if (def.type === 'record') s = unwrap(def.valueType)
+    else return undefined
+    void seg
+  }
+  const def = (s as { def?: { type?: string; shape?: Record<string, unknown> } }).def
+  return def?.type === 'object' && def.shape ? Object.keys(def.shape) : undefined
+}
+
+/** JSON with sorted keys, so the version depends on content only. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`
+  }
+  return JSON.stringify(value)
+}

@@ -1,0 +1,11 @@
+/**
+ * The `touchpoint` stage (DESIGN.md request path). Filled by its own issue; until then it passes the
+ * request on unchanged.
+ */
+import type { MiddlewareHandler } from 'hono'
+import type { AppEnv } from '../env'
+
+export const touchpoint = (): MiddlewareHandler<AppEnv> =>
+  async function touchpoint(_c, next) {
+    await next()
+  }
