@@ -3,7 +3,7 @@
  * D1 from wrangler.toml. The demo storefront runs as a real HTTP origin on a free loopback port
  * for the life of the test run, and the Worker is pointed at it.
  */
-import { cloudflareTest } from '@cloudflare/vitest-pool-workers'
+import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-pool-workers'
 import type { AddressInfo } from 'node:net'
 import { defineConfig } from 'vitest/config'
 // @ts-expect-error: plain ESM module without types
@@ -12,6 +12,9 @@ import { startStorefront } from './examples/storefront/server.mjs'
 const storefront = await startStorefront({ port: 0 })
 // Do not keep the test process alive once the run is over.
 storefront.unref()
+// D1 migrations are applied by test/setup/d1.ts before the tests of each file.
+const d1Migrations = await readD1Migrations('./migrations')
+
 const originUrl = `http://127.0.0.1:${(storefront.address() as AddressInfo).port}`
 
 export default defineConfig({
@@ -27,6 +30,7 @@ export default defineConfig({
           ]),
           ID_PEPPER: 'test-pepper-0123456789abcdef0123456789abcdef',
           WEBHOOK_SECRET: 'test-webhook-secret-0123456789abcdef',
+          TEST_MIGRATIONS: d1Migrations,
         },
       },
     }),
@@ -39,5 +43,6 @@ export default defineConfig({
       'scripts/**/*.test.ts',
     ],
     testTimeout: 20_000,
+    setupFiles: ['./test/setup/d1.ts'],
   },
 })
