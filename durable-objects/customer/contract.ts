@@ -1,0 +1,57 @@
+/**
+ * The RPC contract between the decision engine (worker/decide) and the CustomerState object
+ * (caps, profile, events). Types only: the object implements these methods, the engine calls
+ * them with a time budget and falls back (`state_unavailable`) when they do not answer.
+ */
+
+export type Channel = 'web' | 'app' | 'email' | 'push' | 'sms'
+
+export interface ProfileAttribute {
+  value: string | number | boolean | null
+  /** Who asserted it (`crm`, `event`, `app`, `pos`, ...): precedence between sources is in rules/profile.yaml. */
+  source: string
+  /** ms since epoch. */
+  updatedAt: number
+}
+
+/** What the engine needs to evaluate audiences for this person, read in one call. */
+export interface DecisionState {
+  attributes: Record<string, ProfileAttribute>
+  /** Events seen, by type: how many and when last (ms since epoch). */
+  events: Record<string, { count: number; lastAt: number }>
+  /** Current session intent score (0..1) from dwell, depth and events. */
+  intentScore: number
+  /** IANA time zone of the customer when known (calendar caps, schedules). */
+  timeZone: string | null
+  /** Campaign ids currently suppressed for this person (by a conversion on any channel). */
+  suppressedCampaigns: string[]
+}
+
+export interface ReserveRequest {
+  /** Idempotency key: a retried reserve with the same id returns the first answer. */
+  decisionId: string
+  placement: string
+  campaign: string | null
+  channel: Channel
+  tags: string[]
+  /** ms since epoch; defaults to the object's clock. */
+  now?: number
+}
+
+export interface CapState {
+  cap: string
+  used: number
+  limit: number
+  window: string
+}
+
+export type ReserveResult =
+  | { allowed: true; reservationId: string; caps: CapState[] }
+  | { allowed: false; reason: string; caps: CapState[] }
+
+/** Methods CustomerState offers to the decision engine. */
+export interface DecisionStateApi {
+  getDecisionState(now?: number): Promise<DecisionState>
+  /** Check-and-reserve for several placements in one atomic call (no over-delivery under concurrency). */
+  reserve(requests: ReserveRequest[]): Promise<ReserveResult[]>
+}
