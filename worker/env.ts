@@ -29,6 +29,8 @@ export interface Env {
   ADMIN_JWT_AUDIENCE?: string
   ADMIN_JWKS?: string
   ADMIN_JWKS_URL?: string
+  /** JWT claim holding admin roles (array or space-separated string); default `roles`. */
+  ADMIN_ROLES_CLAIM?: string
   /** Secret: JSON array of `{ "kid": "...", "secret": "..." }`, newest first. Signs gateway cookies. */
   COOKIE_KEYS?: string
   /** Secret: pepper for hashing identifiers (email, phone) before they are stored. */

@@ -4,6 +4,10 @@
  */
 import { createApp } from './app'
 import type { Env } from './env'
+import { createLogger } from './lib/log'
+import { consumeDecisions } from './log/consumer'
+import { runRetention } from './privacy/retention'
+import { bundledRules } from './rules'
 
 export { CustomerState } from '../durable-objects/customer'
 export { ExperimentState } from '../durable-objects/experiment'
@@ -14,4 +18,20 @@ const app = createApp()
 export default {
   fetch: app.fetch,
   // --- queue consumers and scheduled jobs are added by the features that own them ---
+  async queue(batch: MessageBatch<unknown>, env: Env, _ctx: ExecutionContext): Promise<void> {
+    switch (batch.queue) {
+      case 'gatehouse-decisions':
+        await consumeDecisions(batch, env)
+        return
+      default:
+        // A queue without a consumer here: redeliver later rather than lose the messages.
+        createLogger({ queue: batch.queue }).error('queue_without_consumer', {
+          messages: batch.messages.length,
+        })
+        batch.retryAll()
+    }
+  },
+  async scheduled(_controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
+    await runRetention(env, bundledRules.privacy.retention, createLogger({ job: 'retention' }))
+  },
 } satisfies ExportedHandler<Env>
