@@ -1,6 +1,156 @@
-/** `rules/triggers.yaml`. See rules/README.md. */
+/**
+ * `rules/triggers.yaml`: behavioural triggers (an event starts a timer; conditions decide whether
+ * it fires) and where fired triggers are delivered. See rules/README.md "## triggers". Timers run
+ * in the customer's Durable Object (durable-objects/customer/triggers.ts); delivery in
+ * worker/delivery/.
+ */
 import { z } from 'zod'
+import { CHANNELS } from './caps'
 
-export const triggersSchema = z.strictObject({}).prefault({})
+const eventType = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/)
+
+export const triggerSchema = z.strictObject({
+  id: z
+    .string()
+    .regex(/^[a-z][a-z0-9_]{0,63}$/)
+    .describe('Stable name of the trigger; part of every fire id.'),
+  campaign: z
+    .string()
+    .min(1)
+    .max(64)
+    .describe('Campaign the message belongs to: caps, suppressions and overrides apply to it.'),
+  on: eventType.describe('Event type that starts the timer (page_view, add_to_cart, dwell, ...).'),
+  delayMinutes: z
+    .number()
+    .min(0)
+    .max(60 * 24 * 90)
+    .default(0)
+    .describe('How long after the starting event the trigger fires (0: at once).'),
+  cancelOn: z
+    .array(eventType)
+    .default([])
+    .describe('Events that cancel a running timer (purchase, checkout_start, ...).'),
+  when: z
+    .strictObject({
+      sessionDwellAtLeastMs: z
+        .number()
+        .int()
+        .min(0)
+        .optional()
+        .describe('Only when the current session has at least this much dwell time.'),
+      intentAtLeast: z
+        .number()
+        .min(0)
+        .max(1)
+        .optional()
+        .describe('Only when the session intent score (0..1, rules/profile.yaml) is at least this.'),
+      intentBelow: z
+        .number()
+        .min(0)
+        .max(1)
+        .optional()
+        .describe('Only when the session intent score is below this (exploratory browsing).'),
+    })
+    .default({})
+    .describe('Thresholds checked when the starting event arrives.'),
+  onlyAfter: z
+    .array(eventType)
+    .default([])
+    .describe(
+      'Fires only if each of these events was seen before it fires (a survey only after a resolution).',
+    ),
+  excludeIfSeen: z
+    .array(eventType)
+    .default([])
+    .describe('Never fires for a person who has one of these events within excludeLookbackDays.'),
+  excludeLookbackDays: z.number().positive().max(3660).default(30).describe('Lookback for excludeIfSeen.'),
+  excludeIfAttributes: z
+    .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+    .default({})
+    .describe('Never fires for a person whose profile attribute equals one of these values.'),
+  minIntervalHours: z
+    .number()
+    .min(0)
+    .max(24 * 3660)
+    .default(24)
+    .describe('Minimum time between two fires of this trigger for one person.'),
+  respectQuietHours: z
+    .boolean()
+    .default(true)
+    .describe('A fire due during quiet hours (rules/caps.yaml) is deferred to their end, not dropped.'),
+  consent: z
+    .array(z.enum(['storage', 'measurement', 'personalization', 'advertising']))
+    .default(['measurement'])
+    .describe('Consent purposes the person must have granted when the starting event arrived.'),
+  channels: z
+    .array(z.enum(CHANNELS))
+    .min(1)
+    .default(['email'])
+    .describe(
+      'Channel fallback order: the first channel the person is reachable on and not capped on is used.',
+    ),
+  priority: z
+    .enum(['high', 'low'])
+    .default('low')
+    .describe('high goes to the high-priority queue and is delivered first.'),
+})
+
+const webhookSchema = z.union([
+  z.strictObject({ url: z.url().describe("Webhook URL receiving this channel's fires.") }),
+  z.strictObject({
+    env: z
+      .string()
+      .regex(/^[A-Z][A-Z0-9_]{0,63}$/)
+      .describe('Name of a Worker variable holding the webhook URL (per-environment URLs).'),
+  }),
+])
+
+export const triggersSchema = z
+  .strictObject({
+    triggers: z.array(triggerSchema).default([]).describe('Behavioural triggers.'),
+    reachability: z
+      .partialRecord(z.enum(CHANNELS), z.string())
+      .default({ push: 'push_token_present', email: 'email_reachable', sms: 'sms_reachable' })
+      .describe('Profile attribute that must be true for a channel to be used (channel fallback).'),
+    delivery: z
+      .strictObject({
+        webhooks: z
+          .partialRecord(z.enum(CHANNELS), webhookSchema)
+          .default({})
+          .describe('Where fires are posted, per channel.'),
+        timeoutMs: z
+          .number()
+          .int()
+          .min(100)
+          .max(30_000)
+          .default(5_000)
+          .describe('Time budget of one webhook call.'),
+        maxAttempts: z
+          .number()
+          .int()
+          .min(1)
+          .max(20)
+          .default(6)
+          .describe('Deliveries tried before a fire goes to the dead-letter queue.'),
+        backoffBaseSeconds: z
+          .number()
+          .int()
+          .min(1)
+          .max(3600)
+          .default(10)
+          .describe('First retry delay; doubled on each attempt (capped at 12 hours).'),
+        replayWindowSeconds: z
+          .number()
+          .int()
+          .min(30)
+          .max(3600)
+          .default(300)
+          .describe('How old a signature timestamp a receiver should accept (documented for receivers).'),
+      })
+      .prefault({})
+      .describe('Webhook delivery of fired triggers.'),
+  })
+  .prefault({})
 
 export type TriggersRules = z.output<typeof triggersSchema>
+export type TriggerRule = z.output<typeof triggerSchema>
