@@ -57,8 +57,18 @@ export interface TcfString {
   publisherTC: PublisherTC | null
 }
 
+/** One entry of a GPP `N-ArrayOfRanges(X,Y)` field (tcfcav1 `PubRestrictions`): key, type and its ids. */
+export interface GppRangeEntry {
+  key: number
+  type: number
+  ids: IdRanges
+}
+
 /** Field values of one GPP section, keyed by the GPP spec's field names (`SaleOptOut`, `Gpc`, ...). */
-export type GppSectionFields = Record<string, number | boolean | string | number[] | IdRanges | null>
+export type GppSectionFields = Record<
+  string,
+  number | boolean | string | number[] | IdRanges | GppRangeEntry[] | null
+>
 
 export interface GppString {
   version: number
@@ -66,6 +76,8 @@ export interface GppString {
   sectionIds: number[]
   /** Decoded sections by prefix (`usnat`, `usca`, `uspv1`, `tcfcav1`...). `tcfeuv2` holds a TcfString. */
   sections: Record<string, GppSectionFields | TcfString>
+  /** Header section ids this decoder does not know: reported, never decoded, they grant nothing. */
+  unknownSectionIds?: number[]
 }
 
 export interface UspString {

@@ -1,0 +1,161 @@
+/**
+ * IAB Global Privacy Platform strings, v1 (GPP Consent String Specification): the header, then
+ * one '~'-separated section per header id, in header order. Decodes tcfeuv2 (via the TCF
+ * decoder), tcfcav1, uspv1, usnat v1/v2 and every US state section; reports section ids it does
+ * not know without decoding them (they grant nothing). Pure TypeScript, never throws, bounded by
+ * construction: input length, section count and every range are capped before work is done.
+ */
+import { decodeError } from '../bits'
+import { decodeTcString } from '../tcf'
+import type { DecodeResult, GppSectionFields, GppString, TcfString } from '../types'
+import { decodeUspString } from '../usp'
+import { decodeGppHeader } from './header'
+import { decodeTcfCaSection } from './tcfca'
+import { decodeUsSection, US_SECTIONS } from './us'
+
+/** Default cap on a GPP string in characters, checked before anything else (16 KB). */
+export const DEFAULT_GPP_MAX_LENGTH = 16_384
+/** At most this many sections in one string (the registry defines 27 ids). */
+export const MAX_GPP_SECTIONS = 64
+
+export interface GppDecodeOptions {
+  /** Longest accepted GPP string in characters (default 16 KB). */
+  maxLength?: number
+}
+
+type SectionDecoder = (body: string, maxLength: number) => DecodeResult<GppSectionFields | TcfString>
+
+interface SectionEntry {
+  name: string
+  decode: SectionDecoder
+}
+
+/** Section id -> prefix and decoder (Sections/Section Information.md). */
+export const GPP_SECTIONS: ReadonlyMap<number, SectionEntry> = new Map<number, SectionEntry>([
+  [2, { name: 'tcfeuv2', decode: decodeTcfEuSection }],
+  [5, { name: 'tcfcav1', decode: decodeTcfCaSection }],
+  [6, { name: 'uspv1', decode: decodeUspSection }],
+  ...US_SECTIONS.map((spec): [number, SectionEntry] => [
+    spec.id,
+    { name: spec.name, decode: (body, maxLength) => decodeUsSection(spec, body, maxLength) },
+  ]),
+])
+
+/**
+ * Decodes a GPP string. Fails (naming the field, e.g. `header.Sections`, `usnat.SaleOptOut`) when
+ * the header or any known section is malformed, or when the number of sections differs from the
+ * header's. Unknown section ids are listed in `unknownSectionIds` and not decoded.
+ *
+ * @example
+ * decodeGppString('DBABLA~BVQqAAAAAgA.QA')
+ * // { ok: true, value: { version: 1, sectionIds: [7], sections: { usnat: { Version: 1, ..., Gpc: false } } } }
+ */
+export function decodeGppString(input: string, opts: GppDecodeOptions = {}): DecodeResult<GppString> {
+  const maxLength = opts.maxLength ?? DEFAULT_GPP_MAX_LENGTH
+  if (typeof input !== 'string') return decodeError('bad_type', 'gpp', 'the GPP string is not a string')
+  if (input.length === 0) return decodeError('empty', 'gpp', 'the GPP string is empty')
+  if (input.length > maxLength) {
+    return decodeError(
+      'too_long',
+      'gpp',
+      `the GPP string is ${input.length} characters, the limit is ${maxLength}`,
+    )
+  }
+  const parts = splitBounded(input, '~', MAX_GPP_SECTIONS + 1)
+  if (parts === null) {
+    return decodeError(
+      'too_many_sections',
+      'gpp',
+      `the GPP string has more than ${MAX_GPP_SECTIONS} sections`,
+    )
+  }
+  const header = decodeGppHeader(parts[0] as string, MAX_GPP_SECTIONS, maxLength)
+  if (!header.ok) return header
+  const { sectionIds } = header.value
+  const bodies = parts.length - 1
+  if (sectionIds.length !== bodies) {
+    return decodeError(
+      'section_count_mismatch',
+      'header.Sections',
+      `header.Sections lists ${sectionIds.length} sections but the string has ${bodies}`,
+    )
+  }
+  const sections: GppString['sections'] = {}
+  const unknownSectionIds: number[] = []
+  for (let i = 0; i < sectionIds.length; i++) {
+    const id = sectionIds[i] as number
+    const body = parts[i + 1] as string
+    const entry = GPP_SECTIONS.get(id)
+    if (!entry) {
+      unknownSectionIds.push(id)
+      continue
+    }
+    if (body.length === 0) {
+      return decodeError('empty', entry.name, `section ${entry.name} (id ${id}) is empty`)
+    }
+    const decoded = entry.decode(body, maxLength)
+    if (!decoded.ok) return decoded
+    sections[entry.name] = decoded.value
+  }
+  const value: GppString = { version: header.value.version, sectionIds, sections }
+  if (unknownSectionIds.length > 0) value.unknownSectionIds = unknownSectionIds
+  return { ok: true, value }
+}
+
+/**
+ * Compares a `gpp_sid` list (the "applicable section ids" sent beside the string) with the
+ * header's section ids. Every id in one but not the other is an error; an empty result means they
+ * match.
+ *
+ * @example checkGppSid(gpp, [7]) // [] when the header lists exactly section 7
+ */
+export function checkGppSid(gpp: GppString, sid: number[]): string[] {
+  const errors: string[] = []
+  const inHeader = new Set(gpp.sectionIds)
+  const inSid = new Set(sid)
+  for (const id of inSid) {
+    if (!inHeader.has(id)) errors.push(`gpp_sid lists section ${id}, which the GPP header does not contain`)
+  }
+  for (const id of gpp.sectionIds) {
+    if (!inSid.has(id)) errors.push(`the GPP header contains section ${id}, which gpp_sid does not list`)
+  }
+  return errors
+}
+
+// Splits without building more than `maxParts` pieces; null when there would be more.
+function splitBounded(input: string, separator: string, maxParts: number): string[] | null {
+  const parts: string[] = []
+  let start = 0
+  for (;;) {
+    const at = input.indexOf(separator, start)
+    if (parts.length === maxParts - 1 && at !== -1) return null
+    if (at === -1) {
+      parts.push(input.slice(start))
+      return parts
+    }
+    parts.push(input.slice(start, at))
+    start = at + 1
+  }
+}
+
+// tcfeuv2 is the TC string itself, segments separated by '.' (GPPExtension: IAB Europe TCF).
+function decodeTcfEuSection(body: string, maxLength: number): DecodeResult<TcfString> {
+  const decoded = decodeTcString(body, { maxLength })
+  if (decoded.ok) return decoded
+  const field = `tcfeuv2.${decoded.error.field}`
+  return decodeError(decoded.error.reason, field, `tcfeuv2: ${decoded.error.message}`)
+}
+
+// uspv1 is the 4-character US Privacy string (GPPExtension: IAB Privacy's US Privacy).
+function decodeUspSection(body: string): DecodeResult<GppSectionFields> {
+  const decoded = decodeUspString(body)
+  if (!decoded.ok) {
+    const field = `uspv1.${decoded.error.field}`
+    return decodeError(decoded.error.reason, field, `uspv1: ${decoded.error.message}`)
+  }
+  const { version, notice, optOutSale, lspaCovered } = decoded.value
+  return {
+    ok: true,
+    value: { Version: version, Notice: notice, OptOutSale: optOutSale, LspaCovered: lspaCovered },
+  }
+}
