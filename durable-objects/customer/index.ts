@@ -10,20 +10,97 @@
 import { DurableObject } from 'cloudflare:workers'
 import type { Env } from '../../worker/env'
 import { migrate } from '../lib/migrations'
-import { runDueItems, type DueHandler } from '../lib/schedule'
+import { runDueItems, scheduleItem, type DueHandler } from '../lib/schedule'
 import { countRows, exportTables, importTables, type TableDump } from '../lib/tables'
 import { customerMigrations } from './schema'
+// issue 4: identity links and touchpoints
+import { bundledRules as configuredRules } from '../../worker/rules'
+import {
+  attribute as attributeConversion,
+  type AttributionOptions,
+  type AttributionResult,
+  type Conversion,
+} from '../../worker/touchpoint/attribution'
+import type { Touchpoint } from '../../worker/touchpoint/types'
+import {
+  linkIdentifiers,
+  listIdentityConflicts,
+  listIdentityLinks,
+  unlinkIdentifier,
+  type IdentityConflict,
+  type IdentityLink,
+  type LinkOutcome,
+  type LinkRequest,
+} from './identity-links'
+import { attributionTouches, recordTouchpoint, touchpointHistory, type TouchpointHistory } from './touchpoints'
+// issue 6: events, profile, caps, triggers
+import type { TriggerRule } from '../../worker/rules/concerns/triggers'
+import { cancelItem, scheduleItem as scheduleDue } from '../lib/schedule'
+import {
+  applySuppressions,
+  checkAndReserve,
+  conversionTypes,
+  isTimeZone,
+  pruneReservations,
+  quietHoursEnd,
+  suppressedCampaigns,
+  validReserveRequest,
+} from './caps'
+import type { Channel, DecisionState, DecisionStateApi, ReserveRequest, ReserveResult } from './contract'
+import {
+  eventSeen,
+  eventSummary,
+  insertEvent,
+  lastEventAt,
+  readMeta,
+  recentEvents,
+  sessionStats,
+  writeMeta,
+  type RecordEventsInput,
+  type RecordEventsResult,
+  type StateEvent,
+} from './events'
+import { readAttributes, writeAttributes, type AttributeWrite } from './profile'
+import { stateRules } from './state-rules'
+import {
+  fireIdOf,
+  fireMessage,
+  fireRow,
+  lastFireAt,
+  markEnqueued,
+  preFireCheck,
+  quietChannel,
+  reachableChannels,
+  recordFire,
+  timerActions,
+  TRIGGER_DUE_KIND,
+  type TimerPayload,
+  type TriggerFireMessage,
+} from './triggers'
+import { bundledRules } from '../../worker/rules'
+export { SubjectErasedError } from './privacy'
+import {
+  applyRetention,
+  nextRetentionAt,
+  tombstoneUntil,
+  writeTombstone,
+} from './privacy'
 
-export class CustomerState extends DurableObject<Env> {
+export class CustomerState extends DurableObject<Env> implements DecisionStateApi {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
-    void ctx.blockConcurrencyWhile(async () => migrate(ctx.storage.sql, customerMigrations))
+    void ctx.blockConcurrencyWhile(async () => {
+      migrate(ctx.storage.sql, customerMigrations)
+      await this.#armRetention()
+    })
   }
 
   /** Handlers for due items, by kind. Each must be idempotent (see lib/schedule.ts). */
   #dueHandlers(): Record<string, DueHandler> {
     return {
       // --- due-item handlers are registered here by the features that schedule them ---
+      [TRIGGER_DUE_KIND]: (payload, item) => this.#fireTrigger(payload, item), // issue 6
+      retention: () => this.#retentionDue(),
     }
   }
 
@@ -77,7 +154,301 @@ export class CustomerState extends DurableObject<Env> {
 
   // --- touchpoints (issue 4) ---
 
+  /**
+   * Stores a visit's touchpoint: the first touch is always kept, plus the most recent ones up to
+   * `historyLimit` (rules/utm.yaml). A reload of the same campaign within 30 minutes is not stored twice.
+   */
+  async recordTouchpoint(
+    tp: Touchpoint,
+    opts: { historyLimit?: number } = {},
+  ): Promise<{ recorded: boolean; id: string | null }> {
+    if (!Number.isFinite(tp?.at) || typeof tp.landingPath !== 'string') {
+      throw new TypeError('recordTouchpoint: touchpoint.at and touchpoint.landingPath are required')
+    }
+    const historyLimit = opts.historyLimit ?? configuredRules.utm.historyLimit
+    return recordTouchpoint(this.ctx.storage.sql, tp, { historyLimit })
+  }
+
+  /** First touch, last touch and the stored history (oldest first). */
+  async touchpoints(): Promise<TouchpointHistory> {
+    return touchpointHistory(this.ctx.storage.sql)
+  }
+
+  /**
+   * Credits a conversion to this person's touchpoints by each configured model (rules/utm.yaml
+   * `attribution`, overridable per call). Pure computation over the stored history; stores nothing.
+   */
+  async attribute(conversion: Conversion, opts: Partial<AttributionOptions> = {}): Promise<AttributionResult> {
+    if (!Number.isFinite(conversion?.at)) throw new TypeError('attribute: conversion.at must be ms since epoch')
+    const options: AttributionOptions = { ...configuredRules.utm.attribution, ...opts }
+    return attributeConversion(attributionTouches(this.ctx.storage.sql), conversion, options)
+  }
+
+  /** Links identifier keys to this person up to the caps (stitching); refusals are recorded. */
+  async linkIdentifiers(req: LinkRequest): Promise<LinkOutcome> {
+    return linkIdentifiers(this.ctx.storage.sql, req)
+  }
+
+  /** Drops a link that the IdentityIndex refused (held by `heldBy`) and records the conflict. */
+  async unlinkIdentifier(conflict: { identifierKey: string; heldBy: string; assertedBy: string }): Promise<void> {
+    unlinkIdentifier(this.ctx.storage.sql, conflict)
+  }
+
+  /** Every identifier key linked to this person, and the refused links (DSAR, review). */
+  async identityLinks(): Promise<{ links: IdentityLink[]; conflicts: IdentityConflict[] }> {
+    const sql = this.ctx.storage.sql
+    return { links: listIdentityLinks(sql), conflicts: listIdentityConflicts(sql) }
+  }
+
   // --- events, profile, caps, triggers (issue 6) ---
 
+  /** What the decision engine needs in one read (contract.ts). */
+  async getDecisionState(now: number = Date.now()): Promise<DecisionState> {
+    const sql = this.ctx.storage.sql
+    const rules = stateRules()
+    const attributes = readAttributes(sql)
+    const session = sessionStats(rules.profile, recentEvents(sql, now), now)
+    const tz = attributes.time_zone?.value
+    return {
+      attributes,
+      events: eventSummary(sql),
+      intentScore: session.score,
+      timeZone: isTimeZone(tz) ? tz : null,
+      suppressedCampaigns: [...suppressedCampaigns(sql, now)].sort(),
+    }
+  }
+
+  /**
+   * Check-and-reserve for several placements (contract.ts). The whole batch runs synchronously in
+   * one transaction: no other request can interleave, so concurrent calls never over-deliver.
+   */
+  async reserve(requests: ReserveRequest[]): Promise<ReserveResult[]> {
+    const sql = this.ctx.storage.sql
+    const caps = stateRules().caps
+    const timeZone = this.#timeZone()
+    return this.ctx.storage.transactionSync(() => {
+      const clock = Date.now()
+      // Prune relative to the earliest clock in the batch, so a caller-supplied `now` still sees its window.
+      const earliest = Math.min(clock, ...requests.map((r) => (typeof r?.now === 'number' ? r.now : clock)))
+      pruneReservations(sql, caps, earliest)
+      const suppressed = suppressedCampaigns(sql, clock)
+      return requests.map((r): ReserveResult => {
+        if (!validReserveRequest(r)) return { allowed: false, reason: 'invalid_request', caps: [] }
+        return checkAndReserve(sql, r, { rules: caps, timeZone, suppressed })
+      })
+    })
+  }
+
+  /**
+   * Records a batch of validated events (POST /v1/events, the gateway's page views, ingestion).
+   * Idempotent by event id. With measurement consent the events are stored whole; without it only
+   * conversions and timer-cancelling events are kept, minimally (docs/events.md). Conversions
+   * apply suppressions; events start and cancel trigger timers.
+   */
+  async recordEvents(input: RecordEventsInput): Promise<RecordEventsResult> {
+    const sql = this.ctx.storage.sql
+    const rules = stateRules()
+    const receivedAt = Date.now()
+    const measurement = input.purposes.measurement === true
+    const keepMinimal = conversionTypes(rules.caps)
+    for (const t of rules.triggers.triggers) for (const type of t.cancelOn) keepMinimal.add(type)
+
+    const fresh: StateEvent[] = []
+    const result = this.ctx.storage.transactionSync(() => {
+      writeMeta(sql, 'state_key', input.stateKey)
+      let duplicates = 0
+      let stored = 0
+      let minimal = 0
+      const suppressed: string[] = []
+      for (const e of input.events) {
+        if (eventSeen(sql, e.id)) {
+          duplicates++
+          continue
+        }
+        if (measurement) {
+          insertEvent(sql, e, { source: input.source, minimal: false, receivedAt })
+          stored++
+        } else if (keepMinimal.has(e.type)) {
+          insertEvent(sql, e, { source: input.source, minimal: true, receivedAt })
+          minimal++
+        }
+        fresh.push(e)
+        suppressed.push(...applySuppressions(sql, rules.caps, { id: e.id, type: e.type, at: e.ts }))
+        const tz = e.props.timeZone
+        if (measurement && isTimeZone(tz)) {
+          writeAttributes(sql, rules.profile, [{ name: 'time_zone', value: tz, source: 'event', at: e.ts }])
+        }
+      }
+      if (input.attributes?.length) writeAttributes(sql, rules.profile, input.attributes)
+      return { duplicates, stored, minimal, suppressed: [...new Set(suppressed)].sort() }
+    })
+
+    // Timers: cancellations always (a purchase must stop a running abandonment timer whatever the
+    // consent now); new timers only as the trigger's consent allows (checked in timerActions).
+    const session = sessionStats(rules.profile, recentEvents(sql, receivedAt), receivedAt)
+    const started: string[] = []
+    const cancelled: string[] = []
+    for (const e of fresh.sort((a, b) => a.ts - b.ts)) {
+      for (const a of timerActions(rules.triggers, e, { purposes: input.purposes, session })) {
+        if (a.kind === 'cancel') {
+          if (await cancelItem(this.ctx.storage, a.id)) cancelled.push(a.trigger)
+        } else {
+          await scheduleDue(this.ctx.storage, { id: a.id, kind: TRIGGER_DUE_KIND, dueAt: a.dueAt, payload: a.payload })
+          started.push(a.payload.trigger)
+        }
+      }
+    }
+    return { accepted: input.events.length, ...result, timersStarted: started, timersCancelled: cancelled }
+  }
+
+  /** Writes profile attributes, each winning or losing by source precedence (rules/profile.yaml). */
+  async setAttributes(writes: AttributeWrite[]): Promise<{ written: string[] }> {
+    const sql = this.ctx.storage.sql
+    const profile = stateRules().profile
+    return this.ctx.storage.transactionSync(() => ({ written: writeAttributes(sql, profile, writes) }))
+  }
+
+  #stateKey(): string {
+    return readMeta(this.ctx.storage.sql, 'state_key') ?? `id:${this.ctx.id.toString()}`
+  }
+
+  #timeZone(): string {
+    const tz = readAttributes(this.ctx.storage.sql).time_zone?.value
+    return isTimeZone(tz) ? tz : stateRules().caps.defaultTimeZone
+  }
+
+  /**
+   * Due-item handler for trigger timers. Idempotent: the fire id is recorded before the queue send;
+   * a retried alarm re-sends a `pending` fire under the same id and never fires an `enqueued` one.
+   */
+  async #fireTrigger(raw: Record<string, unknown>, item: { id: string; dueAt: number }): Promise<void> {
+    const payload = raw as TimerPayload
+    const rules = stateRules()
+    const trigger = rules.triggers.triggers.find((t) => t.id === payload.trigger)
+    // A trigger removed from the rules since the timer started is not fired.
+    if (!trigger) return
+    const sql = this.ctx.storage.sql
+    const fireId = fireIdOf(payload)
+    const existing = fireRow(sql, fireId)
+    if (existing?.status === 'enqueued' || existing?.status === 'skipped') return
+    if (existing?.status === 'pending' && existing.channel) {
+      await this.#enqueue(trigger, fireMessage(trigger, payload, fireId, existing.channel, existing.fired_at, this.#stateKey()))
+      return
+    }
+
+    const now = Date.now()
+    const attributes = readAttributes(sql)
+    const suppressed = suppressedCampaigns(sql, now)
+    const timeZone = this.#timeZone()
+    const check = preFireCheck(trigger, {
+      now,
+      attributes,
+      suppressed,
+      seenSince: (type, since) => lastEventAt(sql, type, since) !== null,
+      lastFireAt: lastFireAt(sql, trigger.id),
+    })
+    const skip = (reason: string, channel: Channel | null = null) =>
+      recordFire(sql, { fireId, trigger: trigger.id, campaign: trigger.campaign, channel, status: 'skipped', reason, payload, at: now })
+    if (!check.ok) return skip(check.reason)
+    const channels = reachableChannels(rules.triggers, trigger, attributes)
+    if (channels.length === 0) return skip('unreachable')
+
+    // Quiet hours defer (never drop) when every reachable channel is silent now.
+    const quiet = rules.caps.quietHours
+    if (trigger.respectQuietHours && quiet && channels.every((ch) => quietChannel(rules.caps, ch))) {
+      const end = quietHoursEnd(quiet, now, timeZone)
+      if (end !== null) {
+        // Rescheduling the same item id moves it; runDueItems then keeps it (its due_at changed).
+        await scheduleDue(this.ctx.storage, { id: item.id, kind: TRIGGER_DUE_KIND, dueAt: end, payload })
+        return
+      }
+    }
+
+    // Channel fallback: the first channel whose caps allow it, reserved atomically with the fire record.
+    const chosen = this.ctx.storage.transactionSync(() => {
+      const reasons: string[] = []
+      for (const channel of channels) {
+        const r = checkAndReserve(
+          sql,
+          { decisionId: `${fireId}:${channel}`, placement: `trigger:${trigger.id}`, campaign: trigger.campaign, channel, tags: ['trigger'], now },
+          { rules: rules.caps, timeZone, suppressed, quietHours: trigger.respectQuietHours },
+        )
+        if (r.allowed) {
+          recordFire(sql, { fireId, trigger: trigger.id, campaign: trigger.campaign, channel, status: 'pending', reason: null, payload, at: now })
+          return channel
+        }
+        reasons.push(`${channel}:${r.reason}`)
+      }
+      skip(reasons.join(','))
+      return null
+    })
+    if (chosen === null) return
+    await this.#enqueue(trigger, fireMessage(trigger, payload, fireId, chosen, now, this.#stateKey()))
+  }
+
+  async #enqueue(trigger: TriggerRule, message: TriggerFireMessage): Promise<void> {
+    const queue = trigger.priority === 'high' ? this.env.TRIGGERS_HIGH : this.env.TRIGGERS_LOW
+    await queue.send(message, { contentType: 'json' })
+    markEnqueued(this.ctx.storage.sql, message.fireId)
+  }
+
   // --- privacy (issue 7) ---
+
+  /**
+   * True while this object is an erased subject's tombstone. Every feature's write path checks it
+   * first (`if (this.#tombstoned()) return <refused>`, or throw `SubjectErasedError`), so a late
+   * event or RPC carrying an old id cannot re-create the person before the tombstone expires.
+   */
+  #tombstoned(now = Date.now()): boolean {
+    return tombstoneUntil(this.ctx.storage, now) !== null
+  }
+
+  /**
+   * DSAR erase: removes everything this object holds (`eraseAll`), then leaves a tombstone until
+   * `until` (ms since epoch). Idempotent: a retried erase removes nothing more and keeps the
+   * tombstone. Returns the rows removed per table.
+   */
+  async privacyErase(receiptId: string, until: number): Promise<Record<string, number>> {
+    const removed = await this.eraseAll()
+    writeTombstone(this.ctx.storage, { receiptId, erasedAt: Date.now(), until })
+    return removed
+  }
+
+  /** Whether this object is tombstoned, and until when (ms since epoch). */
+  async privacyStatus(): Promise<{ tombstoned: boolean; until: number | null }> {
+    const until = tombstoneUntil(this.ctx.storage, Date.now())
+    return { tombstoned: until !== null, until }
+  }
+
+  /** Runs retention now (rules/privacy.yaml windows); returns rows deleted per table. */
+  async runRetention(now = Date.now()): Promise<Record<string, number>> {
+    return applyRetention(this.ctx.storage.sql, bundledRules.privacy.retention.customerState, now)
+  }
+
+  // Arms the daily retention pass once the object holds data (an empty or erased object is left
+  // alone, so retention never wakes objects that keep nothing).
+  async #armRetention(): Promise<void> {
+    const sql = this.ctx.storage.sql
+    if (this.#tombstoned()) return
+    const armed = sql.exec("SELECT 1 FROM due_items WHERE id = 'privacy:retention'").toArray().length > 0
+    if (armed) return
+    const counts = countRows(sql)
+    const rows = Object.entries(counts).reduce((n, [t, c]) => (t === 'due_items' ? n : n + c), 0)
+    if (rows === 0) return
+    await scheduleItem(this.ctx.storage, {
+      id: 'privacy:retention',
+      kind: 'retention',
+      dueAt: nextRetentionAt(Date.now()),
+    })
+  }
+
+  // The `retention` due item: delete expired rows, then schedule the next pass while data remains.
+  // Re-running it deletes nothing more (idempotent, as lib/schedule.ts requires).
+  async #retentionDue(): Promise<void> {
+    const now = Date.now()
+    applyRetention(this.ctx.storage.sql, bundledRules.privacy.retention.customerState, now)
+    // The item itself is deleted by runDueItems after this returns; the next pass gets a new due time.
+    this.ctx.storage.sql.exec("DELETE FROM due_items WHERE id = 'privacy:retention'")
+    await this.#armRetention()
+  }
 }

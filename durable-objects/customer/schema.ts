@@ -5,6 +5,12 @@
  */
 import type { Migration } from '../lib/migrations'
 import { scheduleMigrations } from '../lib/schedule'
+import { capsMigrations } from './caps'
+import { eventsMigrations } from './events'
+import { profileMigrations } from './profile'
+import { triggersMigrations } from './triggers'
+import { identityLinkMigrations } from './identity-links'
+import { touchpointMigrations } from './touchpoints'
 
 export const customerMigrations: Migration[] = [
   ...scheduleMigrations,
@@ -16,4 +22,12 @@ export const customerMigrations: Migration[] = [
       rows INTEGER NOT NULL
     );`,
   },
+  // --- identity links and touchpoints (issue 4) ---
+  ...identityLinkMigrations,
+  ...touchpointMigrations,
+  // --- events, profile, caps, triggers (issue 6) ---
+  ...eventsMigrations,
+  ...profileMigrations,
+  ...capsMigrations,
+  ...triggersMigrations,
 ]

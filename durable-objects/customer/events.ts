@@ -1,0 +1,214 @@
+/**
+ * Events inside CustomerState: what a person did (page views, dwell, scroll, add_to_cart,
+ * purchases from any channel), deduplicated by event id, summarised for decisions, and turned
+ * into the session intent score.
+ *
+ * Storage follows consent (see docs/events.md): with measurement consent the whole event is
+ * kept; without it only the minimum needed to honour suppression and stop timers is kept
+ * (`minimal = 1`: id, type and time of a conversion or cancelling event, no properties).
+ */
+import type { Purpose } from '../../worker/consent/types'
+import type { ProfileRules } from '../../worker/rules/concerns/profile'
+import type { Migration } from '../lib/migrations'
+import type { AttributeWrite } from './profile'
+
+export const eventsMigrations: Migration[] = [
+  {
+    id: 'events-001',
+    sql: `CREATE TABLE IF NOT EXISTS events (
+      id TEXT PRIMARY KEY,
+      type TEXT NOT NULL,
+      ts INTEGER NOT NULL,
+      received_at INTEGER NOT NULL,
+      source TEXT NOT NULL,
+      props TEXT,
+      minimal INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
+    CREATE INDEX IF NOT EXISTS events_type_ts ON events (type, ts);
+    CREATE TABLE IF NOT EXISTS event_counts (
+      type TEXT PRIMARY KEY,
+      count INTEGER NOT NULL,
+      last_at INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS state_meta (
+      key TEXT PRIMARY KEY,
+      value TEXT NOT NULL
+    );`,
+  },
+]
+
+/** A validated event as the Worker hands it to the object. */
+export interface StateEvent {
+  id: string
+  type: string
+  /** ms since epoch. */
+  ts: number
+  props: Record<string, unknown>
+}
+
+/**
+ * Inserts an event unless its id was seen. Returns false for a duplicate (counted once).
+ * `minimal` drops the properties (no measurement consent).
+ */
+export function insertEvent(
+  sql: SqlStorage,
+  e: StateEvent,
+  opts: { source: string; minimal: boolean; receivedAt: number },
+): boolean {
+  const inserted =
+    sql.exec(
+      `INSERT OR IGNORE INTO events (id, type, ts, received_at, source, props, minimal) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      e.id,
+      e.type,
+      e.ts,
+      opts.receivedAt,
+      opts.source,
+      opts.minimal ? null : JSON.stringify(e.props),
+      opts.minimal ? 1 : 0,
+    ).rowsWritten > 0
+  if (inserted) {
+    sql.exec(
+      `INSERT INTO event_counts (type, count, last_at) VALUES (?, 1, ?)
+       ON CONFLICT(type) DO UPDATE SET count = count + 1, last_at = MAX(last_at, excluded.last_at)`,
+      e.type,
+      e.ts,
+    )
+  }
+  return inserted
+}
+
+export function eventSeen(sql: SqlStorage, id: string): boolean {
+  return sql.exec('SELECT 1 FROM events WHERE id = ?', id).toArray().length > 0
+}
+
+export function eventSummary(sql: SqlStorage): Record<string, { count: number; lastAt: number }> {
+  const out: Record<string, { count: number; lastAt: number }> = {}
+  for (const r of sql
+    .exec<{ type: string; count: number; last_at: number }>('SELECT type, count, last_at FROM event_counts')
+    .toArray()) {
+    out[r.type] = { count: r.count, lastAt: r.last_at }
+  }
+  return out
+}
+
+/** Time of the latest event of `type` at or after `since`, or null. */
+export function lastEventAt(sql: SqlStorage, type: string, since = 0): number | null {
+  return sql
+    .exec<{ at: number | null }>('SELECT MAX(ts) AS at FROM events WHERE type = ? AND ts >= ?', type, since)
+    .one().at
+}
+
+export function readMeta(sql: SqlStorage, key: string): string | null {
+  return (
+    sql.exec<{ value: string }>('SELECT value FROM state_meta WHERE key = ?', key).toArray()[0]?.value ?? null
+  )
+}
+
+export function writeMeta(sql: SqlStorage, key: string, value: string): void {
+  sql.exec(
+    'INSERT INTO state_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+    key,
+    value,
+  )
+}
+
+export interface SessionEvent {
+  type: string
+  ts: number
+  props: Record<string, unknown>
+}
+
+export interface SessionStats {
+  dwellMs: number
+  /** Average of the scroll depths reported (percent), 0 when none. */
+  scrollDepth: number
+  score: number
+}
+
+function num(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : null
+}
+
+/**
+ * The current session (events since the last gap of `sessionMinutes`, ending no earlier than
+ * `sessionMinutes` before `now`) and its intent score, 0..1. Pure.
+ *
+ * Dwell comes from `props.dwellMs` (the beacon's `dwell` events, or page views that carry it),
+ * scroll from `props.depth` (percent), and high-intent events from `eventPoints`.
+ */
+export function sessionStats(rules: ProfileRules, newestFirst: SessionEvent[], now: number): SessionStats {
+  const gap = rules.intent.sessionMinutes * 60_000
+  const session: SessionEvent[] = []
+  let previous = now
+  for (const e of newestFirst) {
+    if (previous - e.ts > gap) break
+    session.push(e)
+    previous = e.ts
+  }
+  let dwellMs = 0
+  let depthSum = 0
+  let depthN = 0
+  let points = 0
+  for (const e of session) {
+    const dwell = num(e.props.dwellMs)
+    if (dwell !== null) dwellMs += Math.min(dwell, gap)
+    const depth = num(e.props.depth)
+    if (depth !== null) {
+      depthSum += Math.min(depth, 100)
+      depthN++
+    }
+    points += rules.intent.eventPoints[e.type] ?? 0
+  }
+  const scrollDepth = depthN ? depthSum / depthN : 0
+  const w = rules.intent.weights
+  const score =
+    w.dwell * Math.min(1, dwellMs / 1000 / rules.intent.dwellSecondsForFull) +
+    w.scroll * Math.min(1, scrollDepth / rules.intent.scrollDepthForFull) +
+    w.events * Math.min(1, points)
+  return { dwellMs, scrollDepth, score: Math.min(1, Math.round(score * 1000) / 1000) }
+}
+
+/** Recent full events (newest first), enough to cover a session. */
+export function recentEvents(sql: SqlStorage, now: number, limit = 500): SessionEvent[] {
+  return sql
+    .exec<{ type: string; ts: number; props: string | null }>(
+      'SELECT type, ts, props FROM events WHERE minimal = 0 AND ts <= ? AND ts >= ? ORDER BY ts DESC LIMIT ?',
+      now + 60_000,
+      now - 24 * 3_600_000,
+      limit,
+    )
+    .toArray()
+    .map((r) => ({
+      type: r.type,
+      ts: r.ts,
+      props: r.props ? (JSON.parse(r.props) as Record<string, unknown>) : {},
+    }))
+}
+
+/** Input of `CustomerState.recordEvents`. */
+export interface RecordEventsInput {
+  /** This object's name (`identity.stateKey`), kept so fired triggers say whose they are. */
+  stateKey: string
+  /** `web` (POST /v1/events), `gateway` (page views it saw), `ingest` (offline), ... */
+  source: string
+  /** Consent of the request that carried the events. */
+  purposes: Record<Purpose, boolean>
+  events: StateEvent[]
+  /** Profile attributes asserted with the events (ingestion). */
+  attributes?: AttributeWrite[]
+}
+
+export interface RecordEventsResult {
+  /** Events received (valid ones; duplicates included, counted once in storage). */
+  accepted: number
+  duplicates: number
+  /** Stored whole (measurement consent). */
+  stored: number
+  /** Kept minimally without measurement consent (conversions, timer cancellations). */
+  minimal: number
+  /** Campaigns suppressed by conversions in this batch. */
+  suppressed: string[]
+  timersStarted: string[]
+  timersCancelled: string[]
+}

@@ -1,0 +1,239 @@
+/**
+ * Behavioural triggers inside CustomerState (rules/triggers.yaml): an event starts a timer (a
+ * due item on the object's one alarm), cancelling events remove it, and when it is due the
+ * conditions are checked again (exclusions, "only after", suppression, minimum interval, quiet
+ * hours, caps and channel reachability) before the fire is enqueued.
+ *
+ * Exactly-once firing per timer: the fire id (`<trigger>:<starting event id>`) is written to
+ * `trigger_fires` before the queue send. A retried alarm finds the row: `enqueued` means done,
+ * `pending` means the send may not have happened, so it is sent again with the same id (the
+ * receiver deduplicates on it); it is never fired under a new id.
+ */
+import type { Purpose } from '../../worker/consent/types'
+import type { CapsRules } from '../../worker/rules/concerns/caps'
+import type { TriggerRule, TriggersRules } from '../../worker/rules/concerns/triggers'
+import type { Migration } from '../lib/migrations'
+import type { Channel, ProfileAttribute } from './contract'
+
+export const triggersMigrations: Migration[] = [
+  {
+    id: 'triggers-001',
+    sql: `CREATE TABLE IF NOT EXISTS trigger_fires (
+      fire_id TEXT PRIMARY KEY,
+      trigger TEXT NOT NULL,
+      campaign TEXT NOT NULL,
+      channel TEXT,
+      status TEXT NOT NULL,
+      reason TEXT,
+      started_by TEXT NOT NULL,
+      started_at INTEGER NOT NULL,
+      fired_at INTEGER NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS trigger_fires_trigger ON trigger_fires (trigger, status, fired_at);`,
+  },
+]
+
+export const TRIGGER_DUE_KIND = 'trigger_fire'
+
+/** What a fired trigger puts on the queue (worker/delivery posts it to the channel's webhook). */
+export interface TriggerFireMessage {
+  /** Stable id of this fire: receivers deduplicate on it. */
+  fireId: string
+  trigger: string
+  campaign: string
+  channel: Channel
+  priority: 'high' | 'low'
+  /** `c:<customerId>` or `a:<anonymousId>`: whose message it is. */
+  stateKey: string
+  customerId: string | null
+  /** ms since epoch when the trigger fired (the delivery delay is measured from here). */
+  firedAt: number
+  startedBy: { eventId: string; type: string; at: number }
+}
+
+/** Payload of a `trigger_fire` due item. */
+export interface TimerPayload {
+  trigger: string
+  eventId: string
+  eventType: string
+  startedAt: number
+  [key: string]: unknown
+}
+
+export function timerId(triggerId: string): string {
+  return `trigger:${triggerId}`
+}
+
+export type TimerAction =
+  | { kind: 'schedule'; id: string; dueAt: number; payload: TimerPayload }
+  | { kind: 'cancel'; id: string; trigger: string }
+
+/**
+ * What an incoming event does to timers (pure): cancels the timers it stops, starts the timers
+ * it begins when consent and thresholds allow. A new starting event restarts a running timer
+ * (abandonment counts from the last add_to_cart).
+ */
+export function timerActions(
+  rules: TriggersRules,
+  event: { id: string; type: string; ts: number },
+  ctx: { purposes: Record<Purpose, boolean>; session: { dwellMs: number; score: number } },
+): TimerAction[] {
+  const actions: TimerAction[] = []
+  for (const t of rules.triggers) {
+    if (t.cancelOn.includes(event.type)) actions.push({ kind: 'cancel', id: timerId(t.id), trigger: t.id })
+  }
+  for (const t of rules.triggers) {
+    if (t.on !== event.type) continue
+    if (!t.consent.every((p) => ctx.purposes[p])) continue
+    if (!thresholdsMet(t, ctx.session)) continue
+    actions.push({
+      kind: 'schedule',
+      id: timerId(t.id),
+      dueAt: event.ts + t.delayMinutes * 60_000,
+      payload: { trigger: t.id, eventId: event.id, eventType: event.type, startedAt: event.ts },
+    })
+  }
+  return actions
+}
+
+export function thresholdsMet(t: TriggerRule, session: { dwellMs: number; score: number }): boolean {
+  const w = t.when
+  if (w.sessionDwellAtLeastMs !== undefined && session.dwellMs < w.sessionDwellAtLeastMs) return false
+  if (w.intentAtLeast !== undefined && session.score < w.intentAtLeast) return false
+  if (w.intentBelow !== undefined && session.score >= w.intentBelow) return false
+  return true
+}
+
+export function fireIdOf(payload: TimerPayload): string {
+  return `${payload.trigger}:${payload.eventId}`
+}
+
+export interface FireRow {
+  status: 'pending' | 'enqueued' | 'skipped'
+  channel: Channel | null
+  fired_at: number
+}
+
+export function fireRow(sql: SqlStorage, fireId: string): FireRow | undefined {
+  return sql
+    .exec<FireRow & Record<string, SqlStorageValue>>(
+      'SELECT status, channel, fired_at FROM trigger_fires WHERE fire_id = ?',
+      fireId,
+    )
+    .toArray()[0]
+}
+
+export function recordFire(
+  sql: SqlStorage,
+  row: {
+    fireId: string
+    trigger: string
+    campaign: string
+    channel: Channel | null
+    status: FireRow['status']
+    reason: string | null
+    payload: TimerPayload
+    at: number
+  },
+): void {
+  sql.exec(
+    `INSERT INTO trigger_fires (fire_id, trigger, campaign, channel, status, reason, started_by, started_at, fired_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT(fire_id) DO UPDATE SET status = excluded.status, channel = excluded.channel, reason = excluded.reason`,
+    row.fireId,
+    row.trigger,
+    row.campaign,
+    row.channel,
+    row.status,
+    row.reason,
+    row.payload.eventId,
+    row.payload.startedAt,
+    row.at,
+  )
+}
+
+export function markEnqueued(sql: SqlStorage, fireId: string): void {
+  sql.exec("UPDATE trigger_fires SET status = 'enqueued' WHERE fire_id = ?", fireId)
+}
+
+/** Time of the last fire of `trigger` that was sent, or null. */
+export function lastFireAt(sql: SqlStorage, trigger: string): number | null {
+  return sql
+    .exec<{ at: number | null }>(
+      "SELECT MAX(fired_at) AS at FROM trigger_fires WHERE trigger = ? AND status IN ('pending', 'enqueued')",
+      trigger,
+    )
+    .one().at
+}
+
+export type FireCheck = { ok: true } | { ok: false; reason: string }
+
+/**
+ * The conditions checked when a timer is due, before any channel is tried (pure over its inputs).
+ */
+export function preFireCheck(
+  t: TriggerRule,
+  ctx: {
+    now: number
+    attributes: Record<string, ProfileAttribute>
+    suppressed: ReadonlySet<string>
+    /** Latest time of each event type at or after the lookback for exclusions. */
+    seenSince: (type: string, since: number) => boolean
+    lastFireAt: number | null
+  },
+): FireCheck {
+  if (ctx.suppressed.has(t.campaign)) return { ok: false, reason: `suppressed:${t.campaign}` }
+  for (const [name, value] of Object.entries(t.excludeIfAttributes)) {
+    if (ctx.attributes[name]?.value === value) return { ok: false, reason: `excluded:attribute:${name}` }
+  }
+  const lookback = ctx.now - t.excludeLookbackDays * 86_400_000
+  for (const type of t.excludeIfSeen) {
+    if (ctx.seenSince(type, lookback)) return { ok: false, reason: `excluded:event:${type}` }
+  }
+  for (const type of t.onlyAfter) {
+    if (!ctx.seenSince(type, 0)) return { ok: false, reason: `only_after:${type}` }
+  }
+  if (ctx.lastFireAt !== null && ctx.now - ctx.lastFireAt < t.minIntervalHours * 3_600_000) {
+    return { ok: false, reason: 'min_interval' }
+  }
+  return { ok: true }
+}
+
+/** Channels in fallback order that the person can be reached on (reachability attributes true). */
+export function reachableChannels(
+  rules: TriggersRules,
+  t: TriggerRule,
+  attributes: Record<string, ProfileAttribute>,
+): Channel[] {
+  return t.channels.filter((ch) => {
+    const attr = rules.reachability[ch]
+    return attr === undefined || attributes[attr]?.value === true
+  })
+}
+
+/** When quiet hours (rules/caps.yaml) silence `channel`, the instant to defer to; else null. */
+export function quietChannel(caps: CapsRules, channel: Channel): boolean {
+  return caps.quietHours?.channels.includes(channel) ?? false
+}
+
+/** The queue message of a fire. */
+export function fireMessage(
+  t: TriggerRule,
+  payload: TimerPayload,
+  fireId: string,
+  channel: Channel,
+  firedAt: number,
+  stateKey: string,
+): TriggerFireMessage {
+  return {
+    fireId,
+    trigger: t.id,
+    campaign: t.campaign,
+    channel,
+    priority: t.priority,
+    stateKey,
+    customerId: stateKey.startsWith('c:') ? stateKey.slice(2) : null,
+    firedAt,
+    startedBy: { eventId: payload.eventId, type: payload.eventType, at: payload.startedAt },
+  }
+}
