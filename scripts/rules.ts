@@ -3,6 +3,9 @@
  *   npm run rules:check              validate rules/ and print every error as file:line:col
  *   npm run rules:build              validate, then write the compiled rule set for the Worker
  *   npm run rules:explain -- v.json  what each placement shows the described visitor, and why
+ *   npm run rules:schema             regenerate rules/schema/*.schema.json from the zod definitions
+ *
+ * GATEHOUSE_RULES_DIR points every command at another folder (a candidate release, a broken copy).
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
@@ -23,6 +26,7 @@ export function readRuleFiles(dir: string): Record<string, string> {
 
 function compileOrExit(): Extract<CompileResult, { ok: true }> {
   const result = compileRules(readRuleFiles(rulesDir))
+  for (const w of result.warnings ?? []) console.warn(`warning: ${formatRuleError(w)}`)
   if (!result.ok) {
     for (const e of result.errors) console.error(formatRuleError(e))
     console.error(`\n${result.errors.length} error(s): the rule set was not compiled.`)
@@ -43,6 +47,9 @@ async function main(): Promise<void> {
       const { ruleset } = compileOrExit()
       mkdirSync(dirname(outFile), { recursive: true })
       writeFileSync(outFile, JSON.stringify(ruleset) + '\n')
+      // Keep the editor schemas in step with the definitions the build validated against.
+      const { writeSchemas } = await import('./schema')
+      writeSchemas(join(root, 'rules/schema'))
       console.log(`rules compiled: ${ruleset.version}`)
       return
     }
@@ -52,8 +59,13 @@ async function main(): Promise<void> {
       process.exit(await explainCommand(ruleset, args))
     }
     // falls through: process.exit never returns
+    case 'schema': {
+      const { writeSchemas } = await import('./schema')
+      for (const file of writeSchemas(join(root, 'rules/schema'))) console.log(`wrote ${file}`)
+      return
+    }
     default:
-      console.error(`unknown command "${command}": use check, build or explain`)
+      console.error(`unknown command "${command}": use check, build, explain or schema`)
       process.exit(2)
   }
 }

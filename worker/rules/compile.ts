@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto'
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml'
 import type { z } from 'zod'
 import { concerns, type ConcernName } from './concerns'
-import { crossChecks, type CrossIssue } from './cross'
+import { crossChecks, pruneUnapproved, type CrossIssue } from './cross'
 import { nearest } from './suggest'
 import type { RuleSet } from './types'
 
@@ -21,7 +21,10 @@ export interface RuleError {
   suggestion?: string
 }
 
-export type CompileResult = { ok: true; ruleset: RuleSet } | { ok: false; errors: RuleError[] }
+/** `warnings` say what was compiled out (unapproved variants); they never stop a build. */
+export type CompileResult =
+  | { ok: true; ruleset: RuleSet; warnings: RuleError[] }
+  | { ok: false; errors: RuleError[]; warnings?: RuleError[] }
 
 interface ParsedFile {
   file: string
@@ -81,8 +84,15 @@ export function compileRules(files: Record<string, string>): CompileResult {
   }
   if (errors.length) return { ok: false, errors }
 
-  const version = 'sha256:' + createHash('sha256').update(canonicalJson(body)).digest('hex').slice(0, 32)
-  return { ok: true, ruleset: { version, ...body } as RuleSet }
+  const pruned = pruneUnapproved(body)
+  const warnings = pruned.warnings.map((w) => crossToRuleError(parsed, w))
+  for (const issue of pruned.errors) errors.push(crossToRuleError(parsed, issue))
+  if (errors.length) return { ok: false, errors, warnings }
+
+  // The version hashes what deploys (after pruning), so two sources that deploy the same rules agree.
+  const version =
+    'sha256:' + createHash('sha256').update(canonicalJson(pruned.rules)).digest('hex').slice(0, 32)
+  return { ok: true, ruleset: { version, ...pruned.rules } as RuleSet, warnings }
 }
 
 /** Formats an error the way editors and CI annotate: `file:line:col: message (did you mean x?)`. */
@@ -163,11 +173,21 @@ function valueAt(doc: ReturnType<typeof parseDocument>, path: string[]): unknown
 function shapeAt(schema: z.ZodType, path: string[]): string[] | undefined {
   let s: unknown = schema
   const unwrap = (x: unknown): unknown => {
-    let cur = x as { def?: { type?: string; innerType?: unknown; element?: unknown; valueType?: unknown } }
+    let cur = x as {
+      def?: {
+        type?: string
+        innerType?: unknown
+        element?: unknown
+        valueType?: unknown
+        getter?: () => unknown
+      }
+    }
     for (let i = 0; i < 10 && cur?.def; i++) {
       const t = cur.def.type
       if (t === 'optional' || t === 'default' || t === 'prefault' || t === 'nullable' || t === 'readonly')
         cur = cur.def.innerType as typeof cur
+      // Recursive schemas (conditions) are lazy: follow the getter to the object inside.
+      else if (t === 'lazy' && cur.def.getter) cur = cur.def.getter() as typeof cur
       else break
     }
     return cur

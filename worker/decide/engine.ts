@@ -1,0 +1,448 @@
+/**
+ * The decision engine: the compiled rule set turned into closures once per isolate
+ * (`compileEngine`), and one decision per placement (`decidePlacement`). Pure: no Workers APIs, so
+ * the same code runs in the Worker, in `rules:explain` and in the benchmarks. It never throws at
+ * request time; every decision carries its reason and the trace that led to it.
+ */
+import type { RuleSet } from '../rules/types'
+import { bucket, pickWeighted, type HashVersion } from './bucket'
+import { thompsonPick } from './bandit'
+import { compileCondition, conditionLibrary, type Compiled, type Scope } from './condition'
+import type { BanditStatsReader, DecisionContext, PurposeFlags } from './context'
+import { parseDuration } from './duration'
+import { pickLocale } from './locale'
+import { inSchedule, type Schedule } from './schedule'
+
+export type Purpose = keyof PurposeFlags
+
+/** Why a decision is what it is (API.md `reason`). */
+export type Reason =
+  `rule:${string}` | 'holdout' | 'cap' | 'consent' | 'freshness' | 'compliance' | 'schedule' | 'fallback'
+
+export interface ExperimentAssignment {
+  id: string
+  arm: string
+  holdout: boolean
+}
+
+export interface EngineDecision {
+  placement: string
+  variant: string
+  content: Record<string, unknown>
+  /** The locale whose content was used (`de`, `default`), or null when the variant has none. */
+  locale: string | null
+  reason: Reason
+  /** Why the fallback variant was shown (`no_match`, `state_unavailable`, `consent`, ...); null when a rule chose. */
+  fallback: string | null
+  experiment: ExperimentAssignment | null
+  rulesVersion: string
+  trace: string[]
+  /** Conditions that could not be evaluated (evaluated as false); the caller logs them. */
+  errors: string[]
+  /** Set when showing this variant must first reserve caps in customer state. */
+  reserve: { campaign: string | null; tags: string[] } | null
+}
+
+interface CompiledVariant {
+  id: string
+  requires: Purpose[]
+  compliance: Array<{ name: string; test: Compiled['test'] }>
+  schedule: Schedule | null
+  maxAgeMs: number | null
+  campaign: string | null
+  tags: string[]
+  content: Record<string, Record<string, unknown>>
+  contentKey: string | null
+}
+
+interface CompiledExperiment {
+  id: string
+  status: 'running' | 'paused' | 'ended'
+  control: string
+  arms: string[]
+  weights: number[]
+  seed: string
+  hashVersion: HashVersion
+  traffic: number
+  layer: { id: string; seed: string; start: number; end: number } | null
+  requires: Purpose[]
+  bandit: { rebalanceMs: number } | null
+}
+
+interface CompiledRule {
+  id: string
+  when: Compiled | null
+  variant: string | null
+  experiment: CompiledExperiment | null
+}
+
+export interface CompiledPlacement {
+  name: string
+  fallback: CompiledVariant
+  variants: Map<string, CompiledVariant>
+  rules: CompiledRule[]
+  /** Some rule reads customer state, or some variant is capped: the caller reads state first. */
+  usesState: boolean
+  holdout: number
+  maxAgeMs: number
+}
+
+export interface Engine {
+  version: string
+  placements: Map<string, CompiledPlacement>
+  experiments: Map<string, CompiledExperiment>
+  holdout: { percent: number; seed: string; requires: Purpose[] }
+  pages: Array<{ pattern: string; prefix: boolean; placements: string[] }>
+  localeFallbacks: Record<string, string[]>
+  defaultLocale: string
+  stateBudgetMs: number
+  stats: { cacheTtlMs: number; flushMs: number }
+  /** Problems found while compiling (impossible conditions); they evaluate to false. */
+  problems: string[]
+}
+
+const DAY = 86_400_000
+
+/** Compiles the rule set into closures. Call once per isolate and reuse. */
+export function compileEngine(
+  rules: Pick<RuleSet, 'version' | 'audiences' | 'placements' | 'experiments'>,
+): Engine {
+  const problems: string[] = []
+  const lib = conditionLibrary(
+    { audience: rules.audiences.audiences, trait: rules.audiences.traits },
+    problems,
+  )
+  const globalMaxAge = parseDuration(rules.placements.freshness.maxAttributeAge) ?? 90 * DAY
+  const guards = {
+    regulated: compileCondition(rules.placements.guards.regulated, lib, 'guards.regulated', problems),
+    age_restricted: compileCondition(
+      rules.placements.guards.age_restricted,
+      lib,
+      'guards.age_restricted',
+      problems,
+    ),
+  }
+
+  // Layers: each experiment in a layer owns a contiguous range of it, in declaration order.
+  const layerOffsets = new Map<string, number>()
+  const experiments = new Map<string, CompiledExperiment>()
+  for (const [id, e] of Object.entries(rules.experiments.experiments)) {
+    let layer: CompiledExperiment['layer'] = null
+    if (e.layer) {
+      const start = layerOffsets.get(e.layer) ?? 0
+      const end = Math.min(1, start + e.traffic / 100)
+      layerOffsets.set(e.layer, end)
+      layer = { id: e.layer, seed: rules.experiments.layers[e.layer]?.seed ?? e.layer, start, end }
+    }
+    experiments.set(id, {
+      id,
+      status: e.status,
+      control: e.control,
+      arms: e.arms.map((a) => a.variant),
+      weights: e.arms.map((a) => a.weight),
+      seed: e.seed ?? id,
+      hashVersion: e.hashVersion,
+      traffic: e.traffic,
+      layer,
+      requires: [...e.requires],
+      bandit: e.bandit ? { rebalanceMs: parseDuration(e.bandit.rebalance) ?? 3_600_000 } : null,
+    })
+  }
+
+  const placements = new Map<string, CompiledPlacement>()
+  for (const [name, p] of Object.entries(rules.placements.placements)) {
+    const maxAgeMs = p.maxAttributeAge ? (parseDuration(p.maxAttributeAge) ?? globalMaxAge) : globalMaxAge
+    const variants = new Map<string, CompiledVariant>()
+    let capped = false
+    for (const [id, v] of Object.entries(p.variants)) {
+      const isFallback = id === p.fallback
+      if (!isFallback && (v.campaign || v.tags.length > 0)) capped = true
+      variants.set(id, {
+        id,
+        requires: [...(v.requires ?? (isFallback ? [] : ['personalization']))],
+        compliance: v.compliance.map((g) => ({ name: g, test: guards[g].test })),
+        schedule: (v.schedule as Schedule | undefined) ?? null,
+        maxAgeMs: v.maxAttributeAge ? parseDuration(v.maxAttributeAge) : null,
+        campaign: v.campaign ?? null,
+        tags: [...v.tags],
+        content: v.content as Record<string, Record<string, unknown>>,
+        contentKey: v.contentKey ?? null,
+      })
+    }
+    const compiledRules: CompiledRule[] = p.rules.map((r, i) => ({
+      id: r.id,
+      when: r.when ? compileCondition(r.when, lib, `placements.${name}.rules[${i}]`, problems) : null,
+      variant: r.variant ?? null,
+      experiment: r.experiment ? (experiments.get(r.experiment) ?? null) : null,
+    }))
+    const guardState = [...variants.values()].some((v) =>
+      v.compliance.some((g) => (g.name === 'regulated' ? guards.regulated : guards.age_restricted).usesState),
+    )
+    const fallback =
+      variants.get(p.fallback) ??
+      // Only reachable with a rule set that skipped the compiler: show nothing rather than throw.
+      emptyVariant(p.fallback, problems, name)
+    placements.set(name, {
+      name,
+      fallback,
+      variants,
+      rules: compiledRules,
+      usesState: capped || guardState || compiledRules.some((r) => r.when?.usesState),
+      holdout: rules.experiments.placementHoldouts[name] ?? 0,
+      maxAgeMs,
+    })
+  }
+
+  return {
+    version: rules.version,
+    placements,
+    experiments,
+    holdout: { ...rules.experiments.holdout, requires: [...rules.experiments.holdout.requires] },
+    pages: Object.entries(rules.placements.pages).map(([pattern, names]) => ({
+      pattern: pattern.endsWith('*') ? pattern.slice(0, -1) : pattern,
+      prefix: pattern.endsWith('*'),
+      placements: names,
+    })),
+    localeFallbacks: rules.placements.locales.fallbacks,
+    defaultLocale: rules.placements.locales.default,
+    stateBudgetMs: rules.placements.state.budgetMs,
+    stats: {
+      cacheTtlMs: rules.experiments.stats.cacheTtlSeconds * 1000,
+      flushMs: rules.experiments.stats.flushSeconds * 1000,
+    },
+    problems,
+  }
+}
+
+function emptyVariant(id: string, problems: string[], placement: string): CompiledVariant {
+  problems.push(`placement ${placement}: fallback variant "${id}" is missing`)
+  return {
+    id,
+    requires: [],
+    compliance: [],
+    schedule: null,
+    maxAgeMs: null,
+    campaign: null,
+    tags: [],
+    content: {},
+    contentKey: null,
+  }
+}
+
+/** The placements a page path decides, from `pages` in placements.yaml (exact paths beat prefixes). */
+export function placementsForPath(engine: Engine, path: string): string[] {
+  let best: { len: number; placements: string[] } | null = null
+  for (const page of engine.pages) {
+    const hit = page.prefix ? path.startsWith(page.pattern) : path === page.pattern
+    if (!hit) continue
+    const len = page.prefix ? page.pattern.length : Infinity
+    if (!best || len > best.len) best = { len, placements: page.placements }
+  }
+  return best?.placements ?? []
+}
+
+export interface DecideOptions {
+  banditStats?: BanditStatsReader
+}
+
+/** Decides one placement for one visitor. Returns null for a placement the rule set does not have. */
+export function decidePlacement(
+  engine: Engine,
+  name: string,
+  ctx: DecisionContext,
+  opts: DecideOptions = {},
+): EngineDecision | null {
+  const p = engine.placements.get(name)
+  if (!p) return null
+  const trace: string[] = []
+  const errors: string[] = []
+  const done = (
+    v: CompiledVariant,
+    reason: Reason,
+    fallback: string | null,
+    experiment: ExperimentAssignment | null,
+    reserve: EngineDecision['reserve'] = null,
+  ): EngineDecision => {
+    const locale = pickLocale(ctx.locale ?? engine.defaultLocale, v.content, engine.localeFallbacks)
+    const body = locale ? v.content[locale]! : {}
+    trace.push(`=> ${v.id} (${reason}${fallback ? `, fallback: ${fallback}` : ''})`)
+    return {
+      placement: name,
+      variant: v.id,
+      content: v.contentKey ? { contentKey: v.contentKey, ...body } : { ...body },
+      locale,
+      reason,
+      fallback,
+      experiment,
+      rulesVersion: engine.version,
+      trace,
+      errors,
+      reserve,
+    }
+  }
+
+  if (p.usesState && ctx.state === 'unavailable') {
+    trace.push('customer state did not answer within its time budget')
+    return done(p.fallback, 'fallback', 'state_unavailable', null)
+  }
+
+  const unit = ctx.identity.basis !== 'ephemeral' ? ctx.identity.unitId : null
+  const has = (purposes: readonly Purpose[]) => purposes.every((x) => ctx.consent.purposes[x])
+
+  if (unit && engine.holdout.percent > 0 && has(engine.holdout.requires)) {
+    if (bucket(1, engine.holdout.seed, 'holdout', unit) * 100 < engine.holdout.percent) {
+      trace.push(`in the global holdout (${engine.holdout.percent}%)`)
+      return done(p.fallback, 'holdout', 'holdout', { id: 'holdout', arm: 'holdout', holdout: true })
+    }
+  }
+  if (unit && p.holdout > 0 && has(engine.holdout.requires)) {
+    if (bucket(1, engine.holdout.seed, `holdout:${name}`, unit) * 100 < p.holdout) {
+      trace.push(`in the holdout of ${name} (${p.holdout}%)`)
+      return done(p.fallback, 'holdout', 'holdout', { id: `holdout:${name}`, arm: 'holdout', holdout: true })
+    }
+  }
+
+  const state = typeof ctx.state === 'object' ? ctx.state : null
+  let firstBlock: Exclude<Reason, `rule:${string}`> | null = null
+  let staleSeen = false
+
+  for (const rule of p.rules) {
+    const target = rule.variant ? p.variants.get(rule.variant) : undefined
+    const scope: Scope = {
+      ctx,
+      trace,
+      maxAgeMs: target?.maxAgeMs ?? p.maxAgeMs,
+      stale: [],
+      memo: new Map(),
+      errors,
+    }
+    const matched = rule.when ? rule.when.test(scope) : true
+    if (scope.stale.length > 0) {
+      staleSeen = true
+      trace.push(`rule ${rule.id}: ignored stale ${scope.stale.map((a) => `customer.${a}`).join(', ')}`)
+    }
+    if (!matched) {
+      trace.push(`rule ${rule.id}: no match`)
+      continue
+    }
+    let variant = target
+    let experiment: ExperimentAssignment | null = null
+    if (rule.experiment) {
+      const e = rule.experiment
+      if (e.status !== 'running') {
+        trace.push(`rule ${rule.id}: experiment ${e.id} is ${e.status}`)
+        continue
+      }
+      if (!unit || !has(e.requires)) {
+        trace.push(
+          `rule ${rule.id}: experiment ${e.id} not bucketed: ${!unit ? 'no stable visitor id' : `needs ${e.requires.join(', ')} consent`}`,
+        )
+        const control = p.variants.get(e.control)
+        const blocked = control ? guardBlock(control, ctx, state, has, trace) : 'fallback'
+        if (control && !blocked) return done(control, 'consent', null, null)
+        return done(p.fallback, 'consent', 'consent', null)
+      }
+      const arm = assignArm(e, unit, ctx.now, opts.banditStats)
+      if (arm === null) {
+        trace.push(`rule ${rule.id}: not enrolled in experiment ${e.id}`)
+        continue
+      }
+      trace.push(`rule ${rule.id}: experiment ${e.id} arm ${arm}`)
+      experiment = { id: e.id, arm, holdout: false }
+      variant = p.variants.get(arm)
+    }
+    if (!variant) {
+      trace.push(`rule ${rule.id}: its variant is not deployed`)
+      continue
+    }
+    const blocked = guardBlock(variant, ctx, state, has, trace)
+    if (blocked) {
+      firstBlock ??= blocked
+      continue
+    }
+    const capped = variant.campaign !== null || variant.tags.length > 0
+    if (capped && variant !== p.fallback) {
+      if (!state) {
+        trace.push(`variant ${variant.id}: capped, but there is no customer state to count against`)
+        firstBlock ??= 'cap'
+        continue
+      }
+      return done(variant, `rule:${rule.id}`, null, experiment, {
+        campaign: variant.campaign,
+        tags: variant.tags,
+      })
+    }
+    return done(variant, `rule:${rule.id}`, null, experiment)
+  }
+
+  if (firstBlock) return done(p.fallback, firstBlock, firstBlock, null)
+  if (staleSeen) return done(p.fallback, 'freshness', 'freshness', null)
+  trace.push('no rule applied')
+  return done(p.fallback, 'fallback', 'no_match', null)
+}
+
+/** The guard that stops `v` from being shown, or null. Order: schedule, consent, compliance, suppression. */
+function guardBlock(
+  v: CompiledVariant,
+  ctx: DecisionContext,
+  state: Exclude<DecisionContext['state'], 'unavailable'>,
+  has: (p: readonly Purpose[]) => boolean,
+  trace: string[],
+): 'schedule' | 'consent' | 'compliance' | 'cap' | null {
+  if (v.schedule) {
+    let ok: ReturnType<typeof inSchedule>
+    try {
+      ok = inSchedule(v.schedule, ctx.now)
+    } catch {
+      ok = { ok: false, reason: 'hours' }
+    }
+    if (!ok.ok) {
+      trace.push(`variant ${v.id}: outside its schedule (${ok.reason})`)
+      return 'schedule'
+    }
+  }
+  if (!has(v.requires)) {
+    trace.push(`variant ${v.id}: needs ${v.requires.join(', ')} consent`)
+    return 'consent'
+  }
+  for (const g of v.compliance) {
+    const scope: Scope = {
+      ctx,
+      trace,
+      maxAgeMs: v.maxAgeMs ?? Infinity,
+      stale: [],
+      memo: new Map(),
+      errors: [],
+    }
+    if (!g.test(scope)) {
+      trace.push(`variant ${v.id}: ${g.name} and the visitor lacks the explicit attribute`)
+      return 'compliance'
+    }
+  }
+  if (v.campaign && state?.suppressedCampaigns.includes(v.campaign)) {
+    trace.push(`variant ${v.id}: campaign ${v.campaign} suppressed for this visitor`)
+    return 'cap'
+  }
+  return null
+}
+
+/** The arm for `unit`, or null when the unit falls outside the experiment's traffic or layer range. */
+export function assignArm(
+  e: CompiledExperiment,
+  unit: string,
+  now: number,
+  stats?: BanditStatsReader,
+): string | null {
+  if (e.layer) {
+    const u = bucket(e.hashVersion, e.layer.seed, `layer:${e.layer.id}`, unit)
+    if (u < e.layer.start || u >= e.layer.end) return null
+  } else if (e.traffic < 100 && bucket(e.hashVersion, e.seed, `traffic:${e.id}`, unit) * 100 >= e.traffic) {
+    return null
+  }
+  if (e.bandit) {
+    const epoch = Math.floor(now / e.bandit.rebalanceMs)
+    return e.arms[thompsonPick(e.arms, stats?.(e.id), `${e.seed}:${e.id}:${unit}:${epoch}`)] ?? null
+  }
+  const i = pickWeighted(bucket(e.hashVersion, e.seed, e.id, unit), e.weights)
+  return i >= 0 ? e.arms[i]! : null
+}

@@ -1,0 +1,97 @@
+/**
+ * Schedules in IANA time zones: "from 2026-03-01 08:00 to 2026-03-31 20:00 Europe/Berlin, Monday to
+ * Friday, 09:00-18:00". Times are wall-clock times in the zone, so a daylight-saving change moves
+ * nothing: 09:00 stays 09:00 local. Pure (uses only `Intl`).
+ */
+
+export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const
+export type Weekday = (typeof WEEKDAYS)[number]
+
+export interface Schedule {
+  timeZone: string
+  /** Local wall time `YYYY-MM-DDTHH:mm` (inclusive). */
+  start?: string
+  /** Local wall time `YYYY-MM-DDTHH:mm` (exclusive). */
+  end?: string
+  days?: Weekday[]
+  /** Daily window, local `HH:mm`; `to` exclusive; a window past midnight (`22:00`-`06:00`) wraps. */
+  hours?: { from: string; to: string }
+}
+
+export interface LocalTime {
+  /** `YYYY-MM-DD` */
+  date: string
+  /** `HH:mm` */
+  time: string
+  hour: number
+  minute: number
+  weekday: Weekday
+}
+
+// Intl.DateTimeFormat is costly to build: one per time zone per isolate.
+const formatters = new Map<string, Intl.DateTimeFormat>()
+
+/** true when `zone` is an IANA time zone the runtime knows. */
+export function isTimeZone(zone: string): boolean {
+  try {
+    formatterFor(zone)
+    return true
+  } catch {
+    return false
+  }
+}
+
+function formatterFor(zone: string): Intl.DateTimeFormat {
+  let f = formatters.get(zone)
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone: zone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      weekday: 'short',
+    })
+    formatters.set(zone, f)
+  }
+  return f
+}
+
+/** The wall-clock date and time at `now` (ms since epoch) in `zone`. Throws on an unknown zone. */
+export function localTime(now: number, zone: string): LocalTime {
+  const parts: Record<string, string> = {}
+  for (const p of formatterFor(zone).formatToParts(now)) parts[p.type] = p.value
+  const hour = Number(parts.hour) % 24
+  const minute = Number(parts.minute)
+  const hh = String(hour).padStart(2, '0')
+  const mm = String(minute).padStart(2, '0')
+  return {
+    date: `${parts.year}-${parts.month}-${parts.day}`,
+    time: `${hh}:${mm}`,
+    hour,
+    minute,
+    weekday: parts.weekday!.slice(0, 3).toLowerCase() as Weekday,
+  }
+}
+
+/** Whether `now` falls inside `schedule`, and if not, which part excluded it. */
+export function inSchedule(
+  schedule: Schedule,
+  now: number,
+): { ok: true } | { ok: false; reason: 'before_start' | 'after_end' | 'day' | 'hours' } {
+  const t = localTime(now, schedule.timeZone)
+  const stamp = `${t.date}T${t.time}`
+  if (schedule.start && stamp < schedule.start) return { ok: false, reason: 'before_start' }
+  if (schedule.end && stamp >= schedule.end) return { ok: false, reason: 'after_end' }
+  if (schedule.days && schedule.days.length > 0 && !schedule.days.includes(t.weekday)) {
+    return { ok: false, reason: 'day' }
+  }
+  if (schedule.hours) {
+    const { from, to } = schedule.hours
+    const inside = from <= to ? t.time >= from && t.time < to : t.time >= from || t.time < to
+    if (!inside) return { ok: false, reason: 'hours' }
+  }
+  return { ok: true }
+}
