@@ -1,0 +1,104 @@
+/**
+ * Privacy inside CustomerState: the tombstone an erased object keeps (so a late RPC with an old
+ * id cannot re-create the person) and retention (rows older than the window in
+ * rules/privacy.yaml are deleted by a daily `retention` due item).
+ *
+ * Retention is generic over tables: a table's time column comes from `TIME_COLUMNS` when listed
+ * there, else the first column named by convention (`ts`, `at`, `updated_at`, ...). Times may be
+ * ms since epoch (INTEGER) or ISO 8601 text. Tables without a time column are left alone.
+ */
+import type { RetentionRules } from '../../worker/rules/concerns/privacy'
+import { dataTables } from '../lib/tables'
+
+const DAY_MS = 86_400_000
+
+/**
+ * Time column per table, for tables whose time column is not found by convention, or `null` to
+ * exempt a table from retention. Features may add their tables here.
+ */
+export const TIME_COLUMNS: Record<string, string | null> = {
+  // Scheduled work, not personal history: a due item disappears when it runs.
+  due_items: null,
+  absorbed: 'absorbed_at',
+}
+
+/** Convention, in order of preference: the time the row's fact happened, then when it was written. */
+const CONVENTIONAL = ['ts', 'at', 'occurred_at', 'updated_at', 'last_at', 'created_at', 'received_at']
+
+function timeColumn(sql: SqlStorage, table: string): string | null {
+  if (table in TIME_COLUMNS) return TIME_COLUMNS[table] ?? null
+  const columns = new Set(
+    sql
+      .exec<{ name: string }>('SELECT name FROM pragma_table_info(?)', table)
+      .toArray()
+      .map((r) => r.name),
+  )
+  return CONVENTIONAL.find((c) => columns.has(c)) ?? null
+}
+
+/** Window in days for a table: its own, else the default. */
+export function windowDays(rules: RetentionRules['customerState'], table: string): number {
+  return rules.tables[table] ?? rules.default
+}
+
+/**
+ * Deletes rows older than each table's window as of `now`. Idempotent. Returns rows deleted per
+ * table (tables with nothing to delete are omitted).
+ */
+export function applyRetention(
+  sql: SqlStorage,
+  rules: RetentionRules['customerState'],
+  now: number,
+): Record<string, number> {
+  const deleted: Record<string, number> = {}
+  for (const table of dataTables(sql)) {
+    const column = timeColumn(sql, table)
+    if (!column) continue
+    const cutoff = now - windowDays(rules, table) * DAY_MS
+    // Integer columns hold ms since epoch; text columns ISO 8601, which compares in time order.
+    const n = sql.exec(
+      `DELETE FROM "${table}" WHERE (typeof("${column}") IN ('integer', 'real') AND "${column}" < ?)
+         OR (typeof("${column}") = 'text' AND "${column}" < ?)`,
+      cutoff,
+      new Date(cutoff).toISOString(),
+    ).rowsWritten
+    if (n > 0) deleted[table] = n
+  }
+  return deleted
+}
+
+/** When the next daily retention pass runs. */
+export function nextRetentionAt(now: number): number {
+  return now + DAY_MS
+}
+
+// The tombstone lives in the object's key-value storage, not in a SQL table: it is then never
+// exported, counted or absorbed into another object (lib/tables.ts skips internal tables), and
+// `deleteAll()` removes it with everything else when it expires and the object is wiped again.
+const TOMBSTONE_KEY = 'privacy:tombstone'
+
+export interface ObjectTombstone {
+  receiptId: string
+  erasedAt: number
+  until: number
+}
+
+/** The tombstone's expiry when this object is erased and tombstoned; null when it is not. */
+export function tombstoneUntil(storage: DurableObjectStorage, now: number): number | null {
+  const t = storage.kv.get<ObjectTombstone>(TOMBSTONE_KEY)
+  return t && t.until > now ? t.until : null
+}
+
+/** Writes or extends the tombstone (idempotent: the later expiry wins). */
+export function writeTombstone(storage: DurableObjectStorage, t: ObjectTombstone): void {
+  const current = storage.kv.get<ObjectTombstone>(TOMBSTONE_KEY)
+  storage.kv.put(TOMBSTONE_KEY, { ...t, until: Math.max(t.until, current?.until ?? 0) })
+}
+
+/** Thrown by writes to an erased object: the caller must not re-create the person. */
+export class SubjectErasedError extends Error {
+  constructor(readonly until: number) {
+    super(`this customer state was erased; writes are refused until ${new Date(until).toISOString()}`)
+    this.name = 'SubjectErasedError'
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * The admin audit trail: every request to /admin/ (allowed or denied) leaves one row in D1
+ * `admin_audit` and one structured log line: who (JWT `sub`), what (the matrix action), when,
+ * outcome and status. Details never carry personal data: subjects appear as their pseudonymous
+ * digest, query filters by name only.
+ */
+import type { Env } from '../env'
+import type { Logger } from '../lib/log'
+
+export type AuditOutcome = 'allowed' | 'denied_unauthenticated' | 'denied_forbidden' | 'not_found' | 'failed'
+
+export interface AuditEntry {
+  id: string
+  at: number
+  actor: string | null
+  roles: string[]
+  action: string
+  outcome: AuditOutcome
+  status: number
+  requestId: string
+  detail: Record<string, string | number | boolean | string[]>
+}
+
+/** The outcome an HTTP status stands for. */
+export function outcomeOf(status: number): AuditOutcome {
+  if (status === 401) return 'denied_unauthenticated'
+  if (status === 403) return 'denied_forbidden'
+  if (status === 404) return 'not_found'
+  if (status >= 500) return 'failed'
+  // 4xx validation errors were still an allowed action that the gateway answered.
+  return 'allowed'
+}
+
+/**
+ * Writes the entry to D1 and the log. A D1 failure is logged as an error (the log line is then
+ * the only trace) and does not change the answer the operator already earned.
+ */
+export async function writeAudit(env: Pick<Env, 'DB'>, log: Logger, entry: AuditEntry): Promise<void> {
+  log.info('admin_audit', {
+    auditId: entry.id,
+    actor: entry.actor,
+    roles: entry.roles,
+    action: entry.action,
+    outcome: entry.outcome,
+    status: entry.status,
+    detail: entry.detail,
+  })
+  try {
+    await env.DB.prepare(
+      `INSERT OR IGNORE INTO admin_audit (id, at, actor, roles, action, outcome, status, request_id, detail)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    )
+      .bind(
+        entry.id,
+        entry.at,
+        entry.actor,
+        JSON.stringify(entry.roles),
+        entry.action,
+        entry.outcome,
+        entry.status,
+        entry.requestId,
+        JSON.stringify(entry.detail),
+      )
+      .run()
+  } catch (error) {
+    log.error('admin_audit_write_failed', { auditId: entry.id, error: error as Error })
+  }
+}
+
+interface AuditRow {
+  id: string
+  at: number
+  actor: string | null
+  roles: string
+  action: string
+  outcome: string
+  status: number
+  request_id: string
+  detail: string
+}
+
+export function auditRowToJson(r: AuditRow): Record<string, unknown> {
+  return {
+    id: r.id,
+    at: new Date(r.at).toISOString(),
+    actor: r.actor,
+    roles: JSON.parse(r.roles) as string[],
+    action: r.action,
+    outcome: r.outcome,
+    status: r.status,
+    requestId: r.request_id,
+    detail: JSON.parse(r.detail) as Record<string, unknown>,
+  }
+}
+
+export type { AuditRow }

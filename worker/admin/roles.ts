@@ -1,0 +1,77 @@
+/**
+ * The admin access matrix: which roles may call which admin route. This table is the one place
+ * admin authorisation is decided; a route that is not listed here is unreachable (deny by
+ * default), whatever handler exists for it. Pure: no Workers imports.
+ *
+ * | route | marketer | analyst | privacy | admin |
+ * | --- | --- | --- | --- | --- |
+ * | see ADMIN_ROUTES below; docs/privacy.md renders the same table |
+ */
+
+export const ADMIN_ROLES = ['marketer', 'analyst', 'privacy', 'admin'] as const
+export type AdminRole = (typeof ADMIN_ROLES)[number]
+
+/** `METHOD /path` (with `:param` segments) -> the roles allowed to call it. */
+export const ADMIN_ROUTES = {
+  'GET /admin/v1/decisions': ['analyst', 'privacy', 'admin'],
+  'GET /admin/v1/decisions/:id': ['analyst', 'privacy', 'admin'],
+  'POST /admin/v1/subjects/export': ['privacy', 'admin'],
+  'POST /admin/v1/subjects/erase': ['privacy', 'admin'],
+  'GET /admin/v1/subjects/receipts/:id': ['privacy', 'admin'],
+  'GET /admin/v1/record-of-processing': ['marketer', 'analyst', 'privacy', 'admin'],
+  'GET /admin/v1/audit': ['privacy', 'admin'],
+} as const satisfies Record<string, readonly AdminRole[]>
+
+export type AdminAction = keyof typeof ADMIN_ROUTES
+
+interface CompiledRoute {
+  action: AdminAction
+  method: string
+  pattern: RegExp
+  roles: readonly AdminRole[]
+}
+
+const compiled: CompiledRoute[] = Object.entries(ADMIN_ROUTES).map(([action, roles]) => {
+  const [method, path] = action.split(' ') as [string, string]
+  const pattern = new RegExp(
+    '^' +
+      path
+        .split('/')
+        .map((seg) => (seg.startsWith(':') ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+        .join('/') +
+      '/?$',
+  )
+  return { action: action as AdminAction, method, pattern, roles }
+})
+
+export type RouteMatch =
+  | { ok: true; value: { action: AdminAction; roles: readonly AdminRole[] } }
+  | { ok: false; error: { reason: 'no_such_route' } }
+
+/** The matrix entry for a request (HEAD is treated as GET, as Hono routes it). */
+export function matchAdminRoute(method: string, pathname: string): RouteMatch {
+  const m = method.toUpperCase() === 'HEAD' ? 'GET' : method.toUpperCase()
+  for (const r of compiled) {
+    if (r.method === m && r.pattern.test(pathname))
+      return { ok: true, value: { action: r.action, roles: r.roles } }
+  }
+  return { ok: false, error: { reason: 'no_such_route' } }
+}
+
+/**
+ * Roles from a JWT claim: an array of strings or one space/comma-separated string (both are
+ * common: Access groups, OAuth `scope`-style claims). Unknown role names are ignored.
+ */
+export function rolesFromClaim(value: unknown): AdminRole[] {
+  const names = Array.isArray(value)
+    ? value.filter((v): v is string => typeof v === 'string')
+    : typeof value === 'string'
+      ? value.split(/[\s,]+/)
+      : []
+  const known = new Set<string>(ADMIN_ROLES)
+  return [...new Set(names.map((n) => n.trim().toLowerCase()).filter((n) => known.has(n)))] as AdminRole[]
+}
+
+export function isAllowed(held: readonly AdminRole[], allowed: readonly AdminRole[]): boolean {
+  return held.some((r) => allowed.includes(r))
+}

@@ -1,0 +1,30 @@
+/**
+ * Finds a DSAR subject from one identifier: the keys that identifier reaches directly, plus
+ * everything identity stitching links to it (worker/identity `resolveSubject`).
+ */
+import type { Env } from '../env'
+import { invalid } from '../lib/problem'
+import type { Logger } from '../lib/log'
+import { StoreUnavailableError } from './stores'
+import { directKeys, toSubject, type ResolvedKeys, type Subject, type SubjectIdentifier } from './subject'
+
+/** The identity feature's link resolver; replaced in one place when its module lands. */
+async function linkedKeys(_env: Env, _id: SubjectIdentifier): Promise<ResolvedKeys | null> {
+  return null
+}
+
+/** Resolves the subject; 400 (naming `identifier.value`) when the value is not a valid identifier. */
+export async function resolveDsarSubject(env: Env, id: SubjectIdentifier, log?: Logger): Promise<Subject> {
+  const direct = await directKeys(env, id)
+  if (!direct) {
+    throw invalid([{ path: 'identifier.value', message: `not a valid ${id.type.replace('_', ' ')}` }])
+  }
+  let linked: ResolvedKeys | null
+  try {
+    linked = await linkedKeys(env, id)
+  } catch (error) {
+    log?.warn('dsar_resolve_failed', { error: error as Error })
+    throw new StoreUnavailableError('identityIndex', error instanceof Error ? error.message : String(error))
+  }
+  return toSubject(env, id, linked ? [direct, linked] : [direct])
+}

@@ -1,0 +1,73 @@
+/**
+ * The stores a subject's data lives in, each behind one small adapter with a time budget
+ * (DESIGN.md: every call from the Worker to an object is raced against a timer). DSAR export and
+ * erase (./dsar.ts) and `/v1/me` (./me.ts) go through these and nothing else, so adding a store
+ * means adding it here.
+ */
+import type { Env } from '../env'
+import { withBudget } from '../identity/budget'
+import type { TableDump } from '../../durable-objects/lib/tables'
+
+/** A store did not answer within its budget or failed: the operation cannot be completed now. */
+export class StoreUnavailableError extends Error {
+  constructor(
+    readonly store: string,
+    readonly why: string,
+  ) {
+    super(`${store} unavailable: ${why}`)
+    this.name = 'StoreUnavailableError'
+  }
+}
+
+async function budgeted<T>(store: string, ms: number, work: () => Promise<T>): Promise<T> {
+  const r = await withBudget(work, ms, store)
+  if (!r.ok) throw new StoreUnavailableError(store, `${r.error.reason}: ${r.error.message}`)
+  return r.value
+}
+
+function customer(env: Env, stateKey: string) {
+  return env.CUSTOMER.get(env.CUSTOMER.idFromName(stateKey))
+}
+
+function identityIndex(env: Env, key: string) {
+  return env.IDENTITY.get(env.IDENTITY.idFromName(key))
+}
+
+/** What the identity engineer's IdentityIndex offers for DSARs (whole-object export and erase). */
+interface IdentityIndexDsarApi {
+  exportAll(): Promise<TableDump>
+  eraseAll(): Promise<Record<string, number>>
+}
+
+export const stores = {
+  customerState: {
+    export: (env: Env, key: string, ms: number): Promise<TableDump> =>
+      budgeted('customerState', ms, () => customer(env, key).exportAll() as Promise<TableDump>),
+    erase: (env: Env, key: string, receiptId: string, until: number, ms: number): Promise<number> =>
+      budgeted('customerState', ms, async () => sum(await customer(env, key).privacyErase(receiptId, until))),
+  },
+  identityIndex: {
+    export: (env: Env, key: string, ms: number): Promise<TableDump> =>
+      budgeted('identityIndex', ms, () =>
+        (identityIndex(env, key) as unknown as IdentityIndexDsarApi).exportAll(),
+      ),
+    erase: (env: Env, key: string, ms: number): Promise<number> =>
+      budgeted('identityIndex', ms, async () =>
+        sum(await (identityIndex(env, key) as unknown as IdentityIndexDsarApi).eraseAll()),
+      ),
+  },
+}
+
+function sum(counts: Record<string, number>): number {
+  return Object.values(counts).reduce((a, b) => a + b, 0)
+}
+
+/** JSON for a table dump: binary column values (ArrayBuffer) become `{ "base64": "..." }`. */
+export function dumpReplacer(_key: string, value: unknown): unknown {
+  if (value instanceof ArrayBuffer) {
+    let s = ''
+    for (const b of new Uint8Array(value)) s += String.fromCharCode(b)
+    return { base64: btoa(s) }
+  }
+  return value
+}
