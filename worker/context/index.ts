@@ -62,6 +62,7 @@ export const context = (opts: ContextOptions = {}): MiddlewareHandler<AppEnv> =>
       receivedAt: Date.now(),
     })
     c.set('hooks', emptyHooks())
+    c.set('decisionRecords', [])
     await next()
     try {
       c.res.headers.set('x-request-id', requestId)
