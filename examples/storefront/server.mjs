@@ -13,6 +13,7 @@
  */
 import { createHash } from 'node:crypto'
 import { createServer } from 'node:http'
+import { URLSearchParams } from 'node:url'
 
 const PRODUCTS = [
   { slug: 'lamp', name: 'Desk lamp', price: 39 },

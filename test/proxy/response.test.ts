@@ -2,7 +2,9 @@
  * What the visitor's browser gets back: redirects and cookies pointing at the public host, each
  * cookie kept apart, the stages' hooks applied, HTML rewritten and everything else untouched.
  */
+import type { Context } from 'hono'
 import { describe, expect, it } from 'vitest'
+import type { AppEnv } from '../../worker/env'
 import { parseSetCookie } from '../../worker/lib/cookies'
 import { PAGE, gate, originFetch, testGateway } from './support'
 
@@ -54,7 +56,7 @@ describe('cookies', () => {
 })
 
 describe('response hooks', () => {
-  const slotHook = (c: Parameters<NonNullable<Parameters<typeof testGateway>[0]>['stage']>[0]) => {
+  const slotHook = (c: Context<AppEnv>) => {
     c.var.hooks.html.push({
       selector: '[data-gatehouse-slot="product_banner"]',
       handler: { element: (el) => void el.setInnerContent('<strong>Spring sale</strong>', { html: true }) },
