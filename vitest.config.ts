@@ -4,6 +4,7 @@
  * for the life of the test run, and the Worker is pointed at it.
  */
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-pool-workers'
+import { generateKeyPairSync } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { defineConfig } from 'vitest/config'
 // @ts-expect-error: plain ESM module without types
@@ -14,6 +15,21 @@ const storefront = await startStorefront({ port: 0 })
 storefront.unref()
 // D1 migrations are applied by test/setup/d1.ts before the tests of each file.
 const d1Migrations = await readD1Migrations('./migrations')
+
+// Admin JWT keys for test/admin and test/privacy: a static JWKS binding (never a public URL). The
+// private halves reach the tests as TEST_ADMIN_SIGNING_KEYS so they can sign tokens per role.
+const adminEc = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+const adminRsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
+const adminJwks = {
+  keys: [
+    { ...adminEc.publicKey.export({ format: 'jwk' }), kid: 'test-es256', alg: 'ES256', use: 'sig' },
+    { ...adminRsa.publicKey.export({ format: 'jwk' }), kid: 'test-rs256', alg: 'RS256', use: 'sig' },
+  ],
+}
+const adminSigningKeys = {
+  ES256: { ...adminEc.privateKey.export({ format: 'jwk' }), kid: 'test-es256', alg: 'ES256' },
+  RS256: { ...adminRsa.privateKey.export({ format: 'jwk' }), kid: 'test-rs256', alg: 'RS256' },
+}
 
 const originUrl = `http://127.0.0.1:${(storefront.address() as AddressInfo).port}`
 
@@ -31,6 +47,8 @@ export default defineConfig({
           ID_PEPPER: 'test-pepper-0123456789abcdef0123456789abcdef',
           WEBHOOK_SECRET: 'test-webhook-secret-0123456789abcdef',
           TEST_MIGRATIONS: d1Migrations,
+          ADMIN_JWKS: JSON.stringify(adminJwks),
+          TEST_ADMIN_SIGNING_KEYS: JSON.stringify(adminSigningKeys),
         },
       },
     }),

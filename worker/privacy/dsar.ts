@@ -9,19 +9,28 @@
  *   1. tombstones (D1)    so nothing re-creates the subject while the rest is erased
  *   2. customerState      every CustomerState object (rows removed, object tombstoned)
  *   3. identityIndex      every identity link
- *   4. decisionLog        D1 decision records by customer id and anonymous id
+ *   4. identityConflicts  D1 stitching conflicts naming any of the subject's keys
+ *   5. decisionLog        D1 decision records by customer id and anonymous id
+ * Experiment assignments are not stored per unit (bucketing is a pure hash; ExperimentState keeps
+ * per-arm totals only); the assignment a person got lives in their decision records.
  */
 import type { Env } from '../env'
 import type { Logger } from '../lib/log'
 import { decisionsFor } from '../admin/decisions'
 import type { RetentionRules } from '../rules/concerns/privacy'
-import { StoreUnavailableError, stores } from './stores'
+import { identityConflicts, StoreUnavailableError, stores } from './stores'
 import type { Subject } from './subject'
 import { writeTombstones } from './tombstone'
 import type { TableDump } from '../../durable-objects/lib/tables'
 
 const DAY_MS = 86_400_000
-export const ERASE_STORES = ['tombstones', 'customerState', 'identityIndex', 'decisionLog'] as const
+export const ERASE_STORES = [
+  'tombstones',
+  'customerState',
+  'identityIndex',
+  'identityConflicts',
+  'decisionLog',
+] as const
 export type EraseStore = (typeof ERASE_STORES)[number]
 
 export interface DsarOptions {
@@ -216,6 +225,11 @@ export async function eraseSubject(env: Env, subject: Subject, opts: DsarOptions
     await perKey('identityIndex', pending.identifierKeys, (key) =>
       stores.identityIndex.erase(env, key, budget),
     )
+    await whole('identityConflicts', () =>
+      d1('identityConflicts', () =>
+        identityConflicts.erase(env.DB, pending.identifierKeys, pending.stateKeys),
+      ),
+    )
     await whole('decisionLog', () => d1('decisionLog', () => deleteDecisions(env.DB, pending)))
   } catch (error) {
     const store = error instanceof StoreUnavailableError ? error.store : 'unknown'
@@ -300,6 +314,7 @@ export interface SubjectExport {
   identifiers: { customerIds: string[]; anonymousIds: string[]; identifierKeys: string[] }
   customerState: Record<string, TableDump>
   identityIndex: Record<string, TableDump>
+  identityConflicts: Array<Record<string, unknown>>
   decisions: Awaited<ReturnType<typeof decisionsFor>>
   consentHistory: Array<{
     time: string
@@ -324,6 +339,9 @@ export async function exportSubject(env: Env, subject: Subject, opts: DsarOption
   const identityIndex: Record<string, TableDump> = {}
   for (const key of subject.identifierKeys)
     identityIndex[key] = await stores.identityIndex.export(env, key, budget)
+  const conflicts = await d1('identityConflicts', () =>
+    identityConflicts.export(env.DB, subject.identifierKeys, subject.stateKeys),
+  )
   const decisions = await d1('decisionLog', () =>
     decisionsFor(env.DB, { customerIds: subject.customerIds, anonymousIds: subject.anonymousIds }),
   )
@@ -382,6 +400,7 @@ export async function exportSubject(env: Env, subject: Subject, opts: DsarOption
     },
     customerState,
     identityIndex,
+    identityConflicts: conflicts,
     decisions,
     consentHistory,
     experimentAssignments: [...experiments.values()],

@@ -5,12 +5,13 @@
 import type { Env } from '../env'
 import { invalid } from '../lib/problem'
 import type { Logger } from '../lib/log'
+import { resolveSubject } from '../identity/stitch'
 import { StoreUnavailableError } from './stores'
 import { directKeys, toSubject, type ResolvedKeys, type Subject, type SubjectIdentifier } from './subject'
 
-/** The identity feature's link resolver; replaced in one place when its module lands. */
-async function linkedKeys(_env: Env, _id: SubjectIdentifier): Promise<ResolvedKeys | null> {
-  return null
+// Identity stitching's resolver follows IdentityIndex -> CustomerState `identity_links`.
+async function linkedKeys(env: Env, id: SubjectIdentifier): Promise<ResolvedKeys | null> {
+  return resolveSubject(env, id)
 }
 
 /** Resolves the subject; 400 (naming `identifier.value`) when the value is not a valid identifier. */

@@ -33,12 +33,6 @@ function identityIndex(env: Env, key: string) {
   return env.IDENTITY.get(env.IDENTITY.idFromName(key))
 }
 
-/** What the identity engineer's IdentityIndex offers for DSARs (whole-object export and erase). */
-interface IdentityIndexDsarApi {
-  exportAll(): Promise<TableDump>
-  eraseAll(): Promise<Record<string, number>>
-}
-
 export const stores = {
   customerState: {
     export: (env: Env, key: string, ms: number): Promise<TableDump> =>
@@ -48,13 +42,40 @@ export const stores = {
   },
   identityIndex: {
     export: (env: Env, key: string, ms: number): Promise<TableDump> =>
-      budgeted('identityIndex', ms, () =>
-        (identityIndex(env, key) as unknown as IdentityIndexDsarApi).exportAll(),
-      ),
+      budgeted('identityIndex', ms, () => identityIndex(env, key).exportAll() as Promise<TableDump>),
     erase: (env: Env, key: string, ms: number): Promise<number> =>
-      budgeted('identityIndex', ms, async () =>
-        sum(await (identityIndex(env, key) as unknown as IdentityIndexDsarApi).eraseAll()),
-      ),
+      budgeted('identityIndex', ms, async () => sum(await identityIndex(env, key).eraseIdentifier())),
+  },
+}
+
+/** Rows of D1 `identity_conflicts` (worker/identity) naming any of the subject's keys. */
+const CONFLICTS_WHERE = (keys: number, states: number) =>
+  `identifier_key IN (${marks(keys)}) OR held_by IN (${marks(states)}) OR claimed_by IN (${marks(states)})`
+
+function marks(n: number): string {
+  return n === 0 ? 'NULL' : Array.from({ length: n }, () => '?').join(',')
+}
+
+export const identityConflicts = {
+  export: async (db: D1Database, identifierKeys: string[], stateKeys: string[]) => {
+    if (identifierKeys.length + stateKeys.length === 0) return []
+    const { results } = await db
+      .prepare(
+        `SELECT * FROM identity_conflicts WHERE ${CONFLICTS_WHERE(identifierKeys.length, stateKeys.length)}`,
+      )
+      .bind(...identifierKeys, ...stateKeys, ...stateKeys)
+      .all()
+    return results
+  },
+  erase: async (db: D1Database, identifierKeys: string[], stateKeys: string[]): Promise<number> => {
+    if (identifierKeys.length + stateKeys.length === 0) return 0
+    const r = await db
+      .prepare(
+        `DELETE FROM identity_conflicts WHERE ${CONFLICTS_WHERE(identifierKeys.length, stateKeys.length)}`,
+      )
+      .bind(...identifierKeys, ...stateKeys, ...stateKeys)
+      .run()
+    return r.meta.changes
   },
 }
 
