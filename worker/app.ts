@@ -10,10 +10,13 @@
 import { Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import { consent } from './consent'
+import { consentRoutes } from './consent/routes'
 import { context, type ContextOptions } from './context'
 import { decide } from './decide'
+import { decideRoutes } from './decide/routes'
 import type { AppEnv } from './env'
 import { identity } from './identity'
+import { identityRoutes } from './identity/route'
 import { ProblemError, problemResponse } from './lib/problem'
 import { accessLog } from './log'
 import { origin } from './proxy/origin'
@@ -21,6 +24,10 @@ import { response } from './proxy/response'
 import { bundledRules, type RuleSet } from './rules'
 import { touchpoint } from './touchpoint'
 import { health } from './routes/health'
+import { eventRoutes } from './events/routes'
+import { pageViews } from './events/pageviews'
+import { admin } from './admin'
+import { me } from './privacy/me'
 
 export interface AppOptions extends ContextOptions {
   /** The compiled rule set; defaults to the one bundled at build time. Tests pass their own. */
@@ -33,12 +40,18 @@ export function createApp(opts: AppOptions = {}): Hono<AppEnv> {
 
   app.use('*', context(opts))
   app.use('*', accessLog({ rules }))
-  app.use('*', consent())
-  app.use('*', identity())
-  app.use('*', touchpoint())
+  app.use('*', consent({ rules }))
+  app.use('*', identity({ rules }))
+  app.use('*', touchpoint({ rules }))
 
   // --- gateway routes (each feature mounts its routes here) ---
   app.route('/v1', health({ rules }))
+  app.route('/v1', eventRoutes({ rules }))
+  app.route('/v1', me({ rules }))
+  app.route('/admin', admin({ rules }))
+  app.route('/', consentRoutes({ rules }))
+  app.route('/v1', identityRoutes())
+  app.route('/v1', decideRoutes({ rules }))
   // --- end of gateway routes ---
 
   // Everything under /v1/ and /admin/ belongs to the gateway: never proxied (API.md).
@@ -49,7 +62,8 @@ export function createApp(opts: AppOptions = {}): Hono<AppEnv> {
     throw new ProblemError(404, 'Not found', 'No such gateway route.')
   })
 
-  app.use('*', decide())
+  app.use('*', decide({ rules }))
+  app.use('*', pageViews())
   app.use('*', response({ rules }))
   app.all('*', origin({ rules }))
 

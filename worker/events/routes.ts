@@ -1,0 +1,213 @@
+/**
+ * The event routes (API.md `POST /v1/events`): browser and app events, offline events from
+ * servers (`POST /v1/ingest/events`), and the beacon script (`GET /v1/beacon.js`).
+ *
+ * Events go to the person's CustomerState (`identity.stateKey`). With measurement consent they are
+ * stored whole; without it only the minimum needed to honour suppressions and stop timers is kept
+ * (docs/events.md). When the object does not answer within its budget the client gets 503 with
+ * Retry-After and retries with the same ids (idempotent), so no event is lost silently.
+ */
+import { Hono, type Context } from 'hono'
+import type { Purpose } from '../consent/types'
+import type { AppEnv } from '../env'
+import { identifierKey } from '../identity/keys'
+import { withBudget } from '../identity/budget'
+import { invalid, ProblemError, problemResponse, type FieldError } from '../lib/problem'
+import type { RuleSet } from '../rules'
+import { BEACON_SOURCE, BEACON_VERSION } from './beacon'
+import { readJsonBody } from './body'
+import { verifyIngestKey } from './ingest-auth'
+import { parseIngestBody } from './ingest-body'
+import { minimumNecessaryTypes, recordEvents } from './store'
+import { LIMITS, validateBatch, type ValidatedBatch } from './validate'
+
+export interface EventRoutesOptions {
+  rules: RuleSet
+  /** Budget of the CustomerState call, ms. */
+  storeBudgetMs?: number
+}
+
+const NO_CONSENT: Record<Purpose, boolean> = {
+  storage: false,
+  measurement: false,
+  personalization: false,
+  advertising: false,
+}
+
+/** Seconds a client waits before retrying when the customer state did not answer. */
+export const RETRY_AFTER_SECONDS = 2
+
+function batchOrThrow(body: unknown, now: number, maxAgeMs: number): ValidatedBatch {
+  const batch = validateBatch(body, now, maxAgeMs)
+  if (batch.ok) return batch.value
+  const { reason, path, message } = batch.error
+  switch (reason) {
+    case 'too_many':
+      throw new ProblemError(413, 'Payload too large', message, [{ path, message }])
+    case 'not_object':
+    case 'no_events':
+      throw invalid([{ path, message }])
+  }
+}
+
+function unavailable(c: Context<AppEnv>, what: string, error: unknown): Response {
+  c.var.log?.warn('events_store_unavailable', { what, error })
+  return problemResponse(
+    {
+      type: 'https://gatehouse.dev/problems/state-unavailable',
+      title: 'Service unavailable',
+      status: 503,
+      detail: 'The events could not be stored now. Retry with the same event ids; they are idempotent.',
+    },
+    { 'retry-after': String(RETRY_AFTER_SECONDS) },
+  )
+}
+
+export const eventRoutes = (opts: EventRoutesOptions): Hono<AppEnv> => {
+  const app = new Hono<AppEnv>()
+  const keepWithoutConsent = minimumNecessaryTypes(opts.rules)
+
+  app.post('/events', async function postEvents(c) {
+    // First-party only: a browser posting from another site is refused (apps send no Origin).
+    const origin = c.req.header('origin')
+    if (origin && origin !== 'null' && safeHost(origin) !== new URL(c.req.url).host) {
+      throw new ProblemError(403, 'Forbidden', 'Events are accepted from this site only.', [
+        { path: 'Origin', message: 'must be this site' },
+      ])
+    }
+    const now = Date.now()
+    const batch = batchOrThrow(await readJsonBody(c.req.raw, LIMITS.maxBodyBytes), now, LIMITS.maxAgeMs)
+    const purposes = c.var.consent?.purposes ?? NO_CONSENT
+    const stateKey = c.var.identity?.stateKey ?? null
+    const head = { accepted: batch.events.length + batch.repeats, rejected: batch.rejected }
+    const notStored = (reason: string) =>
+      c.json({ ...head, duplicates: batch.repeats, stored: false, reason }, 202)
+
+    if (batch.events.length === 0) return notStored('no_valid_events')
+    // An ephemeral or unconsented visitor has no state object: nothing is kept about them.
+    if (!stateKey) return notStored('no_customer_state')
+    if (!purposes.measurement && !batch.events.some((e) => keepWithoutConsent.has(e.type))) {
+      return notStored('no_measurement_consent')
+    }
+    const r = await recordEvents(
+      c.env,
+      {
+        stateKey,
+        source: c.var.identity?.basis === 'jwt' ? 'app' : 'web',
+        purposes,
+        events: batch.events.map(({ index: _index, ...e }) => e),
+      },
+      opts.storeBudgetMs,
+    )
+    if (!r.ok) return unavailable(c, r.error.what, r.error)
+    return c.json(
+      {
+        ...head,
+        duplicates: batch.repeats + r.value.duplicates,
+        stored: r.value.stored + r.value.minimal > 0,
+        storage: purposes.measurement ? 'full' : 'minimal',
+      },
+      202,
+    )
+  })
+
+  app.post('/ingest/events', async function ingestEvents(c) {
+    const auth = await verifyIngestKey(c.req.header('authorization'), c.env.INGEST_API_KEY_HASHES)
+    if (!auth.ok) {
+      c.var.log?.warn('ingest_auth_failed', { reason: auth.error.reason })
+      const status = auth.error.reason === 'invalid_key' ? 403 : 401
+      throw new ProblemError(
+        status,
+        status === 401 ? 'Unauthorized' : 'Forbidden',
+        'A valid ingestion API key is required.',
+        [{ path: 'Authorization', message: auth.error.reason }],
+      )
+    }
+    const now = Date.now()
+    const body = await readJsonBody(c.req.raw, LIMITS.maxBodyBytes)
+    const parsed = parseIngestBody(body)
+    if (!parsed.ok) throw invalid(parsed.error.errors)
+    const batch = batchOrThrow(body, now, LIMITS.maxIngestAgeMs)
+    const { subject, source, attributes, measurement } = parsed.value
+
+    const stateKey = await resolveStateKey(c, subject)
+    if (stateKey === null) {
+      throw new ProblemError(404, 'Unknown subject', 'No customer is linked to this identifier.', [
+        { path: 'subject.value', message: 'not linked to a customer' },
+      ])
+    }
+    const r = await recordEvents(
+      c.env,
+      {
+        stateKey,
+        source,
+        purposes: { ...NO_CONSENT, measurement },
+        events: batch.events.map(({ index: _index, ...e }) => e),
+        attributes: attributes.map((a) => ({ ...a, source, at: now })),
+      },
+      opts.storeBudgetMs,
+    )
+    if (!r.ok) return unavailable(c, r.error.what, r.error)
+    c.var.log?.info('ingest_events', { keyId: auth.value.keyId, events: batch.events.length, source })
+    return c.json(
+      {
+        accepted: batch.events.length + batch.repeats,
+        rejected: batch.rejected,
+        duplicates: batch.repeats + r.value.duplicates,
+        stored: r.value.stored + r.value.minimal > 0,
+        storage: measurement ? 'full' : 'minimal',
+        suppressed: r.value.suppressed,
+        timersCancelled: r.value.timersCancelled,
+      },
+      202,
+    )
+  })
+
+  app.get('/beacon.js', function beacon(c) {
+    // A versioned URL is immutable; the bare URL is revalidated often so a new version spreads.
+    const versioned = c.req.query('v') === BEACON_VERSION
+    return c.body(BEACON_SOURCE, 200, {
+      'content-type': 'text/javascript; charset=utf-8',
+      'cache-control': versioned ? 'public, max-age=31536000, immutable' : 'public, max-age=300',
+      etag: `"${BEACON_VERSION}"`,
+      'x-content-type-options': 'nosniff',
+    })
+  })
+
+  return app
+}
+
+function safeHost(url: string): string | null {
+  try {
+    return new URL(url).host
+  } catch {
+    return null
+  }
+}
+
+/** The CustomerState name for an ingestion subject: `c:<id>` directly, an email via its identity link. */
+async function resolveStateKey(
+  c: Context<AppEnv>,
+  subject: { type: 'customer_id' | 'email'; value: string },
+): Promise<string | null> {
+  if (subject.type === 'customer_id') return `c:${subject.value}`
+  let key: string | null
+  try {
+    key = await identifierKey('email', subject.value, c.env.ID_PEPPER)
+  } catch {
+    throw new ProblemError(
+      503,
+      'Service unavailable',
+      'Email identifiers cannot be resolved: no pepper is configured.',
+    )
+  }
+  if (key === null) throw invalid([{ path: 'subject.value', message: 'not an email address' }])
+  const stub = c.env.IDENTITY.get(c.env.IDENTITY.idFromName(key))
+  const link = await withBudget(() => stub.lookup(key), 1_000, 'identity_index.lookup')
+  if (!link.ok) {
+    throw new ProblemError(503, 'Service unavailable', 'The identity index did not answer; retry later.')
+  }
+  return link.value?.stateKey ?? null
+}
+
+export type { FieldError }
