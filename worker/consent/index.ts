@@ -1,11 +1,68 @@
 /**
- * The `consent` stage (DESIGN.md request path). Filled by its own issue; until then it passes the
- * request on unchanged.
+ * The `consent` stage (DESIGN.md request path): reads every consent signal of the request once,
+ * resolves them into one `Consent` (`c.var.consent`, set on every request, gateway routes
+ * included) and, for proxied requests, registers the enforcement hooks: consent header and cookie
+ * filtering towards the origin, Set-Cookie filtering, tag blocking and Consent Mode on the way back.
+ *
+ * `/v1/decide` resolves the consent its body states with `resolveConsent(consentInputFromBody(...))`.
  */
 import type { MiddlewareHandler } from 'hono'
 import type { AppEnv } from '../env'
+import { bundledRules, type RuleSet } from '../rules'
+import { enforceConsent } from './enforce'
+import type { ReportedSignals } from './resolve'
+import { snapshotId } from './resolve'
+import { consentInputFromRequest, resolveConsent } from './signals'
+import type { Consent } from './types'
 
-export const consent = (): MiddlewareHandler<AppEnv> =>
-  async function consent(_c, next) {
+export { consentBodySchema, consentInputFromBody, consentInputFromRequest, resolveConsent } from './signals'
+export type { ConsentBody, ConsentInput } from './signals'
+export type { ReportedSignals, Resolution } from './resolve'
+
+export interface ConsentStageOptions {
+  /** The compiled rule set (defaults to the bundled one). */
+  rules?: RuleSet
+}
+
+// The `signals` report of each request's consent, for GET /v1/consent: kept beside the Consent
+// object (weakly, so it goes with the request) rather than widening the shared Consent type.
+const reports = new WeakMap<Consent, ReportedSignals>()
+
+/** The decoded signals behind a consent resolved by the stage (empty when none were sent). */
+export function consentSignals(consent: Consent): ReportedSignals {
+  return reports.get(consent) ?? {}
+}
+
+export const consent = (opts: ConsentStageOptions = {}): MiddlewareHandler<AppEnv> =>
+  async function consent(c, next) {
+    const rules = opts.rules ?? bundledRules
+    const req = c.var.request
+    let resolved: Consent
+    try {
+      const input = consentInputFromRequest(c.req.raw.headers, req.cookies, req.url)
+      const { consent, signals } = resolveConsent(input, rules, req.location, new Date(req.receivedAt))
+      reports.set(consent, signals)
+      resolved = consent
+    } catch (err) {
+      // Resolution never throws by design; if a bug makes it, the visitor gets nothing granted.
+      c.var.log.error('consent_resolution_failed', { error: err instanceof Error ? err : String(err) })
+      resolved = failClosed()
+    }
+    c.set('consent', resolved)
+    if (!req.gatewayRoute) {
+      enforceConsent(c.var.hooks, resolved, rules, { url: req.url, headers: c.req.raw.headers })
+    }
     await next()
   }
+
+function failClosed(): Consent {
+  const state = {
+    purposes: { storage: false, measurement: false, personalization: false, advertising: false },
+    saleShareOptOut: true,
+    gpc: false,
+    jurisdiction: 'OTHER',
+    regime: 'opt-in' as const,
+    reasons: ['consent could not be resolved -> nothing granted, sale/share opted out'],
+  }
+  return { ...state, sources: [], snapshotId: snapshotId(state) }
+}

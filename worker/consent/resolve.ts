@@ -1,0 +1,511 @@
+/**
+ * Consent resolution: decoded CMP signals + the visitor's location + `rules/consent.yaml` -> the
+ * one `Consent` of DESIGN.md "Consent model", with a human-readable reason for every purpose and
+ * the `signals` report of API.md `GET /v1/consent`. Pure: no Workers imports, no I/O, never throws
+ * on decoded input; a signal that is invalid, expired or does not count here grants nothing.
+ */
+import type { Location } from '../context/location'
+import type { ConsentRules, JurisdictionPolicy, SignalKind } from '../rules/concerns/consent'
+import { TCF_LI_FORBIDDEN, US_STATE_SECTIONS } from '../rules/concerns/consent'
+import { checkTcfValidity, type TcfValidityPolicy } from './tcf'
+import {
+  PURPOSES,
+  type Consent,
+  type ConsentSource,
+  type GppSectionFields,
+  type GppString,
+  type IdRanges,
+  type Purpose,
+  type Reported,
+  type TcfString,
+  type UspString,
+} from './types'
+
+/** One occurrence of a signal: where it was read, and what it decoded to (or why it did not). */
+export type Reading<T> = { from: string } & ({ ok: true; value: T } | { ok: false; errors: string[] })
+
+/** Every signal found on a request, in preference order per kind (cookie before query). */
+export interface DecodedSignals {
+  tcf: Array<Reading<TcfString>>
+  gpp: Array<Reading<GppString>>
+  usp: Array<Reading<UspString>>
+  /** Where GPC was asserted (`header:Sec-GPC`, `body:consent.gpc`); empty when it was not. */
+  gpc: string[]
+}
+
+export type ReportedGpp = Reported<
+  Omit<GppString, 'sections'> & { sections: Record<string, GppSectionFields | Reported<TcfString>> }
+>
+
+/** API.md `signals`: an absent signal is absent; an invalid one has `valid: false` and errors. */
+export interface ReportedSignals {
+  tcf?: Reported<TcfString>
+  gpp?: ReportedGpp
+  usp?: Reported<UspString>
+}
+
+export interface Resolution {
+  consent: Consent
+  signals: ReportedSignals
+}
+
+export interface Jurisdiction {
+  id: string
+  policy: Required<JurisdictionPolicy>
+}
+
+/** The jurisdiction and its policy for a location: first matching rule, else `OTHER` / the country. */
+export function jurisdictionFor(location: Location, rules: ConsentRules): Jurisdiction {
+  const { country, region } = location
+  if (!country) return { id: 'OTHER', policy: withDefaults(rules.unknownLocation, null, null) }
+  for (const j of rules.jurisdictions) {
+    if (!j.countries.includes(country)) continue
+    if (j.regions && !(region && j.regions.includes(region))) continue
+    return { id: j.id, policy: withDefaults(j, country, region) }
+  }
+  return { id: country, policy: withDefaults(rules.elsewhere, country, region) }
+}
+
+function withDefaults(
+  p: JurisdictionPolicy,
+  country: string | null,
+  region: string | null,
+): Required<JurisdictionPolicy> {
+  const signals: SignalKind[] =
+    p.signals ?? (p.regime === 'opt-in' ? ['tcf', 'gpp', 'gpc'] : ['gpp', 'usp', 'gpc'])
+  // usnat applies everywhere in the US; a state's own section only in that state.
+  const state = country === 'US' && region ? US_STATE_SECTIONS[region] : undefined
+  const gppSections = p.gppSections ?? (p.regime === 'opt-out' ? ['usnat', ...(state ? [state] : [])] : [])
+  return { regime: p.regime, signals, gppSections }
+}
+
+/** The TCF validity policy the rules ask for. */
+export function tcfValidityPolicy(rules: ConsentRules): TcfValidityPolicy {
+  return {
+    maxAgeMonths: rules.tcf.maxAgeMonths,
+    requireDisclosedVendorsFrom: rules.tcf.disclosedVendorsRequiredFrom,
+    policyVersionMinAfter: { date: '2023-09-30', min: 4 },
+    maxFutureSkewMinutes: 24 * 60,
+  }
+}
+
+const LABEL: Record<SignalKind, string> = {
+  tcf: 'TCF string',
+  gpp: 'GPP string',
+  usp: 'US Privacy string',
+  gpc: 'GPC',
+}
+
+/**
+ * Resolves decoded signals into one `Consent`.
+ *
+ * @example resolveDecoded({ tcf: [], gpp: [], usp: [], gpc: [] }, rules.consent, { country: 'DE', region: null, source: 'cf' }, new Date())
+ *   // -> EU, opt-in, nothing granted, reason "EU is opt-in; no valid consent signal -> ..."
+ */
+export function resolveDecoded(
+  signals: DecodedSignals,
+  rules: ConsentRules,
+  location: Location,
+  now: Date,
+): Resolution {
+  const j = jurisdictionFor(location, rules)
+  const { regime, signals: counted } = j.policy
+  const head = `${j.id} is ${regime}`
+  const reasons: string[] = []
+  const sources: ConsentSource[] = []
+  const validity = tcfValidityPolicy(rules)
+
+  // TC strings are checked against policy here, not when decoded: expiry depends on `now`.
+  const tcf = signals.tcf.map((r) => checkTcf(r, validity, now))
+  const gpp = signals.gpp
+  const usp = signals.usp
+  const gppTcf = new Map<Reading<GppString>, Reading<TcfString>>()
+  for (const r of gpp) {
+    const section = r.ok ? r.value.sections.tcfeuv2 : undefined
+    if (section && isTcf(section)) {
+      gppTcf.set(r, checkTcf({ from: `${r.from}#tcfeuv2`, ok: true, value: section }, validity, now))
+    }
+  }
+
+  const usedTcf = firstValid(tcf)
+  const usedGpp = firstValid(gpp)
+  const usedUsp = firstValid(usp)
+
+  // Invalid signals are reported and ignored: they grant nothing and, so that an unresolved macro
+  // in a link cannot wipe a valid cookie, they do not veto a valid signal either.
+  for (const [kind, list] of [
+    ['tcf', tcf],
+    ['gpp', gpp],
+    ['usp', usp],
+  ] as const) {
+    for (const r of list as Array<Reading<unknown>>) {
+      if (!r.ok) reasons.push(`${LABEL[kind]} (${r.from}) invalid: ${r.errors.join('; ')} -> grants nothing`)
+    }
+  }
+  for (const r of gppTcf.values()) {
+    if (!r.ok)
+      reasons.push(`GPP tcfeuv2 section (${r.from}) invalid: ${r.errors.join('; ')} -> grants nothing`)
+  }
+
+  const purposes: Record<Purpose, boolean> = {
+    storage: false,
+    measurement: false,
+    personalization: false,
+    advertising: false,
+  }
+  let saleShareOptOut = false
+  const used = new Set<Reading<unknown>>()
+
+  if (regime === 'opt-in') {
+    const carriers: Array<{
+      name: string
+      reading: Extract<Reading<TcfString>, { ok: true }>
+      kind: 'tcf' | 'gpp'
+    }> = []
+    if (usedTcf && counted.includes('tcf'))
+      carriers.push({ name: `TCF string (${usedTcf.from})`, reading: usedTcf, kind: 'tcf' })
+    const embedded = usedGpp ? gppTcf.get(usedGpp) : undefined
+    if (usedGpp && embedded?.ok && counted.includes('gpp')) {
+      carriers.push({ name: `GPP tcfeuv2 section (${embedded.from})`, reading: embedded, kind: 'gpp' })
+    }
+    if (carriers.length === 0) {
+      reasons.push(
+        `${head}; no valid TCF consent signal -> no storage, measurement, personalization or advertising`,
+      )
+      sources.push({ signal: 'default', from: `rules:consent.${j.id}`, valid: true, used: true })
+    } else {
+      let deciders = carriers
+      if (carriers.length > 1) {
+        const preferred =
+          rules.conflicts === 'prefer-tcf' ? 'tcf' : rules.conflicts === 'prefer-gpp' ? 'gpp' : null
+        if (preferred) {
+          deciders = carriers.filter((c) => c.kind === preferred)
+          reasons.push(
+            `${head}; TCF string and GPP tcfeuv2 section both valid; conflicts: ${rules.conflicts} -> ${deciders[0]!.name} decides`,
+          )
+        }
+      }
+      const grants = deciders.map((c) => ({ c, g: tcfGrants(c.reading.value, rules) }))
+      for (const p of PURPOSES) {
+        const deniers = grants.filter(({ g }) => !g[p].granted)
+        purposes[p] = deniers.length === 0
+        if (purposes[p]) {
+          const by = grants.map(({ c, g }) => `${c.name} valid; ${g[p].detail}`).join('; and ')
+          reasons.push(`${head}; ${by} -> ${p}`)
+        } else {
+          const { c, g } = deniers[0]!
+          const conflict =
+            grants.length > 1 && deniers.length < grants.length ? ' (conflicts: most-restrictive)' : ''
+          reasons.push(`${head}; ${c.name} valid; ${g[p].detail} -> no ${p}${conflict}`)
+        }
+      }
+      for (const { c } of grants) used.add(c.kind === 'tcf' ? usedTcf! : usedGpp!)
+    }
+  } else {
+    for (const p of PURPOSES) purposes[p] = true
+    reasons.push(
+      `${head}; storage, measurement, personalization and advertising allowed unless the visitor opts out`,
+    )
+    sources.push({ signal: 'default', from: `rules:consent.${j.id}`, valid: true, used: true })
+    if (usedTcf && counted.includes('tcf'))
+      reasons.push(`TCF string (${usedTcf.from}) does not apply in opt-out ${j.id} -> ignored`)
+  }
+
+  // Opt-outs: GPP US sections, USP (standalone or GPP uspv1), GPC. They never grant anything.
+  const optOuts: string[] = []
+  const gppOpinion =
+    usedGpp && counted.includes('gpp') ? gppOptOut(usedGpp, j.policy.gppSections, rules) : null
+  const uspOpinions: Array<{ reading: Reading<unknown>; name: string; optedOut: boolean | null }> = []
+  if (counted.includes('usp')) {
+    if (usedUsp)
+      uspOpinions.push({
+        reading: usedUsp,
+        name: `US Privacy string (${usedUsp.from})`,
+        optedOut: uspOptOut(usedUsp.value.optOutSale),
+      })
+    const section = usedGpp?.value.sections.uspv1
+    if (usedGpp && section && !isTcf(section)) {
+      const v = section.OptOutSale
+      uspOpinions.push({
+        reading: usedGpp,
+        name: `GPP uspv1 section (${usedGpp.from})`,
+        optedOut: uspOptOut(v),
+      })
+    }
+  }
+  const gppSays = gppOpinion && gppOpinion.optedOut !== null ? gppOpinion : null
+  const preferGpp = rules.conflicts === 'prefer-gpp' && gppSays !== null
+  // A counted signal said "not opted out" while another opted out: the conflict rule decided.
+  let disagreement = false
+  if (gppSays) {
+    used.add(usedGpp!)
+    if (gppSays.optedOut) optOuts.push(`${gppSays.detail}`)
+    else {
+      disagreement = true
+      reasons.push(`${gppSays.detail} -> not opted out`)
+    }
+  }
+  for (const o of uspOpinions) {
+    if (o.optedOut === null) continue
+    if (preferGpp) {
+      if (o.optedOut !== gppSays!.optedOut)
+        reasons.push(`${o.name} disagrees with GPP; conflicts: prefer-gpp -> GPP decides`)
+      continue
+    }
+    used.add(o.reading)
+    if (o.optedOut) optOuts.push(`${o.name} optOutSale Y`)
+    else {
+      disagreement = true
+      reasons.push(`${o.name} optOutSale N -> not opted out`)
+    }
+  }
+  if (counted.includes('gpc')) {
+    for (const from of signals.gpc) optOuts.push(`GPC (${from})`)
+    if (gppOpinion?.gpc) {
+      used.add(usedGpp!)
+      optOuts.push(`GPP ${gppOpinion.gpc} Gpc (${usedGpp!.from})`)
+    }
+  } else if (signals.gpc.length > 0) {
+    reasons.push(`GPC (${signals.gpc[0]}) does not count in ${j.id} -> ignored`)
+  }
+  if (optOuts.length > 0) {
+    saleShareOptOut = true
+    const denied = rules.mapping.optOut.denies.filter((p) => purposes[p])
+    for (const p of denied) purposes[p] = false
+    const effect = denied.length ? `sale/share opted out, no ${denied.join(', no ')}` : 'sale/share opted out'
+    const conflict = !disagreement
+      ? ''
+      : rules.conflicts === 'prefer-gpp'
+        ? ' (GPC is never overruled)'
+        : ' (conflicts: most-restrictive)'
+    reasons.push(`${head}; ${optOuts.join(' and ')} -> ${effect}${conflict}`)
+  }
+
+  // Sources: every reading, valid or not, and whether it influenced the result.
+  for (const [kind, list] of [
+    ['tcf', tcf],
+    ['gpp', gpp],
+    ['usp', usp],
+  ] as const) {
+    for (const r of list as Array<Reading<unknown>>) {
+      sources.push({ signal: kind, from: r.from, valid: r.ok, used: used.has(r) })
+    }
+  }
+  for (const from of signals.gpc)
+    sources.push({ signal: 'gpc', from, valid: true, used: counted.includes('gpc') })
+
+  const consent: Omit<Consent, 'snapshotId'> = {
+    purposes,
+    saleShareOptOut,
+    gpc: signals.gpc.length > 0,
+    jurisdiction: j.id,
+    regime,
+    sources,
+    reasons,
+  }
+  return {
+    consent: { ...consent, snapshotId: snapshotId(consent) },
+    signals: report(tcf, gpp, usp, gppTcf),
+  }
+}
+
+function checkTcf(r: Reading<TcfString>, policy: TcfValidityPolicy, now: Date): Reading<TcfString> {
+  if (!r.ok) return r
+  const errors = checkTcfValidity(r.value, policy, now)
+  return errors.length ? { from: r.from, ok: false, errors } : r
+}
+
+function firstValid<T>(list: Array<Reading<T>>): Extract<Reading<T>, { ok: true }> | undefined {
+  return list.find((r): r is Extract<Reading<T>, { ok: true }> => r.ok)
+}
+
+function isTcf(section: GppSectionFields | TcfString): section is TcfString {
+  return (
+    typeof (section as TcfString).purposeConsents === 'object' &&
+    Array.isArray((section as TcfString).purposeConsents)
+  )
+}
+
+function uspOptOut(v: unknown): boolean | null {
+  return v === 'Y' ? true : v === 'N' ? false : null
+}
+
+/** Whether an id lies in sorted, merged inclusive ranges (binary search: ranges are never expanded). */
+export function inRanges(ranges: IdRanges, id: number): boolean {
+  let lo = 0
+  let hi = ranges.length - 1
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1
+    const [start, end] = ranges[mid]!
+    if (id < start) hi = mid - 1
+    else if (id > end) lo = mid + 1
+    else return true
+  }
+  return false
+}
+
+interface Grant {
+  granted: boolean
+  detail: string
+}
+
+/** What one valid TC string grants for each Gatehouse purpose, per the rules' TCF mapping. */
+export function tcfGrants(tc: TcfString, rules: ConsentRules): Record<Purpose, Grant> {
+  const publisher = rules.usePublisherTC && tc.publisherTC ? tc.publisherTC : null
+  const consents = publisher ? publisher.purposeConsents : tc.purposeConsents
+  const lis = publisher ? publisher.purposeLegitimateInterests : tc.purposeLegitimateInterests
+  const vendor = rules.gvlVendorId
+  const out = {} as Record<Purpose, Grant>
+  for (const p of PURPOSES) {
+    const m = rules.mapping.tcf[p]
+    if (m.purposes.length === 0) {
+      out[p] = { granted: false, detail: 'no TCF purpose is mapped' }
+      continue
+    }
+    const ok: number[] = []
+    const byLi: number[] = []
+    const missing: string[] = []
+    for (const id of m.purposes) {
+      const restriction = vendor === null ? undefined : restrictionFor(tc, id, vendor)
+      if (restriction === 0) {
+        missing.push(`${id} (publisher restriction: not allowed for vendor ${vendor})`)
+        continue
+      }
+      const hasConsent =
+        restriction !== 2 && consents.includes(id) && (vendor === null || inRanges(tc.vendorConsents, vendor))
+      // TCF v2.2: LI bits for purposes 1 and 3-6 carry no meaning and must be ignored.
+      const hasLi =
+        restriction !== 1 &&
+        (m.legitimateInterest || restriction === 2) &&
+        !TCF_LI_FORBIDDEN.includes(id) &&
+        lis.includes(id) &&
+        (vendor === null || inRanges(tc.vendorLegitimateInterests, vendor))
+      if (hasConsent) ok.push(id)
+      else if (hasLi) byLi.push(id)
+      else if (consents.includes(id) && vendor !== null)
+        missing.push(`${id} (no consent for vendor ${vendor})`)
+      else missing.push(String(id))
+    }
+    const parts: string[] = []
+    if (publisher) parts.push('PublisherTC segment used')
+    if (ok.length) parts.push(`${plural('purpose', ok)} consented`)
+    if (byLi.length) parts.push(`${plural('purpose', byLi)} by legitimate interest`)
+    if (missing.length) parts.push(`${plural('purpose', missing)} not allowed`)
+    out[p] = { granted: missing.length === 0, detail: parts.join('; ') }
+  }
+  return out
+}
+
+function restrictionFor(tc: TcfString, purposeId: number, vendor: number): 0 | 1 | 2 | undefined {
+  for (const r of tc.publisherRestrictions) {
+    if (r.purposeId === purposeId && inRanges(r.vendors, vendor)) return r.restrictionType
+  }
+  return undefined
+}
+
+function plural(word: string, ids: Array<number | string>): string {
+  return `${word}${ids.length > 1 ? 's' : ''} ${ids.join(', ')}`
+}
+
+/** A GPP string's opinion on sale/share in this jurisdiction: null when no counted section is present. */
+function gppOptOut(
+  r: Extract<Reading<GppString>, { ok: true }>,
+  sections: string[],
+  rules: ConsentRules,
+): { optedOut: boolean | null; detail: string; gpc: string | null } {
+  const found: string[] = []
+  const hits: string[] = []
+  let gpc: string | null = null
+  for (const name of sections) {
+    const s = r.value.sections[name]
+    if (!s || isTcf(s)) continue
+    found.push(name)
+    for (const field of rules.mapping.optOut.gppFields) {
+      // GPP US sections: 0 not applicable, 1 opted out, 2 did not opt out.
+      if (s[field] === 1) hits.push(`${name} ${field}=1`)
+    }
+    if (s.Gpc === true && gpc === null) gpc = name
+  }
+  if (found.length === 0) return { optedOut: null, detail: '', gpc }
+  const detail = hits.length
+    ? `GPP string (${r.from}) ${hits.join(', ')}`
+    : `GPP string (${r.from}) ${found.join(', ')} without opt-out`
+  return { optedOut: hits.length > 0, detail, gpc }
+}
+
+function report(
+  tcf: Array<Reading<TcfString>>,
+  gpp: Array<Reading<GppString>>,
+  usp: Array<Reading<UspString>>,
+  gppTcf: Map<Reading<GppString>, Reading<TcfString>>,
+): ReportedSignals {
+  const out: ReportedSignals = {}
+  const t = firstValid(tcf) ?? tcf[0]
+  if (t) out.tcf = reported(t)
+  const g = firstValid(gpp) ?? gpp[0]
+  if (g) {
+    if (g.ok) {
+      // A tcfeuv2 section is reported like `signals.tcf`, with its own validity (API.md).
+      const sections: Record<string, GppSectionFields | Reported<TcfString>> = {}
+      for (const [name, fields] of Object.entries(g.value.sections)) {
+        const embedded = name === 'tcfeuv2' ? gppTcf.get(g) : undefined
+        sections[name] = embedded ? reported(embedded) : (fields as GppSectionFields)
+      }
+      out.gpp = { valid: true, errors: [], ...g.value, sections }
+    } else out.gpp = { valid: false, errors: g.errors }
+  }
+  const u = firstValid(usp) ?? usp[0]
+  if (u) out.usp = reported(u)
+  return out
+}
+
+function reported<T>(r: Reading<T>): Reported<T> {
+  return r.ok ? ({ valid: true, errors: [], ...r.value } as Reported<T>) : { valid: false, errors: r.errors }
+}
+
+/**
+ * A short content hash of the resolved state: 64-bit FNV-1a over canonical JSON, as 16 hex digits.
+ * Synchronous on purpose: Web Crypto's digest is async, and resolution is a pure, synchronous step
+ * that also runs in Node; the id only has to tell consent states apart in decision records, it is
+ * not a security boundary, so a fast non-cryptographic hash is enough.
+ */
+export function snapshotId(state: Omit<Consent, 'snapshotId' | 'sources'>): string {
+  const { jurisdiction, regime, purposes, saleShareOptOut, gpc, reasons } = state
+  return fnv1a64(
+    JSON.stringify([
+      jurisdiction,
+      regime,
+      PURPOSES.map((p) => (purposes[p] ? 1 : 0)),
+      saleShareOptOut,
+      gpc,
+      reasons,
+    ]),
+  )
+}
+
+const utf8 = new TextEncoder()
+
+/** 64-bit FNV-1a (offset basis 0xcbf29ce484222325, prime 0x100000001b3) in 16-bit limbs. */
+export function fnv1a64(text: string): string {
+  const bytes = utf8.encode(text)
+  let v0 = 0x2325
+  let v1 = 0x8422
+  let v2 = 0x9ce4
+  let v3 = 0xcbf2
+  for (let i = 0; i < bytes.length; i++) {
+    v0 ^= bytes[i]!
+    // h * 0x100000001b3 = h * 0x1b3 + (h << 40), carried limb by limb.
+    const t0 = v0 * 0x1b3
+    let t1 = v1 * 0x1b3
+    let t2 = v2 * 0x1b3 + (v0 << 8)
+    const t3 = v3 * 0x1b3 + (v1 << 8)
+    t1 += t0 >>> 16
+    v0 = t0 & 0xffff
+    t2 += t1 >>> 16
+    v1 = t1 & 0xffff
+    v3 = (t3 + (t2 >>> 16)) & 0xffff
+    v2 = t2 & 0xffff
+  }
+  const hex = (n: number) => n.toString(16).padStart(4, '0')
+  return hex(v3) + hex(v2) + hex(v1) + hex(v0)
+}
