@@ -6,9 +6,11 @@
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-pool-workers'
 import { generateKeyPairSync } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
-import { defineConfig } from 'vitest/config'
+import { configDefaults, defineConfig, defineProject } from 'vitest/config'
 // @ts-expect-error: plain ESM module without types
 import { startStorefront } from './examples/storefront/server.mjs'
+// @ts-expect-error: plain ESM module without types
+import { startJwksServer } from './test/support/jwks-server.mjs'
 
 const storefront = await startStorefront({ port: 0 })
 // Do not keep the test process alive once the run is over.
@@ -32,14 +34,21 @@ const adminSigningKeys = {
 }
 
 const originUrl = `http://127.0.0.1:${(storefront.address() as AddressInfo).port}`
+// Identity tests (issue 4): the customers' JWKS is served over HTTP by a local server, as by an IdP.
+const jwksServer = await startJwksServer({ port: 0 })
+jwksServer.unref()
+const jwksBase = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}`
 
-export default defineConfig({
+// Project "workers": everything that runs in workerd through the Workers pool (below).
+const workers = defineProject({
   plugins: [
     cloudflareTest({
       wrangler: { configPath: './wrangler.toml' },
       miniflare: {
         bindings: {
           ORIGIN_URL: originUrl,
+          JWT_JWKS_URL: `${jwksBase}/jwks.json`,
+          TEST_JWKS_BASE: jwksBase,
           COOKIE_KEYS: JSON.stringify([
             { kid: 'k2', secret: 'test-cookie-key-2-0123456789abcdef0123456789abcdef' },
             { kid: 'k1', secret: 'test-cookie-key-1-0123456789abcdef0123456789abcdef' },
@@ -62,5 +71,27 @@ export default defineConfig({
     ],
     testTimeout: 20_000,
     setupFiles: ['./test/setup/d1.ts'],
+  },
+})
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        ...workers,
+        test: { ...workers.test, name: 'workers', exclude: [...configDefaults.exclude, 'test/browser/**'] },
+      },
+      // Project "browser": Node drives Debian chromium against the built gateway in Miniflare
+      // (test/browser); it starts its own storefront and gateway, so it needs nothing above.
+      {
+        test: {
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+          hookTimeout: 180_000,
+        },
+      },
+    ],
   },
 })

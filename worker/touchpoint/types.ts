@@ -12,4 +12,6 @@ export interface Touchpoint {
   landingPath: string
   /** ms since epoch. */
   at: number
+  /** UTM fields whose values were outside the taxonomy and became `(other)` (`['source']`). */
+  unmapped: Array<'source' | 'medium'>
 }
