@@ -1,11 +1,46 @@
-/** `npm run rules:explain -- visitor.json`: prints what the compiled rule set decides for a visitor. */
+/**
+ * `npm run rules:explain -- visitor.json [--json] [--placement name ...]`: what the compiled rule
+ * set decides for a described visitor (examples/visitors/*.json), with the engine's own trace.
+ */
+import { readFileSync } from 'node:fs'
+import { explainVisitor, formatExplanation } from '../worker/decide/explain'
 import type { RuleSet } from '../worker/rules'
 
 export async function explainCommand(ruleset: RuleSet, args: string[]): Promise<number> {
-  if (args.length === 0) {
-    console.error('usage: npm run rules:explain -- <visitor.json>')
+  const json = args.includes('--json')
+  const placements: string[] = []
+  const files: string[] = []
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--json') continue
+    if (args[i] === '--placement') placements.push(args[++i] ?? '')
+    else files.push(args[i]!)
+  }
+  if (files.length === 0) {
+    console.error('usage: npm run rules:explain -- <visitor.json> [--json] [--placement <name>]')
     return 2
   }
-  console.log(JSON.stringify({ rulesVersion: ruleset.version, placements: [] }, null, 2))
-  return 0
+  let status = 0
+  for (const file of files) {
+    let input: unknown
+    try {
+      input = JSON.parse(readFileSync(file, 'utf8'))
+    } catch (e) {
+      console.error(`${file}: cannot read a JSON visitor: ${(e as Error).message}`)
+      status = 1
+      continue
+    }
+    const unknown = placements.filter((p) => !(p in ruleset.placements.placements))
+    if (unknown.length) {
+      console.error(`unknown placement(s): ${unknown.join(', ')}`)
+      return 1
+    }
+    const r = explainVisitor(ruleset, input, placements.length ? placements : undefined)
+    if (!r.ok) {
+      for (const issue of r.error.issues) console.error(`${file}: ${issue}`)
+      status = 1
+      continue
+    }
+    console.log(json ? JSON.stringify(r.value, null, 2) : `${file}\n${formatExplanation(r.value)}`)
+  }
+  return status
 }

@@ -1,8 +1,96 @@
 /**
- * ExperimentState: one experiment's state: bandit arm statistics, exposures and conversions.
- * SQLite-backed (new_sqlite_classes in wrangler.toml); RPC methods are added by the feature that owns them.
+ * ExperimentState: one experiment's arm statistics (exposures and conversions per arm), the input
+ * of its Thompson-sampling bandit and of later reports. One object per experiment
+ * (`idFromName(experimentId)`). Isolates never call it per request: they read statistics through
+ * a per-isolate cache and send counts in batches (worker/decide/stats.ts), so traffic to one
+ * experiment does not funnel through one object.
  */
 import { DurableObject } from 'cloudflare:workers'
 import type { Env } from '../../worker/env'
+import { migrate } from '../lib/migrations'
+import { experimentMigrations } from './schema'
 
-export class ExperimentState extends DurableObject<Env> {}
+export interface ArmCounts {
+  exposures: number
+  conversions: number
+}
+
+export interface ArmDelta extends ArmCounts {
+  arm: string
+}
+
+export interface CountBatch {
+  /** Idempotency key: a batch retried after a lost answer is applied once. */
+  id: string
+  deltas: ArmDelta[]
+}
+
+export interface ExperimentStats {
+  arms: Record<string, ArmCounts>
+  /** ms since epoch of the read. */
+  at: number
+}
+
+// Batch ids are kept a day: long past any retry of the same flush.
+const BATCH_RETENTION_MS = 86_400_000
+const MAX_DELTAS = 1000
+
+export class ExperimentState extends DurableObject<Env> {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env)
+    void ctx.blockConcurrencyWhile(async () => migrate(ctx.storage.sql, experimentMigrations))
+  }
+
+  /** Adds a batch of exposure/conversion counts per arm, once per batch id. */
+  async record(batch: CountBatch): Promise<{ applied: boolean }> {
+    const deltas = this.#valid(batch)
+    if (!deltas) return { applied: false }
+    const sql = this.ctx.storage.sql
+    return this.ctx.storage.transactionSync(() => {
+      if (sql.exec('SELECT 1 FROM batches WHERE id = ?', batch.id).toArray().length > 0)
+        return { applied: false }
+      const now = Date.now()
+      for (const d of deltas) {
+        sql.exec(
+          `INSERT INTO arms (arm, exposures, conversions, updated_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT (arm) DO UPDATE SET exposures = exposures + excluded.exposures,
+             conversions = conversions + excluded.conversions, updated_at = excluded.updated_at`,
+          d.arm,
+          d.exposures,
+          d.conversions,
+          now,
+        )
+      }
+      sql.exec('INSERT INTO batches (id, applied_at) VALUES (?, ?)', batch.id, now)
+      sql.exec('DELETE FROM batches WHERE applied_at < ?', now - BATCH_RETENTION_MS)
+      return { applied: true }
+    })
+  }
+
+  /** The running totals per arm. */
+  async stats(): Promise<ExperimentStats> {
+    const arms: Record<string, ArmCounts> = {}
+    for (const row of this.ctx.storage.sql
+      .exec<{ arm: string; exposures: number; conversions: number }>(
+        'SELECT arm, exposures, conversions FROM arms',
+      )
+      .toArray()) {
+      arms[row.arm] = { exposures: row.exposures, conversions: row.conversions }
+    }
+    return { arms, at: Date.now() }
+  }
+
+  // RPC input is untrusted in shape: non-integer or negative counts would corrupt the posterior.
+  #valid(batch: CountBatch): ArmDelta[] | null {
+    if (!batch || typeof batch.id !== 'string' || batch.id.length === 0 || batch.id.length > 128) return null
+    if (!Array.isArray(batch.deltas) || batch.deltas.length > MAX_DELTAS) return null
+    const out: ArmDelta[] = []
+    for (const d of batch.deltas) {
+      if (!d || typeof d.arm !== 'string' || d.arm.length === 0 || d.arm.length > 128) return null
+      if (!Number.isSafeInteger(d.exposures) || !Number.isSafeInteger(d.conversions)) return null
+      if (d.exposures < 0 || d.conversions < 0) return null
+      out.push({ arm: d.arm, exposures: d.exposures, conversions: d.conversions })
+    }
+    return out
+  }
+}

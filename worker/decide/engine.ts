@@ -446,3 +446,33 @@ export function assignArm(
   const i = pickWeighted(bucket(e.hashVersion, e.seed, e.id, unit), e.weights)
   return i >= 0 ? e.arms[i]! : null
 }
+
+/**
+ * Turns a decision into its placement's fallback (after the fact: a cap reservation was refused,
+ * or customer state did not answer in time), keeping the trace.
+ */
+export function toFallback(
+  engine: Engine,
+  d: EngineDecision,
+  locale: string | null,
+  reason: Exclude<Reason, `rule:${string}`>,
+  cause: string,
+  note: string,
+): EngineDecision {
+  const p = engine.placements.get(d.placement)
+  if (!p) return d
+  const v = p.fallback
+  const picked = pickLocale(locale ?? engine.defaultLocale, v.content, engine.localeFallbacks)
+  const body = picked ? v.content[picked]! : {}
+  return {
+    ...d,
+    variant: v.id,
+    content: v.contentKey ? { contentKey: v.contentKey, ...body } : { ...body },
+    locale: picked,
+    reason,
+    fallback: cause,
+    experiment: null,
+    trace: [...d.trace, note, `=> ${v.id} (${reason}, fallback: ${cause})`],
+    reserve: null,
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * ExperimentState's tables (docs/storage.md): one row per arm with running totals, and the batch
+ * ids already applied so a retried flush is counted once.
+ */
+import type { Migration } from '../lib/migrations'
+
+export const experimentMigrations: Migration[] = [
+  {
+    id: 'experiment-001',
+    sql: `CREATE TABLE IF NOT EXISTS arms (
+      arm TEXT PRIMARY KEY,
+      exposures INTEGER NOT NULL DEFAULT 0,
+      conversions INTEGER NOT NULL DEFAULT 0,
+      updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS batches (
+      id TEXT PRIMARY KEY,
+      applied_at INTEGER NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS batches_applied ON batches (applied_at);`,
+  },
+]

@@ -1,0 +1,179 @@
+/**
+ * The wire contract of the decision API (API.md `POST /v1/decide`), as zod validators. The same
+ * definitions validate requests, type the example client, and generate the OpenAPI 3.1 document
+ * served at `GET /v1/openapi.json`.
+ */
+import { z } from 'zod'
+import { consentBodySchema } from '../consent/signals'
+
+const attributeValue = z.union([z.string().max(1000), z.number(), z.boolean(), z.null()])
+
+export const decideRequestSchema = z
+  .object({
+    placements: z
+      .array(z.string().min(1).max(64))
+      .min(1)
+      .max(50)
+      .describe('Placement names from rules/placements.yaml, decided in this order.'),
+    context: z
+      .object({
+        url: z.string().url().max(2048).optional().describe('The screen or page the decision is for.'),
+        locale: z
+          .string()
+          .max(35)
+          .optional()
+          .describe('BCP 47 locale, e.g. de-AT; falls back de-AT -> de -> default.'),
+        attributes: z
+          .record(z.string().regex(/^[A-Za-z0-9_:-]{1,64}$/), attributeValue)
+          .refine((r) => Object.keys(r).length <= 50, 'at most 50 attributes')
+          .default({})
+          .describe('App-side attributes, tested by conditions as context.<name>.'),
+      })
+      .prefault({})
+      .describe('Where and for what the decision is made.'),
+    consent: consentBodySchema
+      .optional()
+      .describe("Consent signals of the visitor (the app's CMP); they take precedence over cookies."),
+  })
+  .describe('A request for decisions.')
+
+export type DecideRequest = z.input<typeof decideRequestSchema>
+
+const purposesSchema = z.object({
+  storage: z.boolean(),
+  measurement: z.boolean(),
+  personalization: z.boolean(),
+  advertising: z.boolean(),
+})
+
+export const decisionSchema = z.object({
+  placement: z.string(),
+  variant: z.string().nullable().describe('The variant shown; null never happens for a known placement.'),
+  content: z
+    .record(z.string(), z.unknown())
+    .describe("The variant's content in the best locale (plus contentKey)."),
+  reason: z
+    .string()
+    .describe(
+      'rule:<id>, holdout, cap, consent, freshness, compliance, schedule, or fallback (see `fallback`).',
+    ),
+  fallback: z
+    .string()
+    .nullable()
+    .describe(
+      'Why the fallback variant was shown: no_match, state_unavailable, consent, cap, ...; null when a rule chose.',
+    ),
+  experiment: z
+    .object({ id: z.string(), arm: z.string(), holdout: z.boolean() })
+    .nullable()
+    .describe('Experiment or holdout assignment, if any.'),
+})
+
+export const decideResponseSchema = z.object({
+  rulesVersion: z.string().describe('Content hash of the rule set that decided (sha256:...).'),
+  requestId: z.string(),
+  consent: z.object({ jurisdiction: z.string(), purposes: purposesSchema, saleShareOptOut: z.boolean() }),
+  identity: z.object({
+    basis: z.enum(['jwt', 'cookie', 'header', 'ephemeral']),
+    customerId: z.string().nullable(),
+  }),
+  decisions: z.array(decisionSchema),
+})
+
+export type DecideResponse = z.output<typeof decideResponseSchema>
+export type Decision = z.output<typeof decisionSchema>
+
+export const conversionsRequestSchema = z
+  .object({
+    conversions: z
+      .array(
+        z.object({
+          experiment: z.string().min(1).max(64),
+          arm: z.string().min(1).max(64).describe('The `experiment.arm` of the decision that was shown.'),
+          count: z.number().int().min(1).max(100).default(1),
+        }),
+      )
+      .min(1)
+      .max(100),
+  })
+  .describe('Conversions attributed to experiment arms (bandit feedback).')
+
+export const conversionsResponseSchema = z.object({ accepted: z.number().int() })
+
+const problemSchema = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string().optional(),
+  errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+})
+
+/** The OpenAPI 3.1 document of the decision API, generated from the validators above. */
+export function openApiDocument(rulesVersion: string): Record<string, unknown> {
+  const json = (s: z.ZodType, io: 'input' | 'output') =>
+    z.toJSONSchema(s, { io, target: 'draft-2020-12', unrepresentable: 'any' }) as Record<string, unknown>
+  const problem = {
+    description: 'Problem details (RFC 9457)',
+    content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Gatehouse decision API',
+      version: rulesVersion,
+      description: 'Decisions per placement, with reasons, fallbacks and experiment assignments.',
+    },
+    components: {
+      schemas: {
+        DecideRequest: json(decideRequestSchema, 'input'),
+        DecideResponse: json(decideResponseSchema, 'output'),
+        ConversionsRequest: json(conversionsRequestSchema, 'input'),
+        ConversionsResponse: json(conversionsResponseSchema, 'output'),
+        Problem: json(problemSchema, 'output'),
+      },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+        anonymousId: { type: 'apiKey', in: 'header', name: 'X-Gatehouse-Id' },
+      },
+    },
+    security: [{}, { bearer: [] }, { anonymousId: [] }],
+    paths: {
+      '/v1/decide': {
+        post: {
+          operationId: 'decide',
+          summary: 'Decide placements for the caller',
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/DecideRequest' } } },
+          },
+          responses: {
+            '200': {
+              description: 'One decision per placement',
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/DecideResponse' } } },
+            },
+            '400': problem,
+          },
+        },
+      },
+      '/v1/decide/conversions': {
+        post: {
+          operationId: 'recordConversions',
+          summary: 'Count conversions for experiment arms',
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/ConversionsRequest' } } },
+          },
+          responses: {
+            '202': {
+              description: 'Counted',
+              content: {
+                'application/json': { schema: { $ref: '#/components/schemas/ConversionsResponse' } },
+              },
+            },
+            '400': problem,
+          },
+        },
+      },
+    },
+  }
+}
