@@ -46,6 +46,17 @@ export function enforceConsent(
   })
 
   // Consent Mode first: hooks run in registration order, and it must precede every tag.
+  const before = hooks.html.length
   if (rules.consent.consentMode.enabled) hooks.html.push(consentModeHook(consent))
   hooks.html.push(...tagHooks(consent, rules.tags, request.url))
+  // A page rewritten for this visitor's consent must never be served to another from a shared
+  // cache. Hooks cannot see the response type, so a request that asks for HTML (a navigation) is
+  // marked; images, scripts and API calls keep their origin caching.
+  if (hooks.html.length > before && asksForHtml(request.headers)) hooks.personalised = true
+}
+
+function asksForHtml(headers: Headers): boolean {
+  const dest = headers.get('sec-fetch-dest')
+  if (dest === 'document' || dest === 'iframe') return true
+  return (headers.get('accept') ?? '').includes('text/html')
 }
