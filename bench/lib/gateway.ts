@@ -1,0 +1,131 @@
+/**
+ * Runs the BUILT Gatehouse bundle in Miniflare directly (no wrangler dev proxy in between), with
+ * the bindings of wrangler.toml, fresh secrets and the D1 migrations applied. Used by the proxy
+ * benchmark and the browser test; also starts a bare passthrough Worker as the reference.
+ */
+import { execFile } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { promisify } from 'node:util'
+import type { Readable } from 'node:stream'
+import { Miniflare } from 'miniflare'
+import { unstable_getMiniflareWorkerOptions, unstable_splitSqlQuery } from 'wrangler'
+
+const run = promisify(execFile)
+export const root = resolve(import.meta.dirname, '../..')
+
+/** Builds the Worker as `wrangler deploy` would (rules compiled first) and returns the bundle path. */
+export async function buildBundle(outdir = mkdtempSync(join(tmpdir(), 'gatehouse-build-'))): Promise<string> {
+  await run('npx', ['wrangler', 'deploy', '--dry-run', '--outdir', outdir], {
+    cwd: root,
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
+    maxBuffer: 16 * 1024 * 1024,
+  })
+  return join(outdir, 'index.js')
+}
+
+/** Secrets a running gateway needs; random per run, never written anywhere. */
+export function freshSecrets(): Record<string, string> {
+  const secret = () => randomBytes(32).toString('base64url')
+  return {
+    COOKIE_KEYS: JSON.stringify([{ kid: 'k1', secret: secret() }]),
+    ID_PEPPER: secret(),
+    WEBHOOK_SECRET: secret(),
+  }
+}
+
+// workerd writes every console line to stdout; a benchmark must not time the terminal.
+const drain = (stdout: Readable, stderr: Readable) => {
+  stdout.resume()
+  stderr.resume()
+}
+
+export interface RunningWorker {
+  url: URL
+  mf: Miniflare
+  dispose(): Promise<void>
+}
+
+export interface GatewayOptions {
+  scriptPath: string
+  originUrl: string
+  /** Extra or overriding bindings (vars). */
+  bindings?: Record<string, string>
+  /** Print the Worker's log lines (default: discard them). */
+  showLogs?: boolean
+}
+
+/** Starts the built gateway on a free loopback port with wrangler.toml's bindings. */
+export async function startGateway(opts: GatewayOptions): Promise<RunningWorker> {
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(root, 'wrangler.toml'))
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  const { modulesRules, ...bindingsOnly } = workerOptions
+  const mf = new Miniflare({
+    ...bindingsOnly,
+    name: 'gatehouse',
+    modules: true,
+    scriptPath: opts.scriptPath,
+    // Module names are relative to this root; the bundle lives in a temp dir outside the repo.
+    modulesRoot: dirname(opts.scriptPath),
+    host: '127.0.0.1',
+    port: 0,
+    bindings: {
+      ...(workerOptions.bindings as Record<string, string>),
+      ...freshSecrets(),
+      ORIGIN_URL: opts.originUrl,
+      ...opts.bindings,
+    },
+    ...(opts.showLogs ? {} : { handleRuntimeStdio: drain }),
+  } as ConstructorParameters<typeof Miniflare>[0])
+  const url = await mf.ready
+  await applyMigrations(mf)
+  return { url, mf, dispose: () => mf.dispose() }
+}
+
+async function applyMigrations(mf: Miniflare): Promise<void> {
+  const dir = join(root, 'migrations')
+  if (!existsSync(dir)) return
+  const db = await mf.getD1Database('DB')
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort()) {
+    for (const statement of unstable_splitSqlQuery(readFileSync(join(dir, file), 'utf8'))) {
+      await db.prepare(statement).run()
+    }
+  }
+}
+
+/** The reference: a Worker that only forwards the request to the origin and returns its answer. */
+const PASSTHROUGH = `
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url)
+    return fetch(env.ORIGIN_URL + url.pathname + url.search, {
+      method: request.method,
+      headers: request.headers,
+      body: request.body,
+      redirect: 'manual',
+    })
+  },
+}
+`
+
+/** Starts the bare passthrough Worker (same compatibility settings as Gatehouse). */
+export async function startPassthrough(originUrl: string): Promise<RunningWorker> {
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(root, 'wrangler.toml'))
+  const mf = new Miniflare({
+    name: 'passthrough',
+    modules: true,
+    script: PASSTHROUGH,
+    compatibilityDate: workerOptions.compatibilityDate,
+    compatibilityFlags: workerOptions.compatibilityFlags,
+    host: '127.0.0.1',
+    port: 0,
+    bindings: { ORIGIN_URL: originUrl },
+    handleRuntimeStdio: drain,
+  })
+  const url = await mf.ready
+  return { url, mf, dispose: () => mf.dispose() }
+}
