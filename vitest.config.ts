@@ -11,6 +11,8 @@ import { configDefaults, defineConfig, defineProject } from 'vitest/config'
 import { startStorefront } from './examples/storefront/server.mjs'
 // @ts-expect-error: plain ESM module without types
 import { startJwksServer } from './test/support/jwks-server.mjs'
+// @ts-expect-error: plain ESM module without types
+import { startWebhookServer } from './test/support/webhook-server.mjs'
 
 const storefront = await startStorefront({ port: 0 })
 // Do not keep the test process alive once the run is over.
@@ -38,6 +40,12 @@ const originUrl = `http://127.0.0.1:${(storefront.address() as AddressInfo).port
 const jwksServer = await startJwksServer({ port: 0 })
 jwksServer.unref()
 const jwksBase = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}`
+// Trigger delivery tests (issue 6): a webhook receiver that verifies signatures and deduplicates,
+// scripted by the tests over HTTP to fail, time out, then succeed.
+const webhookSecret = 'test-webhook-secret-0123456789abcdef'
+const webhookServer = await startWebhookServer({ port: 0, secret: webhookSecret, hangMs: 2500 })
+webhookServer.unref()
+const webhookBase = `http://127.0.0.1:${(webhookServer.address() as AddressInfo).port}`
 
 // Project "workers": everything that runs in workerd through the Workers pool (below).
 const workers = defineProject({
@@ -54,7 +62,11 @@ const workers = defineProject({
             { kid: 'k1', secret: 'test-cookie-key-1-0123456789abcdef0123456789abcdef' },
           ]),
           ID_PEPPER: 'test-pepper-0123456789abcdef0123456789abcdef',
-          WEBHOOK_SECRET: 'test-webhook-secret-0123456789abcdef',
+          WEBHOOK_SECRET: webhookSecret,
+          WEBHOOK_SERVER_URL: webhookBase,
+          PUSH_WEBHOOK_URL: `${webhookBase}/push`,
+          EMAIL_WEBHOOK_URL: `${webhookBase}/email`,
+          SMS_WEBHOOK_URL: `${webhookBase}/sms`,
           TEST_MIGRATIONS: d1Migrations,
           ADMIN_JWKS: JSON.stringify(adminJwks),
           TEST_ADMIN_SIGNING_KEYS: JSON.stringify(adminSigningKeys),

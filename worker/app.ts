@@ -26,6 +26,7 @@ import { touchpoint } from './touchpoint'
 import { health } from './routes/health'
 import { eventRoutes } from './events/routes'
 import { pageViews } from './events/pageviews'
+import { triggerMetricsRoutes } from './delivery/metrics'
 import { admin } from './admin'
 import { me } from './privacy/me'
 
@@ -47,6 +48,7 @@ export function createApp(opts: AppOptions = {}): Hono<AppEnv> {
   // --- gateway routes (each feature mounts its routes here) ---
   app.route('/v1', health({ rules }))
   app.route('/v1', eventRoutes({ rules }))
+  app.route('/v1', triggerMetricsRoutes())
   app.route('/v1', me({ rules }))
   app.route('/admin', admin({ rules }))
   app.route('/', consentRoutes({ rules }))

@@ -6,6 +6,7 @@ import { createApp } from './app'
 import type { Env } from './env'
 import { createLogger } from './lib/log'
 import { consumeDecisions } from './log/consumer'
+import { triggerQueue } from './delivery/consumer'
 import { runRetention } from './privacy/retention'
 import { bundledRules } from './rules'
 
@@ -22,6 +23,11 @@ export default {
     switch (batch.queue) {
       case 'gatehouse-decisions':
         await consumeDecisions(batch, env)
+        return
+      case 'gatehouse-triggers-high':
+      case 'gatehouse-triggers-low':
+      case 'gatehouse-triggers-dlq':
+        await triggerQueue(batch, env)
         return
       default:
         // A queue without a consumer here: redeliver later rather than lose the messages.
