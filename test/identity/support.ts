@@ -146,3 +146,9 @@ export async function appFetch(
   await waitOnExecutionContext(ctx)
   return res
 }
+
+/** The claims inside a signed anonymous-id value (`{ a, c, iat, exp }`). */
+export function cookieClaims(value: string): { a: string; c: string | null; iat: number; exp: number } {
+  const payload = value.split('.')[2]!
+  return JSON.parse(atob(payload.replace(/-/g, '+').replace(/_/g, '/')))
+}
