@@ -15,9 +15,7 @@ export const webhook = {
   async script(fireId: string, modes: string[]): Promise<void> {
     await fetch(`${base}/_control/script`, { method: 'POST', body: JSON.stringify({ fireId, modes }) })
   },
-  async deliveries(
-    fireId: string,
-  ): Promise<{
+  async deliveries(fireId: string): Promise<{
     attempts: Attempt[]
     delivered: Array<{ fireId: string; path: string; body: Record<string, unknown> }>
     duplicates: number
