@@ -61,3 +61,33 @@ export function capturingApp(overrides: Partial<Env> = {}, opts: AppOptions = {}
 export function bearer(token: string): HeadersInit {
   return { authorization: `Bearer ${token}` }
 }
+
+let seq = 0
+/** A decision record as the decide stage produces it (worker/log/record.ts). */
+export function decisionRecord(overrides: Partial<import('../../worker/log/record').DecisionRecord> = {}) {
+  seq++
+  return {
+    id: `dec-${crypto.randomUUID()}`,
+    time: new Date(Date.UTC(2026, 10, 23, 10, 0, seq % 60)).toISOString(),
+    requestId: `req-${seq}-0000`,
+    channel: 'api' as const,
+    placement: 'home_hero',
+    variant: 'spring_sale',
+    reason: 'rule:spring_returning',
+    fallback: null,
+    rulesVersion: 'sha256:test-rules-v1',
+    consentSnapshotId: 'cs-1',
+    consent: {
+      jurisdiction: 'EU',
+      purposes: { storage: true, personalization: true },
+      saleShareOptOut: false,
+    },
+    identityBasis: 'jwt',
+    customerId: 'cust-1',
+    anonymousId: 'anon-1',
+    experiment: { id: 'hero_test', arm: 'b', holdout: false },
+    caps: { hero_daily: { used: 1, limit: 3 } },
+    trace: ['rule:spring_returning matched audience returning'],
+    ...overrides,
+  }
+}

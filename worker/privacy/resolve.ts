@@ -7,6 +7,7 @@ import { invalid } from '../lib/problem'
 import type { Logger } from '../lib/log'
 import { resolveSubject } from '../identity/stitch'
 import { StoreUnavailableError } from './stores'
+import { tombstoneReceipt } from './tombstone'
 import { directKeys, toSubject, type ResolvedKeys, type Subject, type SubjectIdentifier } from './subject'
 
 // Identity stitching's resolver follows IdentityIndex -> CustomerState `identity_links`.
@@ -27,5 +28,14 @@ export async function resolveDsarSubject(env: Env, id: SubjectIdentifier, log?: 
     log?.warn('dsar_resolve_failed', { error: error as Error })
     throw new StoreUnavailableError('identityIndex', error instanceof Error ? error.message : String(error))
   }
-  return toSubject(env, id, linked ? [direct, linked] : [direct])
+  const subject = await toSubject(env, id, linked ? [direct, linked] : [direct])
+  if (subject.customerIds.length > 0) return subject
+  // An identifier of a person already erased no longer leads to them (its links are gone); its
+  // tombstone still names the erase receipt, so the subject keeps the name its receipts carry.
+  const receiptId = await tombstoneReceipt(env, direct.identifierKeys[0]!)
+  if (!receiptId) return subject
+  const receipt = await env.DB.prepare('SELECT subject FROM dsar_receipts WHERE receipt_id = ?')
+    .bind(receiptId)
+    .first<{ subject: string }>()
+  return receipt ? { ...subject, digest: receipt.subject } : subject
 }

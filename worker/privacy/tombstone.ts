@@ -92,3 +92,15 @@ export async function writeTombstones(
   await env.DB.batch(statements)
   return unique.length
 }
+
+/** The receipt that tombstoned `key` (while the tombstone lasts), or null. */
+export async function tombstoneReceipt(
+  env: Pick<Env, 'DB' | 'ID_PEPPER'>,
+  key: string,
+  now = Date.now(),
+): Promise<string | null> {
+  const row = await env.DB.prepare('SELECT receipt_id FROM tombstones WHERE digest = ? AND expires_at > ?')
+    .bind(await tombstoneDigest(env, key), now)
+    .first<{ receipt_id: string }>()
+  return row?.receipt_id ?? null
+}
