@@ -92,7 +92,7 @@ function hostMatches(host: string, p: { pattern: string; wildcardTld: boolean })
 
 /** Lower-case label form: NFKC, no control characters, trimmed, whitespace collapsed. */
 export function normaliseLabel(raw: string): string {
-  return raw.normalize('NFKC').replace(CONTROL, '').trim().replace(/\s+/g, ' ').toLowerCase()
+  return raw.normalize('NFKC').replace(CONTROL, ' ').trim().replace(/\s+/g, ' ').toLowerCase()
 }
 
 /** Looks a source or medium up by name or alias; host-like values (`https://www.facebook.com/x`) by host. */
@@ -113,7 +113,7 @@ function lookup(table: Map<string, string>, raw: string): string | null {
 }
 
 function freeText(raw: string, t: Taxonomy): string | null {
-  let v = raw.normalize('NFKC').replace(CONTROL, '').trim().replace(/\s+/g, ' ')
+  let v = raw.normalize('NFKC').replace(CONTROL, ' ').trim().replace(/\s+/g, ' ')
   if (t.freeText.lowercase) v = v.toLowerCase()
   v = v.slice(0, t.freeText.maxLength)
   return v || null
