@@ -6,7 +6,7 @@
  */
 import { decodeError } from '../bits'
 import type { DecodeResult, GppSectionFields } from '../types'
-import { checkPadding, int, readFields, segmentReader } from './fields'
+import { checkPadding, int, readFields, segmentReader, splitSegments } from './fields'
 import type { FieldTable } from './fields'
 
 // "Core sub-section", in order. Version is checked separately (only 1 is defined).
@@ -41,13 +41,18 @@ const PUBLISHER_PURPOSES: FieldTable = [
 ]
 
 const SUBSECTIONS: Record<number, FieldTable> = { 1: DISCLOSED_VENDORS, 3: PUBLISHER_PURPOSES }
+// Every output key in spec order, null until read: a section always has the same keys (absent
+// sub-sections stay null), and decoding fills a copy of this shape instead of growing an object.
+const SHAPE: GppSectionFields = Object.fromEntries(
+  [['Version'], ...CORE, ...DISCLOSED_VENDORS, ...PUBLISHER_PURPOSES].map(([name]) => [name, null]),
+)
 
 const NAME = 'tcfcav1'
 
 /** Decodes a tcfcav1 section body: `core[.subsection[.subsection]]`. */
 export function decodeTcfCaSection(body: string, maxLength: number): DecodeResult<GppSectionFields> {
-  const segments = body.split('.', 4)
-  if (segments.length > 3) {
+  const segments = splitSegments(body, 3)
+  if (segments === null) {
     return decodeError('unexpected_segment', NAME, `${NAME} has more than two sub-sections`)
   }
   const core = segmentReader(segments[0] as string, NAME, maxLength)
@@ -58,12 +63,11 @@ export function decodeTcfCaSection(body: string, maxLength: number): DecodeResul
   if (version !== 1) {
     return decodeError('bad_version', `${NAME}.Version`, `${NAME}.Version is ${version}, only 1 is defined`)
   }
-  const out: GppSectionFields = { Version: 1 }
+  const out: GppSectionFields = { ...SHAPE, Version: 1 }
   const failed = readFields(r, CORE, NAME, out) ?? checkPadding(r, NAME)
   if (failed) return failed
-  for (const [name] of [...DISCLOSED_VENDORS, ...PUBLISHER_PURPOSES]) out[name] = null
 
-  const seen = new Set<number>()
+  let seen = 0 // bit per SubsectionType already read
   for (let i = 1; i < segments.length; i++) {
     const field = `${NAME}.SubsectionType`
     const sub = segmentReader(segments[i] as string, field, maxLength)
@@ -73,8 +77,10 @@ export function decodeTcfCaSection(body: string, maxLength: number): DecodeResul
     if (s.overrun) return decodeError('truncated', field, `${field} runs past the end`)
     const table = SUBSECTIONS[type]
     if (!table) return decodeError('unknown_subsection', field, `${field} ${type} is not 1 or 3`)
-    if (seen.has(type)) return decodeError('duplicate_subsection', field, `${field} ${type} appears twice`)
-    seen.add(type)
+    if ((seen & (1 << type)) !== 0) {
+      return decodeError('duplicate_subsection', field, `${field} ${type} appears twice`)
+    }
+    seen |= 1 << type
     const bad = readFields(s, table, NAME, out) ?? checkPadding(s, field)
     if (bad) return bad
   }

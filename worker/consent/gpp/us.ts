@@ -12,7 +12,7 @@
  */
 import type { DecodeResult, GppSectionFields } from '../types'
 import { decodeError } from '../bits'
-import { checkPadding, INT2, INT2_YES_NO, int2List, readFields, segmentReader } from './fields'
+import { checkPadding, INT2, INT2_YES_NO, int2List, readFields, segmentReader, splitSegments } from './fields'
 import type { FieldTable } from './fields'
 
 export interface UsSectionSpec {
@@ -284,15 +284,14 @@ export function decodeUsSection(
   body: string,
   maxLength: number,
 ): DecodeResult<GppSectionFields> {
-  const segments = body.split('.', 3)
   const prefix = spec.name
-  if (segments.length > 2) {
+  const segments = splitSegments(body, 2)
+  if (segments === null) {
     return decodeError('unexpected_segment', prefix, `${prefix} has more than one sub-section`)
   }
   const core = segmentReader(segments[0] as string, prefix, maxLength)
   if (!core.ok) return core
   const r = core.value
-  const out: GppSectionFields = {}
   const versionField = `${prefix}.${spec.versionField}`
   const version = r.readInt(6)
   if (r.overrun) return decodeError('truncated', versionField, `${versionField} runs past the end`)
@@ -301,12 +300,12 @@ export function decodeUsSection(
     const known = Object.keys(spec.versions).join(', ')
     return decodeError('bad_version', versionField, `${versionField} is ${version}, known: ${known}`)
   }
+  // Start from a copy of the section's shape (every key, in spec order, null) so the reads below
+  // fill existing properties instead of growing a fresh object key by key.
+  const out: GppSectionFields = { ...shapeOf(spec, version, table) }
   out[spec.versionField] = version
   const failed = readFields(r, table, prefix, out) ?? checkPadding(r, prefix)
   if (failed) return failed
-
-  if (spec.subsection === 'gpc') out.Gpc = null
-  if (spec.subsection === 'sensitive') out.SensitiveDataProcessing = null
   const sub = segments[1]
   if (sub === undefined) return { ok: true, value: out }
   if (spec.subsection === null) {
@@ -337,6 +336,23 @@ export function decodeUsSection(
     if (bad) return bad
   }
   return checkPadding(s, subField) ?? { ok: true, value: out }
+}
+
+const shapes = new WeakMap<UsSectionSpec, Map<number, GppSectionFields>>()
+
+// The output keys of one section version: version field, core fields, then the sub-section field.
+function shapeOf(spec: UsSectionSpec, version: number, table: FieldTable): GppSectionFields {
+  let byVersion = shapes.get(spec)
+  if (!byVersion) shapes.set(spec, (byVersion = new Map()))
+  let shape = byVersion.get(version)
+  if (!shape) {
+    shape = { [spec.versionField]: version }
+    for (const [name] of table) shape[name] = null
+    if (spec.subsection === 'gpc') shape.Gpc = null
+    if (spec.subsection === 'sensitive') shape.SensitiveDataProcessing = null
+    byVersion.set(version, shape)
+  }
+  return shape
 }
 
 /** Used by tests and docs: the core fields of a section version, version field first. */
