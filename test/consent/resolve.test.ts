@@ -172,6 +172,8 @@ describe('resolution details', () => {
     expect(fnv1a64('')).toBe('cbf29ce484222325')
     expect(fnv1a64('a')).toBe('af63dc4c8601ec8c')
     expect(fnv1a64('foobar')).toBe('85944171f73967e8')
+    // Non-ASCII text is hashed as UTF-8 bytes.
+    expect(fnv1a64('café → ü')).toBe('c6c5296189e9b8e2')
   })
 
   it('finds ids in vendor ranges without expanding them', () => {

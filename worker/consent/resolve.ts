@@ -484,16 +484,20 @@ export function snapshotId(state: Omit<Consent, 'snapshotId' | 'sources'>): stri
 }
 
 const utf8 = new TextEncoder()
+// eslint-disable-next-line no-control-regex
+const ASCII = /^[\x00-\x7f]*$/
 
-/** 64-bit FNV-1a (offset basis 0xcbf29ce484222325, prime 0x100000001b3) in 16-bit limbs. */
+/** 64-bit FNV-1a (offset basis 0xcbf29ce484222325, prime 0x100000001b3) over UTF-8, in 16-bit limbs. */
 export function fnv1a64(text: string): string {
-  const bytes = utf8.encode(text)
+  // Reasons are nearly always ASCII: hash the code units directly and encode only when needed.
+  const bytes = ASCII.test(text) ? null : utf8.encode(text)
+  const length = bytes ? bytes.length : text.length
   let v0 = 0x2325
   let v1 = 0x8422
   let v2 = 0x9ce4
   let v3 = 0xcbf2
-  for (let i = 0; i < bytes.length; i++) {
-    v0 ^= bytes[i]!
+  for (let i = 0; i < length; i++) {
+    v0 ^= bytes ? bytes[i]! : text.charCodeAt(i)
     // h * 0x100000001b3 = h * 0x1b3 + (h << 40), carried limb by limb.
     const t0 = v0 * 0x1b3
     let t1 = v1 * 0x1b3
@@ -506,6 +510,7 @@ export function fnv1a64(text: string): string {
     v3 = (t3 + (t2 >>> 16)) & 0xffff
     v2 = t2 & 0xffff
   }
-  const hex = (n: number) => n.toString(16).padStart(4, '0')
-  return hex(v3) + hex(v2) + hex(v1) + hex(v0)
+  return hex4(v3) + hex4(v2) + hex4(v1) + hex4(v0)
 }
+
+const hex4 = (n: number) => n.toString(16).padStart(4, '0')
