@@ -74,4 +74,6 @@ time('resolveConsent, EU, no signal', 50_000, () =>
   resolveConsent(consentInputFromRequest(headers, new Map(), url), bundledRules, eu, now),
 )
 const ref = time('@iabtechlabtcf/core TCString.decode (decode only)', 5_000, () => TCString.decode(tc))
-console.log(`\nreference decode / our full resolution: cache hit ${(ref / hit).toFixed(1)}x, cache miss ${(ref / miss).toFixed(1)}x`)
+console.log(
+  `\nreference decode / our full resolution: cache hit ${(ref / hit).toFixed(1)}x, cache miss ${(ref / miss).toFixed(1)}x`,
+)
