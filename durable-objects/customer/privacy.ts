@@ -25,7 +25,8 @@ export const TIME_COLUMNS: Record<string, string | null> = {
 /** Convention, in order of preference: the time the row's fact happened, then when it was written. */
 const CONVENTIONAL = ['ts', 'at', 'occurred_at', 'updated_at', 'last_at', 'created_at', 'received_at']
 
-function timeColumn(sql: SqlStorage, table: string): string | null {
+/** The column retention reads a table's row time from, or null when the table has none. */
+export function timeColumn(sql: SqlStorage, table: string): string | null {
   if (table in TIME_COLUMNS) return TIME_COLUMNS[table] ?? null
   const columns = new Set(
     sql

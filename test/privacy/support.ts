@@ -21,7 +21,11 @@ const INTERNAL = /^(_|sqlite_)/
  * recent so retention keeps them). Returns the tables that took a row; a table whose own checks
  * refuse a generic row keeps whatever real writes put there.
  */
-export async function fillEveryTable(stub: Stub, marker: string): Promise<string[]> {
+export async function fillEveryTable(
+  stub: Stub,
+  marker: string,
+  timeMs = Date.now() - 1000,
+): Promise<string[]> {
   return runInDurableObject(stub, (_instance, state) => {
     const sql = state.storage.sql
     const tables = sql
@@ -36,7 +40,7 @@ export async function fillEveryTable(stub: Stub, marker: string): Promise<string
         .toArray()
       const values = columns.map((c) => {
         const t = c.type.toUpperCase()
-        if (t.includes('INT')) return Date.now() - 1000
+        if (t.includes('INT')) return timeMs
         if (t.includes('REAL') || t.includes('FLOA') || t.includes('DOUB')) return 0.5
         if (t.includes('BLOB')) return new Uint8Array([1, 2, 3]).buffer
         return `${marker}-${table}-${c.name}`
