@@ -4,8 +4,6 @@
  */
 import { Hono, type Context } from 'hono'
 import type { z } from 'zod'
-import { consentInputFromBody, consentInputFromRequest, resolveConsent } from '../consent/signals'
-import type { Consent } from '../consent/types'
 import type { AppEnv } from '../env'
 import { invalid, type FieldError } from '../lib/problem'
 import type { RuleSet } from '../rules'
@@ -31,7 +29,8 @@ export function decideRoutes({ rules }: { rules: RuleSet }): Hono<AppEnv> {
     })
     if (unknown.length) throw invalid(unknown, 'Some placements are not in the rule set.')
 
-    const consent = body.consent ? consentFromBody(c, rules, body.consent) : c.var.consent
+    // Body signals were resolved before the identity stage (./body-consent.ts); this is that consent.
+    const consent = c.var.consent
     const result = await decideForRequest(c, svc, {
       placements: body.placements,
       channel: 'api',
@@ -116,15 +115,4 @@ async function parseBody<S extends z.ZodType>(c: Context<AppEnv>, schema: S): Pr
     throw invalid(parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })))
   }
   return parsed.data
-}
-
-/** Consent from the body's signals (they come before the request's cookies), resolved like the stage does. */
-function consentFromBody(
-  c: Context<AppEnv>,
-  rules: RuleSet,
-  body: NonNullable<z.output<typeof decideRequestSchema>['consent']>,
-): Consent {
-  const req = c.var.request
-  const base = consentInputFromRequest(c.req.raw.headers, req.cookies, req.url)
-  return resolveConsent(consentInputFromBody(body, base), rules, req.location, new Date()).consent
 }

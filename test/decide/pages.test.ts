@@ -1,0 +1,61 @@
+import { exports } from 'cloudflare:workers'
+import { describe, expect, it } from 'vitest'
+import { ALL_PURPOSES, located, PAGE_ACCEPT, tcCookie } from '../consent/consent-support'
+
+function page(path: string, headers: Record<string, string> = {}): Promise<Response> {
+  return exports.default.fetch(`http://gate.test${path}`, { headers: { accept: PAGE_ACCEPT, ...headers } })
+}
+
+function slot(html: string, name: string): string {
+  const m = new RegExp(`<section data-gatehouse-slot="${name}"[^>]*>([\\s\\S]*?)</section>`).exec(html)
+  if (!m) throw new Error(`no slot ${name} in page`)
+  return m[0]
+}
+
+describe('slots on proxied pages', () => {
+  it('fills the home hero with the decided variant and marks the page private', async () => {
+    const res = await page('/', located('US', 'CA'))
+    expect(res.status).toBe(200)
+    expect(res.headers.get('cache-control')).toMatch(/private/)
+    const hero = slot(await res.text(), 'home_hero')
+    expect(hero).toMatch(/data-gatehouse-variant="(default_hero|free_shipping)"/)
+    expect(hero).toMatch(/data-gatehouse-reason="(rule:hero_test|holdout|consent)"/)
+    expect(hero).not.toContain('Everyday things, made well.')
+  })
+
+  it('shows an EU visitor without consent the fallback, in their language, with reason consent', async () => {
+    const hero = slot(
+      await (await page('/', located('DE', undefined, { 'accept-language': 'de-DE,de;q=0.9' }))).text(),
+      'home_hero',
+    )
+    expect(hero).toContain('data-gatehouse-variant="default_hero"')
+    expect(hero).toContain('data-gatehouse-reason="consent"')
+    expect(hero).toContain('<h2>Willkommen im Demo-Shop</h2>')
+  })
+
+  it('fills the product banner on product pages', async () => {
+    const res = await page(
+      '/product/lamp',
+      located('DE', undefined, { cookie: `euconsent-v2=${tcCookie(ALL_PURPOSES)}` }),
+    )
+    const html = await res.text()
+    const banner = slot(html, 'product_banner')
+    expect(banner).toContain('data-gatehouse-variant="standard_banner"')
+    expect(banner).toContain('<p>Free returns within 30 days.</p>')
+    expect(res.headers.get('cache-control')).toMatch(/private/)
+  })
+
+  it('fills the cart upsell on the cart page', async () => {
+    const html = await (await page('/cart', located('US', 'CA'))).text()
+    expect(slot(html, 'cart_upsell')).toMatch(
+      /data-gatehouse-variant="(no_upsell|bundle_offer|weekday_express)"/,
+    )
+  })
+
+  it('leaves a slot whose placement is not in the rule set as the origin sent it', async () => {
+    const res = await page('/catalog', located('US', 'CA'))
+    if (res.status !== 200) return expect(res.status).toBe(404)
+    const html = await res.text()
+    expect(html).toContain('<section data-gatehouse-slot="catalog_banner"><p>All items</p></section>')
+  })
+})
