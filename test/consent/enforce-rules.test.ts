@@ -3,7 +3,7 @@
  * tag neutralisation in HTMLRewriter, the Consent Mode mapping and the origin header format.
  */
 import { describe, expect, it } from 'vitest'
-import { consentModeDefaults } from '../../worker/consent/enforce/consent-mode'
+import { consentModeDefaults, consentModeHooks } from '../../worker/consent/enforce/consent-mode'
 import {
   cookieAllowed,
   cookieClass,
@@ -188,6 +188,33 @@ describe('Consent Mode and the origin header', () => {
       expect(d.security_storage).toBe('granted')
     },
   )
+
+  const inject = async (html: string) => {
+    let rewriter = new HTMLRewriter()
+    for (const h of consentModeHooks({ purposes: purposes([]), saleShareOptOut: false })) {
+      rewriter = rewriter.on(h.selector, h.handler)
+    }
+    return rewriter.transform(new Response(html, { headers: { 'content-type': 'text/html' } })).text()
+  }
+
+  it('injects Consent Mode once, as the first child of <head>', async () => {
+    const out = await inject(
+      '<html><head><meta charset="utf-8"><script src="a.js"></script></head><head></head></html>',
+    )
+    expect(out.startsWith('<html><head><script>window.dataLayer=window.dataLayer||[];')).toBe(true)
+    expect(out.split("gtag('consent','default'").length).toBe(2)
+    expect(out.indexOf("gtag('consent'")).toBeLessThan(out.indexOf('a.js'))
+  })
+
+  it('injects Consent Mode before the first script of a page without a <head> tag', async () => {
+    const out = await inject(
+      '<!doctype html><title>t</title><p>x</p><script src="a.js"></script><script src="b.js"></script>',
+    )
+    expect(out).toMatch(
+      /<p>x<\/p><script>window\.dataLayer=.*<\/script><script src="a\.js"><\/script><script src="b\.js">/,
+    )
+    expect(out.split("gtag('consent','default'").length).toBe(2)
+  })
 
   it('writes the consent header compactly and reads it back', () => {
     const consent: Consent = {

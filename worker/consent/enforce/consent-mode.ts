@@ -54,18 +54,33 @@ export function consentModeScript(consent: Pick<Consent, 'purposes' | 'saleShare
   )
 }
 
-/** Prepends the Consent Mode script to the (first) `<head>`. */
-export function consentModeHook(consent: Pick<Consent, 'purposes' | 'saleShareOptOut'>): HtmlHook {
+/**
+ * Prepends the Consent Mode script to the (first) `<head>`. A page without a `<head>` tag (the
+ * parser implies one) gets it right before its first `<script>` instead, so it still runs first.
+ */
+export function consentModeHooks(consent: Pick<Consent, 'purposes' | 'saleShareOptOut'>): HtmlHook[] {
   const script = consentModeScript(consent)
   let done = false
-  return {
-    selector: 'head',
-    handler: {
-      element(el) {
-        if (done) return
-        done = true
-        el.prepend(script, { html: true })
+  return [
+    {
+      selector: 'head',
+      handler: {
+        element(el) {
+          if (done) return
+          done = true
+          el.prepend(script, { html: true })
+        },
       },
     },
-  }
+    {
+      selector: 'script',
+      handler: {
+        element(el) {
+          if (done) return
+          done = true
+          el.before(script, { html: true })
+        },
+      },
+    },
+  ]
 }

@@ -9,7 +9,7 @@
 import type { ResponseHooks } from '../../proxy/hooks'
 import type { RuleSet } from '../../rules'
 import type { Consent } from '../types'
-import { consentModeHook } from './consent-mode'
+import { consentModeHooks } from './consent-mode'
 import { cookieAllowed, cookieClass, filterCookieHeader, isDeletion } from './cookies'
 import { CONSENT_HEADER, consentHeaderValue } from './header'
 import { tagHooks } from './tags'
@@ -47,7 +47,7 @@ export function enforceConsent(
 
   // Consent Mode first: hooks run in registration order, and it must precede every tag.
   const before = hooks.html.length
-  if (rules.consent.consentMode.enabled) hooks.html.push(consentModeHook(consent))
+  if (rules.consent.consentMode.enabled) hooks.html.push(...consentModeHooks(consent))
   hooks.html.push(...tagHooks(consent, rules.tags, request.url))
   // A page rewritten for this visitor's consent must never be served to another from a shared
   // cache. Hooks cannot see the response type, so a request that asks for HTML (a navigation) is
