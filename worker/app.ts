@@ -14,6 +14,7 @@ import { consentRoutes } from './consent/routes'
 import { context, type ContextOptions } from './context'
 import { decide } from './decide'
 import { decideRoutes } from './decide/routes'
+import { decideBodyConsent } from './decide/body-consent'
 import type { AppEnv } from './env'
 import { identity } from './identity'
 import { identityRoutes } from './identity/route'
@@ -42,6 +43,7 @@ export function createApp(opts: AppOptions = {}): Hono<AppEnv> {
   app.use('*', context(opts))
   app.use('*', accessLog({ rules }))
   app.use('*', consent({ rules }))
+  app.use('/v1/decide', decideBodyConsent({ rules }))
   app.use('*', identity({ rules }))
   app.use('*', touchpoint({ rules }))
 

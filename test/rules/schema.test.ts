@@ -1,3 +1,4 @@
+/// <reference types="vite/client" />
 import { describe, expect, it } from 'vitest'
 import { concerns, type ConcernName } from '../../worker/rules/concerns'
 import { concernSchema } from '../../scripts/schema'
