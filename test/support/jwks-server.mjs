@@ -46,11 +46,15 @@ export function startJwksServer({ port = 0, host = '127.0.0.1' } = {}) {
       t.fetches++
       return json(res, 200, { keys: t.keys.map((k) => k.public) })
     }
-    if (req.method === 'GET' && route === '/keys') return json(res, 200, { keys: t.keys.map((k) => k.private) })
+    if (req.method === 'GET' && route === '/keys')
+      return json(res, 200, { keys: t.keys.map((k) => k.private) })
     if (req.method === 'POST' && route === '/rotate') {
       t.rotations++
       const fresh = keyPair('RSA', `rsa-${t.rotations}`)
-      t.keys = url.searchParams.get('drop') === '1' ? [fresh, ...t.keys.filter((k) => k.alg !== 'RS256')] : [fresh, ...t.keys]
+      t.keys =
+        url.searchParams.get('drop') === '1'
+          ? [fresh, ...t.keys.filter((k) => k.alg !== 'RS256')]
+          : [fresh, ...t.keys]
       return json(res, 200, { kid: fresh.kid, private: fresh.private })
     }
     if (req.method === 'GET' && route === '/stats') return json(res, 200, { fetches: t.fetches })
