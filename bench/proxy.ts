@@ -1,0 +1,195 @@
+/**
+ * Proxy benchmark: Gatehouse (the BUILT bundle, full pipeline, in Miniflare directly) against a
+ * bare passthrough Worker (`fetch(origin + path)`, the physical limit here), both in front of the
+ * same local demo storefront, measured in ONE run.
+ *
+ *   npm run bench:proxy                 (builds the bundle first)
+ *   npx tsx bench/proxy.ts --requests 2000 --concurrency 32
+ *
+ * For each scenario (small HTML page, large HTML page, JSON API) and each target: a warm-up,
+ * then a fixed number of requests at fixed concurrency over keep-alive connections, twice,
+ * interleaving the targets so both see the same machine state. Prints req/s and p50/p99
+ * latency, and the Gatehouse/bare throughput ratio (target: >= 0.8 on HTML).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { Agent, request } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { buildBundle, root, startGateway, startPassthrough } from './lib/gateway'
+// @ts-expect-error: plain ESM module without types
+import { startStorefront } from '../examples/storefront/server.mjs'
+
+const { values: args } = parseArgs({
+  options: {
+    requests: { type: 'string', default: '2000' },
+    concurrency: { type: 'string', default: '32' },
+    warmup: { type: 'string', default: '300' },
+    rounds: { type: 'string', default: '2' },
+    bundle: { type: 'string' },
+  },
+})
+const REQUESTS = Number(args.requests)
+const CONCURRENCY = Number(args.concurrency)
+const WARMUP = Number(args.warmup)
+const ROUNDS = Number(args.rounds)
+
+const HTML = { accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.8', 'accept-language': 'en-GB' }
+const scenarios = [
+  { name: 'small HTML page', path: '/product/lamp', headers: HTML },
+  { name: 'large HTML page', path: '/catalog?n=1500', headers: HTML },
+  { name: 'JSON response', path: '/api/products', headers: { accept: 'application/json' } },
+]
+
+interface Run {
+  rps: number
+  p50: number
+  p99: number
+  bytes: number
+  errors: number
+}
+
+/** A browser's cookie store, reduced to name -> value: each load slot is one returning visitor. */
+type Jar = Map<string, string>
+const jars = new Map<string, Jar[]>()
+function jarsFor(base: URL): Jar[] {
+  if (!jars.has(base.href))
+    jars.set(
+      base.href,
+      Array.from({ length: CONCURRENCY }, () => new Map()),
+    )
+  return jars.get(base.href)!
+}
+
+/** One request over the keep-alive agent; resolves with latency in ms and body size. */
+function once(agent: Agent, base: URL, path: string, headers: Record<string, string>, jar: Jar) {
+  return new Promise<{ ms: number; bytes: number; status: number }>((resolve, reject) => {
+    const started = performance.now()
+    const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ')
+    const req = request(
+      {
+        agent,
+        host: base.hostname,
+        port: base.port,
+        path,
+        headers: cookie ? { ...headers, cookie } : headers,
+      },
+      (res) => {
+        for (const line of res.headers['set-cookie'] ?? []) {
+          const [pair = ''] = line.split(';')
+          const eq = pair.indexOf('=')
+          if (eq > 0) jar.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim())
+        }
+        let bytes = 0
+        res.on('data', (chunk: Buffer) => (bytes += chunk.length))
+        res.on('end', () => resolve({ ms: performance.now() - started, bytes, status: res.statusCode ?? 0 }))
+        res.on('error', reject)
+      },
+    )
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+/** `total` requests, `concurrency` in flight at any time. */
+async function load(base: URL, path: string, headers: Record<string, string>, total: number): Promise<Run> {
+  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY })
+  const latencies: number[] = []
+  let next = 0
+  let bytes = 0
+  let errors = 0
+  const started = performance.now()
+  const visitors = jarsFor(base)
+  const worker = async (_: unknown, slot: number) => {
+    while (next < total) {
+      next++
+      try {
+        const r = await once(agent, base, path, headers, visitors[slot]!)
+        if (r.status !== 200) errors++
+        latencies.push(r.ms)
+        bytes += r.bytes
+      } catch {
+        errors++
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker))
+  const seconds = (performance.now() - started) / 1000
+  agent.destroy()
+  latencies.sort((a, b) => a - b)
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN
+  return {
+    rps: total / seconds,
+    p50: at(0.5),
+    p99: at(0.99),
+    bytes: bytes / Math.max(1, latencies.length),
+    errors,
+  }
+}
+
+const fmt = (n: number, digits = 0) => n.toFixed(digits).padStart(8)
+
+async function main() {
+  const storefront = await startStorefront({ port: 0 })
+  const originUrl = `http://127.0.0.1:${(storefront.address() as AddressInfo).port}`
+  const scriptPath = args.bundle ?? (await buildBundle())
+  const gatehouse = await startGateway({ scriptPath, originUrl })
+  const bare = await startPassthrough(originUrl)
+  const targets = { bare: bare.url, gatehouse: gatehouse.url }
+
+  console.log(
+    `proxy benchmark: ${REQUESTS} requests x ${ROUNDS} rounds at concurrency ${CONCURRENCY}, warm-up ${WARMUP}`,
+  )
+  console.log(`node ${process.version}, origin ${originUrl}\n`)
+  console.log('scenario           target       req/s   p50 ms   p99 ms  bytes/resp')
+  const results: Record<string, { bare: Run; gatehouse: Run; ratio: number }> = {}
+  try {
+    for (const s of scenarios) {
+      for (const base of Object.values(targets)) await load(base, s.path, s.headers, WARMUP)
+      const runs: Record<'bare' | 'gatehouse', Run[]> = { bare: [], gatehouse: [] }
+      for (let round = 0; round < ROUNDS; round++) {
+        // Alternate who goes first, so neither always runs on a warmer or cooler machine.
+        const order = round % 2 === 0 ? (['bare', 'gatehouse'] as const) : (['gatehouse', 'bare'] as const)
+        for (const name of order) runs[name].push(await load(targets[name], s.path, s.headers, REQUESTS))
+      }
+      const merged = Object.fromEntries(
+        (['bare', 'gatehouse'] as const).map((name) => {
+          const r = runs[name]
+          const mean = (f: (x: Run) => number) => r.reduce((sum, x) => sum + f(x), 0) / r.length
+          return [
+            name,
+            {
+              rps: mean((x) => x.rps),
+              p50: mean((x) => x.p50),
+              p99: mean((x) => x.p99),
+              bytes: mean((x) => x.bytes),
+              errors: r.reduce((n, x) => n + x.errors, 0),
+            },
+          ]
+        }),
+      ) as Record<'bare' | 'gatehouse', Run>
+      const ratio = merged.gatehouse.rps / merged.bare.rps
+      results[s.name] = { ...merged, ratio }
+      for (const name of ['bare', 'gatehouse'] as const) {
+        const r = merged[name]
+        console.log(
+          `${s.name.padEnd(18)} ${name.padEnd(10)} ${fmt(r.rps)} ${fmt(r.p50, 2)} ${fmt(r.p99, 2)} ${fmt(r.bytes)}${r.errors ? `  errors: ${r.errors}` : ''}`,
+        )
+      }
+      console.log(`${''.padEnd(18)} ratio      ${fmt(ratio, 2)}  (Gatehouse / bare throughput)\n`)
+    }
+  } finally {
+    await gatehouse.dispose()
+    await bare.dispose()
+    storefront.close()
+  }
+  mkdirSync(join(root, 'bench/results'), { recursive: true })
+  writeFileSync(
+    join(root, 'bench/results/proxy.json'),
+    JSON.stringify({ date: new Date().toISOString(), REQUESTS, CONCURRENCY, results }, null, 2),
+  )
+  const htmlRatio = Math.min(results['small HTML page']!.ratio, results['large HTML page']!.ratio)
+  console.log(`HTML ratio (worst of small/large): ${htmlRatio.toFixed(2)} (target >= 0.80)`)
+}
+
+await main()
