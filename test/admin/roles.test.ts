@@ -170,3 +170,38 @@ describe('admin authentication', () => {
     expect(await res.json()).toMatchObject({ reason: 'not_configured' })
   })
 })
+
+describe('GET /admin/v1/audit', () => {
+  it('lists who did what, when and with which outcome, newest first, filterable by actor', async () => {
+    const app = capturingApp()
+    const marketer = await adminToken({ sub: 'audit-marketer', roles: ['marketer'] })
+    await app.fetch('/admin/v1/record-of-processing', { headers: bearer(marketer) })
+    await app.fetch('/admin/v1/decisions', { headers: bearer(marketer) })
+    const officer = await adminToken({ sub: 'audit-officer', roles: ['privacy'] })
+    const res = await app.fetch('/admin/v1/audit?actor=audit-marketer&limit=10', { headers: bearer(officer) })
+    expect(res.status).toBe(200)
+    const { entries } = (await res.json()) as {
+      entries: Array<{ actor: string; action: string; outcome: string; at: string; status: number }>
+    }
+    // Newest first (two requests may share a millisecond, so order is checked on the times).
+    expect(entries.map((e) => [e.action, e.outcome, e.status])).toEqual(
+      expect.arrayContaining([
+        ['GET /admin/v1/decisions', 'denied_forbidden', 403],
+        ['GET /admin/v1/record-of-processing', 'allowed', 200],
+      ]),
+    )
+    expect(entries).toHaveLength(2)
+    expect(Date.parse(entries[0]!.at)).toBeGreaterThanOrEqual(Date.parse(entries[1]!.at))
+    expect(entries.every((e) => e.actor === 'audit-marketer' && !Number.isNaN(Date.parse(e.at)))).toBe(true)
+  })
+
+  it('answers bad parameters with 400 naming them', async () => {
+    const token = await adminToken({ roles: ['admin'] })
+    const res = await capturingApp().fetch('/admin/v1/audit?limit=0&since=yesterday', {
+      headers: bearer(token),
+    })
+    expect(res.status).toBe(400)
+    const body = (await res.json()) as { errors: Array<{ path: string }> }
+    expect(body.errors.map((e) => e.path).sort()).toEqual(['limit', 'since'])
+  })
+})
