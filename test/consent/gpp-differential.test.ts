@@ -29,9 +29,9 @@ type Values = Record<string, number | number[]>
 function arbitraryFor(t: FieldType): fc.Arbitrary<number | number[]> {
   switch (t.type) {
     case 'int':
-      return fc.integer({ min: t.min ?? 0, max: t.max ?? 2 ** t.bits - 1 })
+      return fc.integer({ min: t.min, max: t.max })
     case 'intList':
-      return fc.array(fc.integer({ min: 0, max: t.max }), { minLength: t.count, maxLength: t.count })
+      return fc.array(fc.integer({ min: t.min, max: t.max }), { minLength: t.count, maxLength: t.count })
     default:
       throw new Error(`no generator for ${t.type}`)
   }

@@ -10,10 +10,10 @@ import type { DecodeError, DecodeResult, GppRangeEntry, GppSectionFields, IdRang
 
 export type FieldType =
   /** Int(bits); values outside min..max are `out_of_range`. */
-  | { type: 'int'; bits: number; min?: number; max?: number }
+  | { type: 'int'; bits: number; min: number; max: number; count: number }
   | { type: 'bool' }
-  /** N-Bitfield(bits, count): `count` integers of `bits` each, every one within 0..max. */
-  | { type: 'intList'; bits: number; count: number; max: number }
+  /** N-Bitfield(bits, count): `count` integers of `bits` each, every one within min..max. */
+  | { type: 'intList'; bits: number; min: number; max: number; count: number }
   /** Bitfield(bits): the 1-based ids whose bit is set. */
   | { type: 'bitfield'; bits: number }
   /** Bitfield whose length is the value of an earlier Int field (tcfcav1 custom purposes). */
@@ -29,13 +29,20 @@ export type FieldType =
 
 export type FieldTable = ReadonlyArray<readonly [name: string, type: FieldType]>
 
+// Int and N-Bitfield rows are built only here, all with the same keys in the same order, so the
+// hot loop in readFields sees one object shape for them.
+function intField(bits: number, min = 0, max = 2 ** bits - 1): FieldType {
+  return { type: 'int', bits, min, max, count: 1 }
+}
+
+/** Int(bits), any value. */
+export const int = (bits: number): FieldType => intField(bits)
 /** Int(2) with the usual GPP meaning 0 = not applicable, 1 = yes / opted out, 2 = no. */
-export const INT2: FieldType = { type: 'int', bits: 2, max: 2 }
+export const INT2: FieldType = intField(2, 0, 2)
 /** Int(2) where only 1 (yes) and 2 (no) are defined, e.g. `MspaCoveredTransaction`. */
-export const INT2_YES_NO: FieldType = { type: 'int', bits: 2, min: 1, max: 2 }
+export const INT2_YES_NO: FieldType = intField(2, 1, 2)
 /** N-Bitfield(2, n) of 0 = not applicable, 1 = no consent / opted out, 2 = consent / did not opt out. */
-export const int2List = (count: number): FieldType => ({ type: 'intList', bits: 2, count, max: 2 })
-export const int = (bits: number): FieldType => ({ type: 'int', bits })
+export const int2List = (count: number): FieldType => ({ type: 'intList', bits: 2, min: 0, max: 2, count })
 
 type FieldError = { ok: false; error: DecodeError }
 
@@ -60,9 +67,9 @@ export function readFields(
       case 'int': {
         const v = t.bits === 2 ? read2(r) : r.readInt(t.bits)
         if (r.overrun) return truncated(`${prefix}.${name}`)
-        if ((t.min !== undefined && v < t.min) || (t.max !== undefined && v > t.max)) {
+        if (v < t.min || v > t.max) {
           const field = `${prefix}.${name}`
-          return decodeError('out_of_range', field, `${field} is ${v}, allowed ${t.min ?? 0}..${t.max}`)
+          return decodeError('out_of_range', field, `${field} is ${v}, allowed ${t.min}..${t.max}`)
         }
         out[name] = v
         break
@@ -78,9 +85,13 @@ export function readFields(
         const values = new Array<number>(t.count)
         for (let k = 0; k < t.count; k++) {
           const v = t.bits === 2 ? read2(r) : r.readInt(t.bits)
-          if (v > t.max) {
+          if (v < t.min || v > t.max) {
             const field = `${prefix}.${name}`
-            return decodeError('out_of_range', field, `${field}[${k + 1}] is ${v}, allowed 0..${t.max}`)
+            return decodeError(
+              'out_of_range',
+              field,
+              `${field}[${k + 1}] is ${v}, allowed ${t.min}..${t.max}`,
+            )
           }
           values[k] = v
         }

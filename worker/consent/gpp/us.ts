@@ -12,7 +12,16 @@
  */
 import type { DecodeResult, GppSectionFields } from '../types'
 import { decodeError } from '../bits'
-import { checkPadding, INT2, INT2_YES_NO, int2List, readFields, segmentReader, splitSegments } from './fields'
+import {
+  checkPadding,
+  int,
+  INT2,
+  INT2_YES_NO,
+  int2List,
+  readFields,
+  segmentReader,
+  splitSegments,
+} from './fields'
 import type { FieldTable } from './fields'
 
 export interface UsSectionSpec {
@@ -271,7 +280,7 @@ export const US_SECTIONS: readonly UsSectionSpec[] = [
   },
 ]
 
-const GPC_SUBSECTION: FieldTable = [['SubsectionType', { type: 'int', bits: 2 }]]
+const GPC_SUBSECTION: FieldTable = [['SubsectionType', int(2)]]
 const SENSITIVE_SUBSECTION: FieldTable = [['SensitiveDataProcessing', int2List(8)]]
 
 /**
