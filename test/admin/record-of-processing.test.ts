@@ -46,7 +46,11 @@ describe('GET /admin/v1/record-of-processing', () => {
       path: '/admin/v1/record-of-processing',
       headers: { accept: 'text/markdown' },
     },
-    { how: '?format=md', path: '/admin/v1/record-of-processing?format=md', headers: {} },
+    {
+      how: '?format=md',
+      path: '/admin/v1/record-of-processing?format=md',
+      headers: {} as Record<string, string>,
+    },
   ])('returns Markdown with $how', async ({ path, headers }) => {
     const res = await get(path, headers)
     expect(res.status).toBe(200)
