@@ -103,6 +103,13 @@ describe('login stitching', () => {
     expect(cookieClaims(idCookie(second)!.value)).toMatchObject({ a: anonymousId, c: sub })
     expect((await customer(`c:${sub}`).touchpoints()).history).toHaveLength(3)
   })
+  it('does not stitch an id issued on the same request (nothing to merge), yet carries the customer from then on', async () => {
+    const sub = `fresh-${crypto.randomUUID()}`
+    const { res, body } = await whoami({ ...US_CA, authorization: `Bearer ${await signToken(sub)}` })
+    expect(cookieClaims(idCookie(res)!.value)).toMatchObject({ a: body.anonymousId, c: sub })
+    const key = `anonymous_id:${body.anonymousId}`
+    expect(await index(key).lookup(key)).toBeNull()
+  })
 })
 
 describe('identify with email and phone', () => {

@@ -112,14 +112,21 @@ export const identity = (opts: IdentityOptions = {}): MiddlewareHandler<AppEnv> 
 
     let cookieCustomer = carried
     if (ring && jwt && carried !== jwt.subject) {
-      cookieCustomer = null
-      const outcome = await login(c.env, cfg, { customerId: jwt.subject, anonymousId, fresh }, log, (p) =>
-        waitUntil(c, p),
-      )
-      if (outcome === 'linked') cookieCustomer = jwt.subject
-      else if (outcome === 'anonymous_conflict') {
-        anonymousId = crypto.randomUUID()
-        fresh = true
+      if (fresh) {
+        // An id issued on this very request has no history to merge: no lookup, no stitching (an app
+        // that never stores X-Gatehouse-Id must not create a link per request).
+        cookieCustomer = jwt.subject
+      } else {
+        cookieCustomer = null
+        const outcome = await login(c.env, cfg, { customerId: jwt.subject, anonymousId }, log, (p) =>
+          waitUntil(c, p),
+        )
+        if (outcome === 'linked') cookieCustomer = jwt.subject
+        else if (outcome === 'anonymous_conflict') {
+          anonymousId = crypto.randomUUID()
+          fresh = true
+          cookieCustomer = jwt.subject
+        }
       }
     }
 
@@ -274,7 +281,7 @@ async function keyRing(env: Env, log: Logger): Promise<CookieKeyRing | null> {
 async function login(
   env: Env,
   cfg: IdentityRules,
-  who: { customerId: string; anonymousId: string; fresh: boolean },
+  who: { customerId: string; anonymousId: string },
   log: Logger,
   keepAlive: (p: Promise<unknown>) => void,
 ): Promise<'linked' | 'anonymous_conflict' | 'retry'> {
@@ -283,7 +290,6 @@ async function login(
     anonymousId: who.anonymousId,
     identifiers: [],
     assertedBy: 'jwt',
-    anonymousIsNew: who.fresh,
     limits: cfg.stitching,
   })
   // Let an over-budget stitch finish in the background; the next login finds it done (idempotent).
