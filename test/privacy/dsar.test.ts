@@ -295,6 +295,30 @@ describe('DSAR erase', () => {
     await expectNothingLeft(s)
   })
 
+  it('answers 503 problem+json with the in-progress receipt when a store is busy, and the same request completes it', async () => {
+    const s = await seed()
+    const app = capturingApp({ PRIVACY_STORE_BUDGET_MS: '300' })
+    const busy = runInDurableObject(identityStub(s.keys.phone), (_i, state) =>
+      state.blockConcurrencyWhile(() => new Promise<void>((resolve) => setTimeout(resolve, 1500))),
+    )
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const res = await post('/admin/v1/subjects/erase', { type: 'customer_id', value: s.customerId }, app)
+    expect(res.status).toBe(503)
+    expect(res.headers.get('content-type')).toBe('application/problem+json')
+    expect(res.headers.get('retry-after')).toBe('10')
+    const problem = (await res.json()) as { store: string; receipt: EraseReceipt }
+    expect(problem.store).toBe('identityIndex')
+    expect(problem.receipt).toMatchObject({
+      status: 'in_progress',
+      remaining: ['identityIndex', 'identityConflicts', 'decisionLog'],
+    })
+    await busy
+    const retried = await post('/admin/v1/subjects/erase', { type: 'customer_id', value: s.customerId }, app)
+    expect(retried.status).toBe(200)
+    expect(await retried.json()).toMatchObject({ receiptId: problem.receipt.receiptId, status: 'completed' })
+    await expectNothingLeft(s)
+  })
+
   it('names the unavailable store and keeps the receipt in progress, and the retry completes it', async () => {
     const s = await seed()
     const subject = await resolveDsarSubject(env, { type: 'customer_id', value: s.customerId })

@@ -10,7 +10,7 @@ import { invalid, ProblemError, problemResponse } from '../lib/problem'
 import { eraseSubject, EraseIncompleteError, exportSubject, getReceipt } from '../privacy/dsar'
 import { recordOfProcessing, recordToMarkdown } from '../privacy/processing'
 import { resolveDsarSubject } from '../privacy/resolve'
-import { dumpReplacer, StoreUnavailableError } from '../privacy/stores'
+import { dumpReplacer, storeBudget, StoreUnavailableError } from '../privacy/stores'
 import { parseSubjectBody } from '../privacy/subject'
 import type { RuleSet } from '../rules'
 import { auditRowToJson, outcomeOf, writeAudit, type AuditEntry, type AuditRow } from './audit'
@@ -27,8 +27,6 @@ export type AdminEnv = { Bindings: AppEnv['Bindings']; Variables: AdminVars }
 
 export interface AdminOptions {
   rules: RuleSet
-  /** Time budget per store call during DSARs (ms). */
-  storeBudgetMs?: number
 }
 
 const AUTH_DETAIL: Record<AuthFailure, string> = {
@@ -145,7 +143,7 @@ export function admin(opts: AdminOptions): Hono<AdminEnv> {
         retention: rules.privacy.retention,
         requestedBy: c.var.admin.sub,
         log: c.var.log,
-        ...(opts.storeBudgetMs ? { budgetMs: opts.storeBudgetMs } : {}),
+        budgetMs: storeBudget(c.env),
       })
       c.set('auditDetail', { subject: subject.digest, receiptId: doc.receiptId })
       return new Response(JSON.stringify(doc, dumpReplacer), {
@@ -180,7 +178,7 @@ export function admin(opts: AdminOptions): Hono<AdminEnv> {
         retention: rules.privacy.retention,
         requestedBy: c.var.admin.sub,
         log: c.var.log,
-        ...(opts.storeBudgetMs ? { budgetMs: opts.storeBudgetMs } : {}),
+        budgetMs: storeBudget(c.env),
       })
       c.set('auditDetail', { subject: subject.digest, receiptId: receipt.receiptId, status: receipt.status })
       return c.json(receipt, 200, { 'cache-control': 'no-store' })

@@ -14,7 +14,7 @@ import { ProblemError, problemResponse } from '../lib/problem'
 import type { RuleSet } from '../rules'
 import { EraseIncompleteError, eraseSubject } from './dsar'
 import { resolveDsarSubject } from './resolve'
-import { dumpReplacer, StoreUnavailableError, stores } from './stores'
+import { dumpReplacer, storeBudget, StoreUnavailableError, stores } from './stores'
 import type { SubjectIdentifier } from './subject'
 import { isTombstoned } from './tombstone'
 
@@ -22,7 +22,6 @@ export interface MeOptions {
   rules: RuleSet
   /** Decisions explained in `GET /v1/me`, newest first. */
   recentDecisions?: number
-  storeBudgetMs?: number
 }
 
 // Which identifier names the caller: the verified customer id when known, else the anonymous id
@@ -40,10 +39,10 @@ const NOTHING_HELD =
 
 export function me(opts: MeOptions): Hono<AppEnv> {
   const recent = opts.recentDecisions ?? 50
-  const budget = opts.storeBudgetMs ?? 2_000
   const app = new Hono<AppEnv>()
 
   app.get('/me', async (c) => {
+    const budget = storeBudget(c.env)
     const identity = c.var.identity as Identity | undefined
     const id = callerIdentifier(identity)
     const headers = { 'cache-control': 'no-store, private' }
@@ -132,6 +131,7 @@ export function me(opts: MeOptions): Hono<AppEnv> {
   })
 
   app.delete('/me', async (c) => {
+    const budget = storeBudget(c.env)
     const identity = c.var.identity as Identity | undefined
     const id = callerIdentifier(identity)
     if (!id) {

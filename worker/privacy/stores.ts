@@ -19,6 +19,12 @@ export class StoreUnavailableError extends Error {
   }
 }
 
+/** The per-call time budget: `PRIVACY_STORE_BUDGET_MS` when it is a sane number, else 5 s. */
+export function storeBudget(env: Pick<Env, 'PRIVACY_STORE_BUDGET_MS'>): number {
+  const n = Number(env.PRIVACY_STORE_BUDGET_MS)
+  return Number.isInteger(n) && n >= 50 && n <= 60_000 ? n : 5_000
+}
+
 async function budgeted<T>(store: string, ms: number, work: () => Promise<T>): Promise<T> {
   const r = await withBudget(work, ms, store)
   if (!r.ok) throw new StoreUnavailableError(store, `${r.error.reason}: ${r.error.message}`)
