@@ -3,6 +3,7 @@
  * Deny by default; every attempt, allowed or not, leaves an audit row naming who did what.
  */
 import { env } from 'cloudflare:workers'
+import { importJWK, SignJWT, type JWK } from 'jose'
 import { describe, expect, it } from 'vitest'
 import { ADMIN_ROLES, ADMIN_ROUTES, type AdminAction } from '../../worker/admin/roles'
 import { adminToken, bearer, capturingApp } from './support'
@@ -130,7 +131,6 @@ describe('admin authentication', () => {
   it('refuses an HS256 token even when signed with the public key material (algorithms are pinned)', async () => {
     const jwks = JSON.parse(env.ADMIN_JWKS!) as { keys: Array<{ x?: string }> }
     const secret = new TextEncoder().encode(JSON.stringify(jwks.keys[0]))
-    const { SignJWT } = await import('jose')
     const token = await new SignJWT({ roles: ['admin'] })
       .setProtectedHeader({ alg: 'HS256', kid: 'test-es256' })
       .setSubject('mallory')
@@ -203,5 +203,40 @@ describe('GET /admin/v1/audit', () => {
     expect(res.status).toBe(400)
     const body = (await res.json()) as { errors: Array<{ path: string }> }
     expect(body.errors.map((e) => e.path).sort()).toEqual(['limit', 'since'])
+  })
+})
+
+describe('admin keys from a JWKS URL (as Cloudflare Access publishes them)', () => {
+  const base = (env as unknown as { TEST_JWKS_BASE: string }).TEST_JWKS_BASE
+  const tenant = `${base}/t/admin-access`
+
+  async function accessToken(roles: string[]): Promise<string> {
+    const { keys } = (await (await fetch(`${tenant}/keys`)).json()) as { keys: Array<JWK & { kid: string }> }
+    const rsa = keys.find((k) => k.kid === 'rsa-1')!
+    return new SignJWT({ roles })
+      .setProtectedHeader({ alg: 'RS256', kid: rsa.kid })
+      .setSubject('access-user-1')
+      .setIssuer(env.ADMIN_JWT_ISSUER!)
+      .setAudience(env.ADMIN_JWT_AUDIENCE!)
+      .setExpirationTime('5m')
+      .sign(await importJWK(rsa, 'RS256'))
+  }
+
+  it('verifies a Cf-Access-Jwt-Assertion against keys fetched from ADMIN_JWKS_URL', async () => {
+    const app = capturingApp({ ADMIN_JWKS: undefined, ADMIN_JWKS_URL: `${tenant}/jwks.json` })
+    const res = await app.fetch('/admin/v1/decisions', {
+      headers: { 'cf-access-jwt-assertion': await accessToken(['analyst']) },
+    })
+    expect(res.status).toBe(200)
+  })
+
+  it('answers 503 with Retry-After, never letting anyone in, when the key set cannot be fetched', async () => {
+    const app = capturingApp({ ADMIN_JWKS: undefined, ADMIN_JWKS_URL: `${tenant}/missing.json` })
+    const res = await app.fetch('/admin/v1/decisions', {
+      headers: { 'cf-access-jwt-assertion': await accessToken(['admin']) },
+    })
+    expect(res.status).toBe(503)
+    expect(res.headers.get('retry-after')).toBe('30')
+    expect(await res.json()).toMatchObject({ reason: 'keys_unavailable' })
   })
 })

@@ -109,7 +109,9 @@ export async function verifyAdminToken(
     // The key set could not be fetched: not the caller's fault, and not a reason to let them in.
     if (
       error instanceof joseErrors.JWKSTimeout ||
-      (error instanceof joseErrors.JOSEError && error.code === 'ERR_JOSE_GENERIC')
+      (error instanceof joseErrors.JOSEError && error.code === 'ERR_JOSE_GENERIC') ||
+      // jose reports every token defect as a JOSEError; anything else is the key fetch failing.
+      !(error instanceof joseErrors.JOSEError)
     ) {
       return { ok: false, error: { reason: 'keys_unavailable' } }
     }
