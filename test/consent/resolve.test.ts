@@ -14,6 +14,7 @@ import {
 import type { GppSectionFields, GppString, Purpose, TcfString, UspString } from '../../worker/consent/types'
 import { consentSchema, type ConsentRules } from '../../worker/rules/concerns/consent'
 import { bundledRules } from '../../worker/rules'
+import { compileRules } from '../../worker/rules/compile'
 import cases from './resolve-cases.json'
 
 export const NOW = new Date('2026-11-23T12:00:00.000Z')
@@ -211,6 +212,26 @@ describe('resolution details', () => {
       NOW,
     )
     expect(fresh.signals.tcf).toMatchObject({ valid: true, errors: [], cmpId: 300, purposeConsents: [1, 2] })
+  })
+
+  it('points at a mistyped GPP section in rules/consent.yaml and suggests the right one', () => {
+    const yaml =
+      'jurisdictions:\n  - { id: US-CA, countries: [US], regions: [CA], regime: opt-out, gppSections: [usnat, uscal] }\n'
+    const result = compileRules({ 'consent.yaml': yaml })
+    expect(result.ok).toBe(false)
+    if (result.ok) return
+    expect(result.errors[0]).toMatchObject({ file: 'consent.yaml', line: 2, suggestion: 'usca' })
+  })
+
+  it('refuses a jurisdiction listed twice', () => {
+    const result = consentSchema.safeParse({
+      jurisdictions: [
+        { id: 'EU', countries: ['DE'], regime: 'opt-in' },
+        { id: 'EU', countries: ['FR'], regime: 'opt-in' },
+      ],
+    })
+    expect(result.success).toBe(false)
+    expect(result.error!.issues[0]!.message).toBe('jurisdiction "EU" is listed twice')
   })
 
   it('rejects a legitimate-interest mapping for purposes the TCF reserves to consent', () => {

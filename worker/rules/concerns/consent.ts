@@ -47,7 +47,7 @@ const policyFields = {
         'and gpc can only opt out.',
     ),
   gppSections: z
-    .array(z.string().regex(/^[a-z0-9]{2,12}$/))
+    .array(z.enum(['usnat', ...Object.values(US_STATE_SECTIONS)]))
     .optional()
     .describe(
       'GPP US sections whose opt-outs count here. Default: usnat everywhere in the US, plus the ' +
@@ -120,6 +120,19 @@ export const consentSchema = z
   .strictObject({
     jurisdictions: z
       .array(jurisdictionSchema)
+      .superRefine((list, ctx) => {
+        const seen = new Set<string>()
+        list.forEach((j, i) => {
+          if (seen.has(j.id)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [i, 'id'],
+              message: `jurisdiction "${j.id}" is listed twice`,
+            })
+          }
+          seen.add(j.id)
+        })
+      })
       .default(defaultJurisdictions)
       .describe(
         'Jurisdictions in match order. Default: EU (27 EU states + IS, LI, NO), UK, CH opt-in; the 20 US ' +
