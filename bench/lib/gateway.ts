@@ -26,6 +26,24 @@ export async function buildBundle(outdir = mkdtempSync(join(tmpdir(), 'gatehouse
   return join(outdir, 'index.js')
 }
 
+/** Bundles bench/lib/core-worker.ts (the proxy stages alone) with esbuild; returns the bundle path. */
+export async function buildCoreBundle(
+  outdir = mkdtempSync(join(tmpdir(), 'gatehouse-core-')),
+): Promise<string> {
+  const { build } = await import('esbuild')
+  const outfile = join(outdir, 'index.js')
+  await build({
+    entryPoints: [join(root, 'bench/lib/core-worker.ts')],
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    mainFields: ['module', 'main'],
+    outfile,
+    logLevel: 'warning',
+  })
+  return outfile
+}
+
 /** Secrets a running gateway needs; random per run, never written anywhere. */
 export function freshSecrets(): Record<string, string> {
   const secret = () => randomBytes(32).toString('base64url')
@@ -95,6 +113,25 @@ async function applyMigrations(mf: Miniflare): Promise<void> {
       await db.prepare(statement).run()
     }
   }
+}
+
+/** Starts the proxy-core Worker (no bindings beyond the origin). */
+export async function startCore(scriptPath: string, originUrl: string): Promise<RunningWorker> {
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(root, 'wrangler.toml'))
+  const mf = new Miniflare({
+    name: 'gatehouse-core',
+    modules: true,
+    scriptPath,
+    modulesRoot: dirname(scriptPath),
+    compatibilityDate: workerOptions.compatibilityDate,
+    compatibilityFlags: workerOptions.compatibilityFlags,
+    host: '127.0.0.1',
+    port: 0,
+    bindings: { ORIGIN_URL: originUrl, GATEHOUSE_ENV: 'development' },
+    handleRuntimeStdio: drain,
+  })
+  const url = await mf.ready
+  return { url, mf, dispose: () => mf.dispose() }
 }
 
 /** The reference: a Worker that only forwards the request to the origin and returns its answer. */

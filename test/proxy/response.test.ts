@@ -6,7 +6,7 @@ import type { Context } from 'hono'
 import { describe, expect, it } from 'vitest'
 import type { AppEnv } from '../../worker/env'
 import { parseSetCookie } from '../../worker/lib/cookies'
-import { PAGE, gate, originFetch, testGateway } from './support'
+import { PAGE, originFetch, testGateway } from './support'
 
 describe('redirects', () => {
   it('rewrites a Location on the origin host to the public host', async () => {
@@ -111,7 +111,7 @@ describe('response hooks', () => {
   })
 
   it('leaves the origin cache headers alone when nothing is personalised', async () => {
-    const res = await gate('/product/chair', { headers: PAGE })
+    const res = await testGateway().fetch('/product/chair', { headers: PAGE })
     expect(res.headers.get('cache-control')).toBe('public, max-age=60')
     await res.text()
   })

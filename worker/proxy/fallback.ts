@@ -16,6 +16,25 @@ const STORED_AT = 'x-gatehouse-stored-at'
 // A cache of its own, so nothing else in the zone can read or evict the copies by URL.
 const CACHE_NAME = 'gatehouse:last-good-copy'
 
+// When each URL's copy was last written by this isolate: a copy is refreshed at most once per
+// `site.staleCopyRefreshSeconds`, since a Cache API write per request costs more than the proxying.
+const lastWritten = new Map<string, number>()
+const MAX_TRACKED = 10_000
+
+/**
+ * true when the copy of `target` is due for a rewrite, and marks it as written now. Marking
+ * before the write finishes keeps concurrent requests from all writing the same copy.
+ */
+export function claimCopyRefresh(target: URL, refreshSeconds: number, now = Date.now()): boolean {
+  const last = lastWritten.get(target.href)
+  if (last !== undefined && now - last < refreshSeconds * 1000) return false
+  // Re-inserting moves the key to the end, so the Map's first key is the least recently written.
+  lastWritten.delete(target.href)
+  lastWritten.set(target.href, now)
+  if (lastWritten.size > MAX_TRACKED) lastWritten.delete(lastWritten.keys().next().value!)
+  return true
+}
+
 function cacheKey(target: URL): Request {
   return new Request(target.href, { method: 'GET' })
 }

@@ -14,7 +14,14 @@ import { ProblemError } from '../lib/problem'
 import type { RuleSet } from '../rules'
 import type { SiteRules } from '../rules/concerns/site'
 import { decideCopy } from './cache-policy'
-import { acceptsHtml, fallbackPage, findCopy, storeCopy, type OriginFailure } from './fallback'
+import {
+  acceptsHtml,
+  claimCopyRefresh,
+  fallbackPage,
+  findCopy,
+  storeCopy,
+  type OriginFailure,
+} from './fallback'
 import { clientResponseHeaders, isWebSocketUpgrade, originRequestHeaders } from './headers'
 import { buildTarget, parseOrigin } from './target'
 
@@ -124,7 +131,7 @@ export const origin = ({ rules }: OriginOptions): MiddlewareHandler<AppEnv> =>
     const outgoing = clientResponseHeaders(res.headers)
     let body = res.body
     const copy = decideCopy(method, request.headers, res.status, res.headers, site)
-    if (copy.ok && body) {
+    if (copy.ok && body && claimCopyRefresh(target, site.staleCopyRefreshSeconds)) {
       const [toClient, toCache] = body.tee()
       body = toClient
       runInBackground(

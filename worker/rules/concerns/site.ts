@@ -41,6 +41,15 @@ export const siteSchema = z
       .describe(
         'How long a good copy of a shared-cacheable page is kept to serve when the origin fails later (0 keeps none). An origin stale-if-error directive, when present, takes precedence.',
       ),
+    staleCopyRefreshSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(86_400)
+      .default(60)
+      .describe(
+        'A good copy of a page is rewritten at most this often (per Worker instance); 0 rewrites it on every good response. Writing the cache on every request would cost more than proxying.',
+      ),
     staleCopyMaxBytes: z
       .number()
       .int()
