@@ -64,6 +64,22 @@ describe('consent stage', () => {
     expect(body.hooks.html).toBeGreaterThanOrEqual(2)
   })
 
+  it('ignores an invalid signal and logs which one and why', async () => {
+    const logs: string[] = []
+    const res = await probeApp(logs).fetch(
+      new Request('http://gate.test/v1/x?gdpr_consent=not-a-tc-string', { headers: located('DE') }),
+      env as Env,
+    )
+    expect(((await res.json()) as Probe).consent.purposes.storage).toBe(false)
+    const line = logs.map((l) => JSON.parse(l)).find((l) => l.event === 'consent_signal_ignored')
+    expect(line).toMatchObject({
+      level: 'info',
+      signal: 'tcf',
+      from: 'query:gdpr_consent',
+      errors: [expect.any(String)],
+    })
+  })
+
   it('fails closed, and logs, if resolution ever throws', async () => {
     const logs: string[] = []
     const app = new Hono<AppEnv>()

@@ -43,6 +43,19 @@ export const consent = (opts: ConsentStageOptions = {}): MiddlewareHandler<AppEn
       const { consent, signals } = resolveConsent(input, rules, req.location, new Date(req.receivedAt))
       reports.set(consent, signals)
       resolved = consent
+      // Bad input is ignored and logged (never a 4xx on a page view): which signal, where, why.
+      for (const source of consent.sources) {
+        if (source.valid) continue
+        const reported =
+          source.signal === 'tcf' || source.signal === 'gpp' || source.signal === 'usp'
+            ? signals[source.signal]
+            : undefined
+        c.var.log.info('consent_signal_ignored', {
+          signal: source.signal,
+          from: source.from,
+          errors: reported && !reported.valid ? reported.errors : [],
+        })
+      }
     } catch (err) {
       // Resolution never throws by design; if a bug makes it, the visitor gets nothing granted.
       c.var.log.error('consent_resolution_failed', { error: err instanceof Error ? err : String(err) })
