@@ -187,7 +187,8 @@ export const identity = (opts: IdentityOptions = {}): MiddlewareHandler<AppEnv> 
 
     await next()
 
-    if (api) {
+    // Operators on /admin/ are not visitors: their responses carry no visitor id.
+    if (api && !path.startsWith('/admin/')) {
       const extra: Array<[string, string]> = setCookies.map((line) => ['set-cookie', line])
       if (issued !== null) extra.push([ANONYMOUS_ID_HEADER, issued])
       if (extra.length) appendHeaders(c, extra)
