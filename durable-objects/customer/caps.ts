@@ -36,6 +36,11 @@ export const capsMigrations: Migration[] = [
       at INTEGER NOT NULL
     );`,
   },
+  {
+    // Pruning filters on `at` alone; without this index it scanned the whole table.
+    id: 'caps-002',
+    sql: `CREATE INDEX IF NOT EXISTS cap_reservations_prune ON cap_reservations (at);`,
+  },
 ]
 
 // ---------- time zones (pure) ----------

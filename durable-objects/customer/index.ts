@@ -230,7 +230,11 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
       const clock = Date.now()
       // Prune relative to the earliest clock in the batch, so a caller-supplied `now` still sees its window.
       const earliest = Math.min(clock, ...requests.map((r) => (typeof r?.now === 'number' ? r.now : clock)))
-      pruneReservations(sql, caps, earliest)
+      // Pruning is housekeeping: once a minute per object is plenty, and keeps reserve cheap.
+      if (earliest < this.#prunedAt || earliest - this.#prunedAt > 60_000) {
+        pruneReservations(sql, caps, earliest)
+        this.#prunedAt = earliest
+      }
       const suppressed = suppressedCampaigns(sql, clock)
       return requests.map((r): ReserveResult => {
         if (!validReserveRequest(r)) return { allowed: false, reason: 'invalid_request', caps: [] }
@@ -307,6 +311,8 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
     const profile = stateRules().profile
     return this.ctx.storage.transactionSync(() => ({ written: writeAttributes(sql, profile, writes) }))
   }
+
+  #prunedAt = 0
 
   #stateKey(): string {
     return readMeta(this.ctx.storage.sql, 'state_key') ?? `id:${this.ctx.id.toString()}`
