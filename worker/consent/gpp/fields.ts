@@ -213,6 +213,11 @@ function truncated(field: string): FieldError {
   return decodeError('truncated', field, `${field} runs past the end of the segment`)
 }
 
+// One reusable byte buffer for segment decoding (typed-array allocation is a large share of a
+// small segment's cost). Safe because decoding is synchronous and every GPP decoder finishes with
+// a segment's reader before it opens the next one; longer segments get their own buffer.
+const SCRATCH = new Uint8Array(1024)
+
 /**
  * Decodes one '.'-separated base64url segment into a reader. Both paddings seen in the wild decode
  * the same: the spec's (zero bits up to a multiple of 6, `DBABM`) and the IAB encoders' (zero bits
@@ -220,7 +225,7 @@ function truncated(field: string): FieldError {
  * bits after the last field.
  */
 export function segmentReader(segment: string, field: string, maxLength: number): DecodeResult<BitReader> {
-  const decoded = decodeBase64Url(segment, { field, maxLength })
+  const decoded = decodeBase64Url(segment, { field, maxLength, scratch: SCRATCH })
   if (!decoded.ok) return decoded
   return { ok: true, value: BitReader.of(decoded.value) }
 }
