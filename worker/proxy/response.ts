@@ -33,8 +33,18 @@ export const response = ({ rules }: ResponseOptions): MiddlewareHandler<AppEnv> 
 
     const hooks = c.var.hooks
     const publicUrl = c.var.request.url
-    const configured = parseOrigin(c.env.ORIGIN_URL || rules.site.origin)
-    const headers = new Headers(res.headers)
+    const configured = configuredOrigin(c.env.ORIGIN_URL || rules.site.origin)
+    // The origin stage and the fallbacks build their own responses, whose headers can be changed
+    // in place; a response with immutable headers (straight from fetch) is copied once. The probe
+    // write is one the context stage makes anyway.
+    let headers = res.headers
+    let copied = false
+    try {
+      headers.set('x-request-id', c.var.requestId)
+    } catch {
+      headers = new Headers(res.headers)
+      copied = true
+    }
 
     if (configured.ok) {
       for (const name of ['location', 'content-location']) {
@@ -74,7 +84,8 @@ export const response = ({ rules }: ResponseOptions): MiddlewareHandler<AppEnv> 
       headers.delete('etag')
       headers.delete('content-length')
     }
-    res = new Response(res.body, { status: res.status, statusText: res.statusText, headers })
+    if (!copied && !rewrite) return
+    if (copied) res = new Response(res.body, { status: res.status, statusText: res.statusText, headers })
     if (rewrite) {
       let rewriter = new HTMLRewriter()
       for (const h of hooks.html) rewriter = rewriter.on(h.selector, h.handler)
@@ -86,3 +97,10 @@ export const response = ({ rules }: ResponseOptions): MiddlewareHandler<AppEnv> 
     c.res = undefined
     c.res = res
   }
+
+// The configured origin only changes with a new deployment: parse it once per value.
+let lastOrigin: { value: string; parsed: ReturnType<typeof parseOrigin> } | null = null
+function configuredOrigin(value: string): ReturnType<typeof parseOrigin> {
+  if (lastOrigin?.value !== value) lastOrigin = { value, parsed: parseOrigin(value) }
+  return lastOrigin.parsed
+}
