@@ -3,14 +3,14 @@
  * the pure resolver with decoded values built here; a bug report becomes a new row.
  */
 import { describe, expect, it } from 'vitest'
+import { inRanges } from '../../worker/consent/grants'
 import {
   jurisdictionFor,
-  fnv1a64,
-  inRanges,
   resolveDecoded,
   type DecodedSignals,
   type Reading,
 } from '../../worker/consent/resolve'
+import { fnv1a64 } from '../../worker/consent/snapshot'
 import type { GppSectionFields, GppString, Purpose, TcfString, UspString } from '../../worker/consent/types'
 import { consentSchema, type ConsentRules } from '../../worker/rules/concerns/consent'
 import { bundledRules } from '../../worker/rules'

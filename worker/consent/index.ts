@@ -11,7 +11,7 @@ import type { AppEnv } from '../env'
 import { bundledRules, type RuleSet } from '../rules'
 import { enforceConsent } from './enforce'
 import type { ReportedSignals } from './resolve'
-import { snapshotId } from './resolve'
+import { snapshotId } from './snapshot'
 import { consentInputFromRequest, resolveConsent } from './signals'
 import type { Consent } from './types'
 

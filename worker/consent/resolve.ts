@@ -6,7 +6,9 @@
  */
 import type { Location } from '../context/location'
 import type { ConsentRules, JurisdictionPolicy, SignalKind } from '../rules/concerns/consent'
-import { TCF_LI_FORBIDDEN, US_STATE_SECTIONS } from '../rules/concerns/consent'
+import { US_STATE_SECTIONS } from '../rules/concerns/consent'
+import { gppOptOut, isTcf, tcfGrants, uspOptOut } from './grants'
+import { snapshotId } from './snapshot'
 import { checkTcfValidity, type TcfValidityPolicy } from './tcf'
 import {
   PURPOSES,
@@ -14,7 +16,6 @@ import {
   type ConsentSource,
   type GppSectionFields,
   type GppString,
-  type IdRanges,
   type Purpose,
   type Reported,
   type TcfString,
@@ -319,120 +320,6 @@ function firstValid<T>(list: Array<Reading<T>>): Extract<Reading<T>, { ok: true 
   return list.find((r): r is Extract<Reading<T>, { ok: true }> => r.ok)
 }
 
-function isTcf(section: GppSectionFields | TcfString): section is TcfString {
-  return (
-    typeof (section as TcfString).purposeConsents === 'object' &&
-    Array.isArray((section as TcfString).purposeConsents)
-  )
-}
-
-function uspOptOut(v: unknown): boolean | null {
-  return v === 'Y' ? true : v === 'N' ? false : null
-}
-
-/** Whether an id lies in sorted, merged inclusive ranges (binary search: ranges are never expanded). */
-export function inRanges(ranges: IdRanges, id: number): boolean {
-  let lo = 0
-  let hi = ranges.length - 1
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1
-    const [start, end] = ranges[mid]!
-    if (id < start) hi = mid - 1
-    else if (id > end) lo = mid + 1
-    else return true
-  }
-  return false
-}
-
-interface Grant {
-  granted: boolean
-  detail: string
-}
-
-/** What one valid TC string grants for each Gatehouse purpose, per the rules' TCF mapping. */
-export function tcfGrants(tc: TcfString, rules: ConsentRules): Record<Purpose, Grant> {
-  const publisher = rules.usePublisherTC && tc.publisherTC ? tc.publisherTC : null
-  const consents = publisher ? publisher.purposeConsents : tc.purposeConsents
-  const lis = publisher ? publisher.purposeLegitimateInterests : tc.purposeLegitimateInterests
-  const vendor = rules.gvlVendorId
-  const out = {} as Record<Purpose, Grant>
-  for (const p of PURPOSES) {
-    const m = rules.mapping.tcf[p]
-    if (m.purposes.length === 0) {
-      out[p] = { granted: false, detail: 'no TCF purpose is mapped' }
-      continue
-    }
-    const ok: number[] = []
-    const byLi: number[] = []
-    const missing: string[] = []
-    for (const id of m.purposes) {
-      const restriction = vendor === null ? undefined : restrictionFor(tc, id, vendor)
-      if (restriction === 0) {
-        missing.push(`${id} (publisher restriction: not allowed for vendor ${vendor})`)
-        continue
-      }
-      const hasConsent =
-        restriction !== 2 && consents.includes(id) && (vendor === null || inRanges(tc.vendorConsents, vendor))
-      // TCF v2.2: LI bits for purposes 1 and 3-6 carry no meaning and must be ignored.
-      const hasLi =
-        restriction !== 1 &&
-        (m.legitimateInterest || restriction === 2) &&
-        !TCF_LI_FORBIDDEN.includes(id) &&
-        lis.includes(id) &&
-        (vendor === null || inRanges(tc.vendorLegitimateInterests, vendor))
-      if (hasConsent) ok.push(id)
-      else if (hasLi) byLi.push(id)
-      else if (consents.includes(id) && vendor !== null)
-        missing.push(`${id} (no consent for vendor ${vendor})`)
-      else missing.push(String(id))
-    }
-    const parts: string[] = []
-    if (publisher) parts.push('PublisherTC segment used')
-    if (ok.length) parts.push(`${plural('purpose', ok)} consented`)
-    if (byLi.length) parts.push(`${plural('purpose', byLi)} by legitimate interest`)
-    if (missing.length) parts.push(`${plural('purpose', missing)} not allowed`)
-    out[p] = { granted: missing.length === 0, detail: parts.join('; ') }
-  }
-  return out
-}
-
-function restrictionFor(tc: TcfString, purposeId: number, vendor: number): 0 | 1 | 2 | undefined {
-  for (const r of tc.publisherRestrictions) {
-    if (r.purposeId === purposeId && inRanges(r.vendors, vendor)) return r.restrictionType
-  }
-  return undefined
-}
-
-function plural(word: string, ids: Array<number | string>): string {
-  return `${word}${ids.length > 1 ? 's' : ''} ${ids.join(', ')}`
-}
-
-/** A GPP string's opinion on sale/share in this jurisdiction: null when no counted section is present. */
-function gppOptOut(
-  r: Extract<Reading<GppString>, { ok: true }>,
-  sections: string[],
-  rules: ConsentRules,
-): { optedOut: boolean | null; detail: string; gpc: string | null } {
-  const found: string[] = []
-  const hits: string[] = []
-  let gpc: string | null = null
-  for (const name of sections) {
-    const s = r.value.sections[name]
-    if (!s || isTcf(s)) continue
-    found.push(name)
-    for (const field of rules.mapping.optOut.gppFields) {
-      // GPP US sections: 0 not applicable, 1 opted out, 2 did not opt out.
-      if (s[field] === 1) hits.push(`${name} ${field}=1`)
-    }
-    if (s.Gpc === true && gpc === null) gpc = name
-  }
-  if (found.length === 0) return { optedOut: null, detail: '', gpc }
-  const detail = hits.length
-    ? `GPP string (${r.from}) ${hits.join(', ')}`
-    : `GPP string (${r.from}) ${found.join(', ')} without opt-out`
-  return { optedOut: hits.length > 0, detail, gpc }
-}
-
 function report(
   tcf: Array<Reading<TcfString>>,
   gpp: Array<Reading<GppString>>,
@@ -462,55 +349,3 @@ function report(
 function reported<T>(r: Reading<T>): Reported<T> {
   return r.ok ? ({ valid: true, errors: [], ...r.value } as Reported<T>) : { valid: false, errors: r.errors }
 }
-
-/**
- * A short content hash of the resolved state: 64-bit FNV-1a over canonical JSON, as 16 hex digits.
- * Synchronous on purpose: Web Crypto's digest is async, and resolution is a pure, synchronous step
- * that also runs in Node; the id only has to tell consent states apart in decision records, it is
- * not a security boundary, so a fast non-cryptographic hash is enough.
- */
-export function snapshotId(state: Omit<Consent, 'snapshotId' | 'sources'>): string {
-  const { jurisdiction, regime, purposes, saleShareOptOut, gpc, reasons } = state
-  return fnv1a64(
-    JSON.stringify([
-      jurisdiction,
-      regime,
-      PURPOSES.map((p) => (purposes[p] ? 1 : 0)),
-      saleShareOptOut,
-      gpc,
-      reasons,
-    ]),
-  )
-}
-
-const utf8 = new TextEncoder()
-// eslint-disable-next-line no-control-regex
-const ASCII = /^[\x00-\x7f]*$/
-
-/** 64-bit FNV-1a (offset basis 0xcbf29ce484222325, prime 0x100000001b3) over UTF-8, in 16-bit limbs. */
-export function fnv1a64(text: string): string {
-  // Reasons are nearly always ASCII: hash the code units directly and encode only when needed.
-  const bytes = ASCII.test(text) ? null : utf8.encode(text)
-  const length = bytes ? bytes.length : text.length
-  let v0 = 0x2325
-  let v1 = 0x8422
-  let v2 = 0x9ce4
-  let v3 = 0xcbf2
-  for (let i = 0; i < length; i++) {
-    v0 ^= bytes ? bytes[i]! : text.charCodeAt(i)
-    // h * 0x100000001b3 = h * 0x1b3 + (h << 40), carried limb by limb.
-    const t0 = v0 * 0x1b3
-    let t1 = v1 * 0x1b3
-    let t2 = v2 * 0x1b3 + (v0 << 8)
-    const t3 = v3 * 0x1b3 + (v1 << 8)
-    t1 += t0 >>> 16
-    v0 = t0 & 0xffff
-    t2 += t1 >>> 16
-    v1 = t1 & 0xffff
-    v3 = (t3 + (t2 >>> 16)) & 0xffff
-    v2 = t2 & 0xffff
-  }
-  return hex4(v3) + hex4(v2) + hex4(v1) + hex4(v0)
-}
-
-const hex4 = (n: number) => n.toString(16).padStart(4, '0')
