@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest'
 import { cookieKeyRing, signAnonymousToken } from '../../worker/identity/cookie'
-import { DE, US_CA, gate, idCookie, signToken, testEnv, whoami } from './support'
+import { createApp } from '../../worker/app'
+import { DE, US_CA, appFetch, gate, idCookie, signToken, testEnv, whoami } from './support'
 
 const DAY = 86_400
 const now = () => Math.floor(Date.now() / 1000)
@@ -167,6 +168,23 @@ describe('without storage consent', () => {
     const { body } = await whoami({ ...DE, 'x-gatehouse-id': value })
     expect(body.basis).toBe('ephemeral')
     expect(value).not.toContain(body.anonymousId)
+  })
+})
+
+describe('without usable cookie keys (a deployment error)', () => {
+  it.each([
+    ['missing', undefined],
+    ['not JSON', 'k1:secret'],
+    ['a secret that is too short', JSON.stringify([{ kid: 'k1', secret: 'short' }])],
+  ])('treats every visitor as ephemeral when COOKIE_KEYS is %s, never a 5xx', async (_name, keys) => {
+    const app = createApp()
+    const res = await appFetch(app, '/v1/identity', { headers: US_CA }, { COOKIE_KEYS: keys })
+    expect(res.status).toBe(200)
+    expect((await res.json()) as { basis: string; stateKey: string | null }).toMatchObject({
+      basis: 'ephemeral',
+      stateKey: null,
+    })
+    expect(idCookie(res)).toBeUndefined()
   })
 })
 

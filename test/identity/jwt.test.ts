@@ -201,6 +201,25 @@ describe('valid tokens', () => {
   })
 })
 
+describe('when the identity provider cannot be reached', () => {
+  it('refuses tokens on /v1/ with 401 keys_unavailable and serves pages anonymously, never a 5xx', async () => {
+    const app = createApp()
+    // A loopback port nothing listens on: the key set fetch fails at once.
+    const bindings = { JWT_JWKS_URL: 'http://127.0.0.1:9/jwks.json' }
+    const token = await signToken('ann')
+    const api = await appFetch(
+      app,
+      '/v1/identity',
+      { headers: { authorization: `Bearer ${token}` } },
+      bindings,
+    )
+    expect(api.status).toBe(401)
+    expect(((await api.json()) as { reason: string }).reason).toBe('keys_unavailable')
+    const page = await appFetch(app, '/', { headers: { authorization: `Bearer ${token}` } }, bindings)
+    expect(page.status).toBe(200)
+  })
+})
+
 describe('JWKS rotation', () => {
   it('picks up a new signing key from the JWKS URL and keeps using the cached set', async () => {
     const tenant = `rotation-${crypto.randomUUID().slice(0, 8)}`

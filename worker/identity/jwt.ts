@@ -119,11 +119,14 @@ function classify(err: unknown): JwtError {
     case 'ERR_JWS_INVALID':
     case 'ERR_JWT_INVALID':
       return { reason: 'malformed', message: 'malformed token' }
+    case 'ERR_JOSE_GENERIC':
+      // jose's remote key set reports a non-200 answer or an unparsable body this way.
+      return { reason: 'keys_unavailable', message: 'signing keys are unavailable' }
+    case undefined:
+      // Every token-shape problem is a JOSE error with a code; an error without one comes from
+      // fetching the key set (workerd: "Network connection lost.", a TypeError in Node).
+      return { reason: 'keys_unavailable', message: 'signing keys are unavailable' }
     default:
-      // A failed JWKS fetch surfaces as a plain fetch error or JOSEError without a code we map.
-      if (err instanceof TypeError || (err as { name?: string } | null)?.name === 'JOSEError') {
-        return { reason: 'keys_unavailable', message: 'signing keys are unavailable' }
-      }
       return { reason: 'malformed', message: 'malformed token' }
   }
 }
