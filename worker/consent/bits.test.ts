@@ -111,6 +111,34 @@ describe('BitReader', () => {
     ])
   })
 
+  it('finds the same runs as a bit-by-bit scan, at any offset and length', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 40 }),
+        fc.nat(),
+        fc.nat(),
+        fc.integer({ min: 1, max: 9 }),
+        (data, a, b, firstId) => {
+          const bits = Array.from(data, (byte) => byte.toString(2).padStart(8, '0')).join('')
+          const start = bits.length ? a % bits.length : 0
+          const n = bits.length ? b % (bits.length - start + 1) : 0
+          const expected: Array<[number, number]> = []
+          for (let i = 0; i < n; i++) {
+            if (bits[start + i] !== '1') continue
+            const last = expected[expected.length - 1]
+            if (last && last[1] === firstId + i - 1) last[1] = firstId + i
+            else expected.push([firstId + i, firstId + i])
+          }
+          const r = new BitReader(data)
+          r.skip(start)
+          expect(r.readBitfieldRanges(n, firstId)).toEqual(expected)
+          expect(r.pos).toBe(start + n)
+        },
+      ),
+      { numRuns: 2000 },
+    )
+  })
+
   it('reads 6-bit letters and rejects values past Z', () => {
     expect(bitsOf(int(4, 6) + int(13, 6)).readString6(2)).toBe('EN')
     expect(bitsOf(int(26, 6) + int(0, 6)).readString6(2)).toBeNull()

@@ -41,6 +41,12 @@ export interface Base64UrlOptions {
   maxLength?: number
   /** Field name reported in errors (default `input`). */
   field?: string
+  /**
+   * Decode into this buffer when it is large enough, instead of allocating: the result's `bytes`
+   * is then the buffer itself (stale bytes past `bitLength` are never read by a BitReader) and is
+   * only valid until the buffer's next use. For synchronous decoders that do not keep the bytes.
+   */
+  scratch?: Uint8Array
 }
 
 /**
@@ -57,17 +63,36 @@ export function decodeBase64Url(input: string, opts: Base64UrlOptions = {}): Dec
   if (input.length > maxLength) {
     return decodeError('too_long', field, `${field} is ${input.length} characters, the limit is ${maxLength}`)
   }
-  const bitLength = input.length * 6
-  const bytes = new Uint8Array(Math.ceil(bitLength / 8))
+  const n = input.length
+  const bitLength = n * 6
+  const byteLength = Math.ceil(bitLength / 8)
+  const bytes = opts.scratch && opts.scratch.length >= byteLength ? opts.scratch : new Uint8Array(byteLength)
+  // Four characters make three bytes: the hot loop handles whole groups, the tail goes bit by bit.
+  const whole = n - (n % 4)
+  let j = 0
+  for (let i = 0; i < whole; i += 4) {
+    const c0 = input.charCodeAt(i)
+    const c1 = input.charCodeAt(i + 1)
+    const c2 = input.charCodeAt(i + 2)
+    const c3 = input.charCodeAt(i + 3)
+    if ((c0 | c1 | c2 | c3) > 127) return badCharacter(input, field)
+    const a = SEXTET[c0] as number
+    const b = SEXTET[c1] as number
+    const c = SEXTET[c2] as number
+    const d = SEXTET[c3] as number
+    if ((a | b | c | d) < 0) return badCharacter(input, field)
+    const v = (a << 18) | (b << 12) | (c << 6) | d
+    bytes[j] = v >> 16
+    bytes[j + 1] = (v >> 8) & 0xff
+    bytes[j + 2] = v & 0xff
+    j += 3
+  }
   let acc = 0
   let accBits = 0
-  let j = 0
-  for (let i = 0; i < input.length; i++) {
+  for (let i = whole; i < n; i++) {
     const code = input.charCodeAt(i)
     const v = code < 128 ? (SEXTET[code] as number) : -1
-    if (v < 0) {
-      return decodeError('bad_base64', field, `${field} has a character outside base64url at position ${i}`)
-    }
+    if (v < 0) return badCharacter(input, field)
     acc = (acc << 6) | v
     accBits += 6
     if (accBits >= 8) {
@@ -78,6 +103,12 @@ export function decodeBase64Url(input: string, opts: Base64UrlOptions = {}): Dec
   }
   if (accBits > 0) bytes[j] = (acc << (8 - accBits)) & 0xff
   return { ok: true, value: { bytes, bitLength } }
+}
+
+function badCharacter(input: string, field: string): { ok: false; error: DecodeError } {
+  let i = 0
+  while (i < input.length && (SEXTET[input.charCodeAt(i)] ?? -1) >= 0) i++
+  return decodeError('bad_base64', field, `${field} has a character outside base64url at position ${i}`)
 }
 
 // Fibonacci numbers F(2).. as used by GPP's Fibonacci coding (1, 2, 3, 5, ...). 70 terms stay
@@ -133,6 +164,8 @@ export class BitReader {
   pos = 0
   /** Set once any read needed more bits than remained. Never cleared. */
   overrun = false
+  #lastDeciseconds = -1
+  #lastIso = ''
 
   constructor(bytes: Uint8Array, bitLength: number = bytes.length * 8) {
     this.bytes = bytes
@@ -155,26 +188,24 @@ export class BitReader {
     return false
   }
 
-  /** Unsigned big-endian integer of `n` bits, 0 <= n <= 48 (exact: uses arithmetic, not `<<`). */
+  /** Unsigned big-endian integer of `n` bits, 0 <= n <= 48 (exact: wide reads use arithmetic). */
   readInt(n: number): number {
     if (n < 0 || n > 48 || !this.has(n)) {
       this.overrun = true
       return 0
     }
-    let value = 0
-    let pos = this.pos
-    let left = n
-    while (left > 0) {
-      const byte = this.bytes[pos >> 3] as number
-      const offset = pos & 7
-      const take = Math.min(left, 8 - offset)
-      const chunk = (byte >> (8 - offset - take)) & ((1 << take) - 1)
-      value = value * (1 << take) + chunk
-      pos += take
-      left -= take
+    if (n === 0) return 0
+    if (n <= 24) {
+      const value = this.#word(this.pos) >>> (32 - n)
+      this.pos += n
+      return value
     }
-    this.pos = pos
-    return value
+    // Above 24 bits: high part times 2^24 plus the low 24 bits (no 32-bit overflow).
+    const high = this.#word(this.pos) >>> (32 - (n - 24))
+    this.pos += n - 24
+    const low = this.#word(this.pos) >>> 8
+    this.pos += 24
+    return high * 16_777_216 + low
   }
 
   readBool(): boolean {
@@ -207,36 +238,53 @@ export class BitReader {
   readBitfieldRanges(n: number, firstId = 1): IdRanges {
     const ranges: IdRanges = []
     if (!this.has(n)) return ranges
-    const bytes = this.bytes
-    const startPos = this.pos
-    const endPos = startPos + n
+    const endPos = this.pos + n
     // Id of bit `pos` is `pos - base`.
-    const base = startPos - firstId
+    const base = this.pos - firstId
+    // Jump from one run boundary to the next with Math.clz32 on a 32-bit window (on its complement
+    // inside a run): the cost is per run and per 32 bits, not per bit. `valid` counts the window's
+    // bits still ahead of `pos`; shifted-in low bits are never taken for a boundary.
+    let pos = this.pos
     let runStart = -1
-    let pos = startPos
+    let window = this.#word(pos)
+    let valid = 32
     while (pos < endPos) {
-      const byte = bytes[pos >> 3] as number
-      const offset = pos & 7
-      // Whole bytes that do not end or start a run are skipped at once: sparse sections are mostly
-      // 0x00 and "accept all" sections mostly 0xff.
-      if (offset === 0 && pos + 8 <= endPos && byte === (runStart < 0 ? 0 : 0xff)) {
-        pos += 8
+      const k = Math.clz32(runStart < 0 ? window : ~window)
+      if (k >= valid) {
+        pos += valid
+        window = this.#word(pos)
+        valid = 32
         continue
       }
-      const stop = Math.min(endPos, pos - offset + 8)
-      for (; pos < stop; pos++) {
-        const set = (byte >> (7 - (pos & 7))) & 1
-        if (set === 1) {
-          if (runStart < 0) runStart = pos - base
-        } else if (runStart >= 0) {
-          ranges.push([runStart, pos - base - 1])
-          runStart = -1
-        }
+      pos += k
+      if (pos >= endPos) break
+      if (runStart < 0) runStart = pos - base
+      else {
+        ranges.push([runStart, pos - base - 1])
+        runStart = -1
       }
+      window <<= k
+      valid -= k
     }
     if (runStart >= 0) ranges.push([runStart, endPos - base - 1])
     this.pos = endPos
     return ranges
+  }
+
+  /** The 32 bits from `pos`, as a signed 32-bit integer; bytes past the end read as zero. */
+  #word(pos: number): number {
+    const bytes = this.bytes
+    const len = bytes.length
+    const i = pos >> 3
+    const off = pos & 7
+    const b0 = i < len ? (bytes[i] as number) : 0
+    const b1 = i + 1 < len ? (bytes[i + 1] as number) : 0
+    const b2 = i + 2 < len ? (bytes[i + 2] as number) : 0
+    const b3 = i + 3 < len ? (bytes[i + 3] as number) : 0
+    const hi = (b0 << 24) | (b1 << 16) | (b2 << 8) | b3
+    if (off === 0) return hi
+    const b4 = i + 4 < len ? (bytes[i + 4] as number) : 0
+    return (hi << off) | (b4 >>> (8 - off))
   }
 
   /**
@@ -256,7 +304,13 @@ export class BitReader {
 
   /** 36-bit count of deciseconds since the Unix epoch, as an ISO 8601 string (TCF Created). */
   readDatetime(): string {
-    return isoFromEpochMs(this.readInt(36) * 100)
+    const deciseconds = this.readInt(36)
+    // Created and LastUpdated are usually equal: format once per reader.
+    if (deciseconds !== this.#lastDeciseconds) {
+      this.#lastDeciseconds = deciseconds
+      this.#lastIso = isoFromEpochMs(deciseconds * 100)
+    }
+    return this.#lastIso
   }
 
   /**
@@ -316,24 +370,29 @@ export function readRangeList(r: BitReader, spec: RangeListSpec): DecodeResult<I
   const fib = spec.encoding === 'fibonacci'
   const idBits = spec.idBits ?? 16
   const maxId = spec.maxId ?? 2 ** idBits - 1
-  const numEntriesField = `${spec.field}.${spec.names?.numEntries ?? 'NumEntries'}`
-  const startField = `${spec.field}.${spec.names?.start ?? 'StartOrOnlyId'}`
-  const endField = `${spec.field}.${spec.names?.end ?? 'EndId'}`
+  // Field names are only built on failure (a restriction-heavy string calls this hundreds of
+  // times), and with no per-call closures: bundlers' keepNames wraps each in a defineProperty.
 
   const count = r.readInt(countBits)
-  if (r.overrun) return decodeError('truncated', numEntriesField, `${numEntriesField} runs past the end`)
+  if (r.overrun)
+    return decodeError(
+      'truncated',
+      rangeFieldName(spec, 'numEntries'),
+      `${rangeFieldName(spec, 'numEntries')} runs past the end`,
+    )
   // Every entry needs at least IsARange plus one id (a Fibonacci code is at least 2 bits).
   const minEntryBits = 1 + (fib ? 2 : idBits)
   if (count * minEntryBits > r.remaining) {
     return decodeError(
       'truncated',
-      numEntriesField,
-      `${numEntriesField} is ${count} but only ${r.remaining} bits remain (${minEntryBits} per entry at least)`,
+      rangeFieldName(spec, 'numEntries'),
+      `${rangeFieldName(spec, 'numEntries')} is ${count} but only ${r.remaining} bits remain (${minEntryBits} per entry at least)`,
     )
   }
   const ranges: IdRanges = []
-  let sorted = true
-  let last = 0
+  // Entries written in ascending, non-touching order (what encoders write) need no merge pass.
+  let merged = true
+  let last = -1
   let offset = 0
   for (let i = 0; i < count; i++) {
     const isRange = r.readBool()
@@ -341,12 +400,12 @@ export function readRangeList(r: BitReader, spec: RangeListSpec): DecodeResult<I
     let end: number
     if (fib) {
       const s = r.readFibonacci()
-      if (s < 0) return fibError(r, startField)
+      if (s < 0) return fibError(r, rangeFieldName(spec, 'start'))
       start = offset + s
       offset = start
       if (isRange) {
         const e = r.readFibonacci()
-        if (e < 0) return fibError(r, endField)
+        if (e < 0) return fibError(r, rangeFieldName(spec, 'end'))
         end = offset + e
         offset = end
       } else end = start
@@ -354,23 +413,41 @@ export function readRangeList(r: BitReader, spec: RangeListSpec): DecodeResult<I
       start = r.readInt(idBits)
       end = isRange ? r.readInt(idBits) : start
     }
-    if (r.overrun)
-      return decodeError(
-        'truncated',
-        isRange ? endField : startField,
-        `${spec.field} entry ${i + 1} runs past the end`,
-      )
-    if (start < 1 || start > maxId) {
-      return decodeError('out_of_range', startField, `${startField} ${start} is outside 1..${maxId}`)
+    if (r.overrun) {
+      const field = isRange ? rangeFieldName(spec, 'end') : rangeFieldName(spec, 'start')
+      return decodeError('truncated', field, `${spec.field} entry ${i + 1} runs past the end`)
     }
-    if (end < start)
-      return decodeError('bad_range', endField, `${endField} ${end} is before ${startField} ${start}`)
-    if (end > maxId) return decodeError('out_of_range', endField, `${endField} ${end} is above ${maxId}`)
-    if (start <= last) sorted = false
+    if (start < 1 || start > maxId) {
+      return decodeError(
+        'out_of_range',
+        rangeFieldName(spec, 'start'),
+        `${rangeFieldName(spec, 'start')} ${start} is outside 1..${maxId}`,
+      )
+    }
+    if (end < start) {
+      return decodeError(
+        'bad_range',
+        rangeFieldName(spec, 'end'),
+        `${rangeFieldName(spec, 'end')} ${end} is before ${rangeFieldName(spec, 'start')} ${start}`,
+      )
+    }
+    if (end > maxId)
+      return decodeError(
+        'out_of_range',
+        rangeFieldName(spec, 'end'),
+        `${rangeFieldName(spec, 'end')} ${end} is above ${maxId}`,
+      )
+    if (start <= last + 1) merged = false
     last = end
     ranges.push([start, end])
   }
-  return { ok: true, value: mergeRanges(ranges, sorted) }
+  return { ok: true, value: merged ? ranges : mergeRanges(ranges) }
+}
+
+const DEFAULT_RANGE_NAMES = { numEntries: 'NumEntries', start: 'StartOrOnlyId', end: 'EndId' } as const
+
+function rangeFieldName(spec: RangeListSpec, which: 'numEntries' | 'start' | 'end'): string {
+  return `${spec.field}.${spec.names?.[which] ?? DEFAULT_RANGE_NAMES[which]}`
 }
 
 function fibError(r: BitReader, field: string): { ok: false; error: DecodeError } {
@@ -384,8 +461,8 @@ function fibError(r: BitReader, field: string): { ok: false; error: DecodeError 
  * array: `[[5, 6], [1, 4], [9, 9]]` -> `[[1, 6], [9, 9]]`.
  */
 export function mergeRanges(ranges: IdRanges, alreadySorted = false): IdRanges {
-  if (ranges.length < 2) return ranges.map(([a, b]) => [a, b])
-  const input = alreadySorted ? ranges : [...ranges].sort((x, y) => x[0] - y[0] || x[1] - y[1])
+  if (ranges.length === 0) return []
+  const input = alreadySorted ? ranges : ranges.slice().sort(byStartThenEnd)
   const out: IdRanges = []
   let [curStart, curEnd] = input[0] as [number, number]
   for (let i = 1; i < input.length; i++) {
@@ -402,9 +479,17 @@ export function mergeRanges(ranges: IdRanges, alreadySorted = false): IdRanges {
   return out
 }
 
+// Module-level comparators and loops rather than per-call arrow functions: bundlers with keepNames
+// (wrangler's default) wrap every arrow function evaluation in a defineProperty call.
+function byStartThenEnd(x: [number, number], y: [number, number]): number {
+  return x[0] - y[0] || x[1] - y[1]
+}
+
 /** Merged ranges of a list of ids (any order, duplicates allowed): `[3, 1, 2, 7]` -> `[[1, 3], [7, 7]]`. */
 export function idsToRanges(ids: readonly number[]): IdRanges {
-  return mergeRanges(ids.map((id) => [id, id]))
+  const ranges: IdRanges = []
+  for (const id of ids) ranges.push([id, id])
+  return mergeRanges(ranges)
 }
 
 /** Whether `id` is in merged, sorted `ranges` (binary search). */

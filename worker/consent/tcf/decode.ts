@@ -15,7 +15,9 @@ import {
 } from '../bits'
 import type { DecodeResult, IdRanges, PublisherRestriction, PublisherTC, TcfString } from '../types'
 import {
+  CORE,
   CORE_FIELDS,
+  PUBLISHER_TC,
   type FieldSpec,
   type FieldType,
   PUBLISHER_TC_FIELDS,
@@ -30,8 +32,15 @@ export interface DecodeTcOptions {
   maxLength?: number
 }
 
+// One decode buffer for the whole isolate: decoding is synchronous and keeps no bytes, so each
+// segment reuses it instead of allocating (8 KB of base64url is 6 KB of bytes).
+const SCRATCH = new Uint8Array(Math.ceil((DEFAULT_MAX_LENGTH * 6) / 8))
+
 /** Core plus at most one of each later segment type (DisclosedVendors, AllowedVendors, PublisherTC). */
 const MAX_SEGMENTS = 4
+
+// Spec names of a vendor Range section's fields, for errors.
+const VENDOR_RANGE_NAMES = { numEntries: 'NumEntries', start: 'StartOrOnlyVendorId', end: 'EndVendorId' }
 
 type FieldValue = number | boolean | string | number[] | IdRanges | PublisherRestriction[]
 
@@ -64,19 +73,18 @@ export function decodeTcString(input: string, opts: DecodeTcOptions = {}): Decod
     )
   }
 
-  const coreBits = decodeBase64Url(segments[0] as string, { maxLength, field: 'Core' })
+  const coreBits = decodeBase64Url(segments[0] as string, { maxLength, field: 'Core', scratch: SCRATCH })
   if (!coreBits.ok) return coreBits
   const core = readFields(BitReader.of(coreBits.value), CORE_FIELDS, '')
   if (!core.ok) return core
-  // Every key of CORE_FIELDS was set by readFields; the table's keys are TcfString's keys.
-  const c = core.value as unknown as Omit<TcfString, 'disclosedVendors' | 'publisherTC'>
+  const c = core.value
 
   let disclosedVendors: IdRanges | null = null
   let publisherTC: PublisherTC | null = null
   let seen = 0
   for (let i = 1; i < segments.length; i++) {
     const label = `Segment[${i}]`
-    const bits = decodeBase64Url(segments[i] as string, { maxLength, field: label })
+    const bits = decodeBase64Url(segments[i] as string, { maxLength, field: label, scratch: SCRATCH })
     if (!bits.ok) return bits
     const r = BitReader.of(bits.value)
     const type = r.readInt(SEGMENT_TYPE_BITS)
@@ -97,13 +105,14 @@ export function decodeTcString(input: string, opts: DecodeTcOptions = {}): Decod
     } else if (type === SegmentType.PublisherTC) {
       const pub = readFields(r, PUBLISHER_TC_FIELDS, 'PublisherTC')
       if (!pub.ok) return pub
-      // Every key of PUBLISHER_TC_FIELDS was set by readFields.
-      const p = pub.value as unknown as PublisherTC
+      const p = pub.value
       publisherTC = {
-        purposeConsents: p.purposeConsents,
-        purposeLegitimateInterests: withoutConsentOnlyPurposes(p.purposeLegitimateInterests),
-        customPurposeConsents: p.customPurposeConsents,
-        customPurposeLegitimateInterests: p.customPurposeLegitimateInterests,
+        purposeConsents: p[PUBLISHER_TC.purposeConsents] as number[],
+        purposeLegitimateInterests: withoutConsentOnlyPurposes(
+          p[PUBLISHER_TC.purposeLegitimateInterests] as number[],
+        ),
+        customPurposeConsents: p[PUBLISHER_TC.customPurposeConsents] as number[],
+        customPurposeLegitimateInterests: p[PUBLISHER_TC.customPurposeLegitimateInterests] as number[],
       }
     } else if (type !== SegmentType.AllowedVendors) {
       // AllowedVendors (2) is deprecated since v2.2 and ignored; 0 (core) cannot repeat, 4-7 are
@@ -119,29 +128,34 @@ export function decodeTcString(input: string, opts: DecodeTcOptions = {}): Decod
   return {
     ok: true,
     value: {
-      version: c.version,
-      created: c.created,
-      lastUpdated: c.lastUpdated,
-      cmpId: c.cmpId,
-      cmpVersion: c.cmpVersion,
-      consentScreen: c.consentScreen,
-      consentLanguage: c.consentLanguage,
-      vendorListVersion: c.vendorListVersion,
-      policyVersion: c.policyVersion,
-      isServiceSpecific: c.isServiceSpecific,
-      useNonStandardTexts: c.useNonStandardTexts,
-      specialFeatureOptIns: c.specialFeatureOptIns,
-      purposeConsents: c.purposeConsents,
-      purposeLegitimateInterests: withoutConsentOnlyPurposes(c.purposeLegitimateInterests),
-      purposeOneTreatment: c.purposeOneTreatment,
-      publisherCountryCode: c.publisherCountryCode,
-      vendorConsents: c.vendorConsents,
-      vendorLegitimateInterests: c.vendorLegitimateInterests,
-      publisherRestrictions: c.publisherRestrictions,
+      // Values sit in table order; CORE maps each key to its position (fields.ts).
+      version: c[CORE.version] as number,
+      created: c[CORE.created] as string,
+      lastUpdated: c[CORE.lastUpdated] as string,
+      cmpId: c[CORE.cmpId] as number,
+      cmpVersion: c[CORE.cmpVersion] as number,
+      consentScreen: c[CORE.consentScreen] as number,
+      consentLanguage: c[CORE.consentLanguage] as string,
+      vendorListVersion: c[CORE.vendorListVersion] as number,
+      policyVersion: c[CORE.policyVersion] as number,
+      isServiceSpecific: c[CORE.isServiceSpecific] as boolean,
+      useNonStandardTexts: c[CORE.useNonStandardTexts] as boolean,
+      specialFeatureOptIns: c[CORE.specialFeatureOptIns] as number[],
+      purposeConsents: c[CORE.purposeConsents] as number[],
+      purposeLegitimateInterests: withoutConsentOnlyPurposes(c[CORE.purposeLegitimateInterests] as number[]),
+      purposeOneTreatment: c[CORE.purposeOneTreatment] as boolean,
+      publisherCountryCode: c[CORE.publisherCountryCode] as string,
+      vendorConsents: c[CORE.vendorConsents] as IdRanges,
+      vendorLegitimateInterests: c[CORE.vendorLegitimateInterests] as IdRanges,
+      publisherRestrictions: c[CORE.publisherRestrictions] as PublisherRestriction[],
       disclosedVendors,
       publisherTC,
     },
   }
+}
+
+function ascending(a: number, b: number): number {
+  return a - b
 }
 
 /** Splits on '.', or returns null past MAX_SEGMENTS (without splitting a string of dots first). */
@@ -165,25 +179,28 @@ function splitSegments(input: string): string[] | null {
 // profiles and their selection). A set LI bit for them establishes nothing, so it is dropped
 // here rather than trusted by whatever reads the result.
 function withoutConsentOnlyPurposes(purposes: number[]): number[] {
-  return purposes.filter((p) => p < 3 || p > 6)
+  const kept: number[] = []
+  for (const p of purposes) if (p < 3 || p > 6) kept.push(p)
+  return kept
 }
 
-/** Reads a table of fields in order into an object keyed by each field's `key`. */
+/** Reads a table of fields, returning their values in table order (see `positions`). */
 function readFields<K extends string>(
   r: BitReader,
   fields: readonly FieldSpec<K>[],
   prefix: string,
-): DecodeResult<Record<K, FieldValue>> {
-  const out = {} as Record<K, FieldValue>
+): DecodeResult<FieldValue[]> {
+  const values: FieldValue[] = []
   for (const spec of fields) {
     if (spec.type === 'vendors' || spec.type === 'restrictions') {
       const name = fieldName(prefix, spec)
       const section = spec.type === 'vendors' ? readVendorSection(r, name) : readRestrictions(r, name)
       if (!section.ok) return section
-      out[spec.key] = section.value
+      values.push(section.value)
       continue
     }
-    const bits = typeof spec.bits === 'number' ? spec.bits : (out[spec.bits] as number)
+    // A width named by key refers to an earlier int field (NumCustomPurposes).
+    const bits = typeof spec.bits === 'number' ? spec.bits : (values[positionOf(fields, spec.bits)] as number)
     const value = readScalar(r, spec.type, bits)
     if (value === null) {
       const name = fieldName(prefix, spec)
@@ -199,9 +216,14 @@ function readFields<K extends string>(
         `${name} is ${String(value)}, only ${spec.equals.value} is supported`,
       )
     }
-    out[spec.key] = value
+    values.push(value)
   }
-  return { ok: true, value: out }
+  return { ok: true, value: values }
+}
+
+function positionOf<K extends string>(fields: readonly FieldSpec<K>[], key: K): number {
+  for (let i = 0; i < fields.length; i++) if ((fields[i] as FieldSpec<K>).key === key) return i
+  return -1
 }
 
 // Error names are built only when something fails: building them per field cost a fifth of a decode.
@@ -266,7 +288,7 @@ function readVendorSection(r: BitReader, section: string): DecodeResult<IdRanges
     countBits: VENDOR_SECTION.numEntriesBits,
     idBits: VENDOR_SECTION.vendorIdBits,
     maxId: maxVendorId,
-    names: { numEntries: 'NumEntries', start: 'StartOrOnlyVendorId', end: 'EndVendorId' },
+    names: VENDOR_RANGE_NAMES,
   })
 }
 
@@ -288,6 +310,13 @@ function readRestrictions(r: BitReader, section: string): DecodeResult<Publisher
       `${countField} is ${count} but only ${r.remaining} bits remain`,
     )
   }
+  if (count === 0) return { ok: true, value: [] }
+  const rangeSpec = {
+    field: section,
+    countBits: RESTRICTIONS.numEntriesBits,
+    idBits: RESTRICTIONS.vendorIdBits,
+    names: VENDOR_RANGE_NAMES,
+  }
   // key = purposeId * 4 + restrictionType
   const byKey = new Map<number, IdRanges>()
   for (let i = 0; i < count; i++) {
@@ -305,19 +334,16 @@ function readRestrictions(r: BitReader, section: string): DecodeResult<Publisher
         `${section}.RestrictionType 3 is undefined`,
       )
     }
-    const vendors = readRangeList(r, {
-      field: section,
-      countBits: RESTRICTIONS.numEntriesBits,
-      idBits: RESTRICTIONS.vendorIdBits,
-      names: { numEntries: 'NumEntries', start: 'StartOrOnlyVendorId', end: 'EndVendorId' },
-    })
+    const vendors = readRangeList(r, rangeSpec)
     if (!vendors.ok) return vendors
     const key = purposeId * 4 + restrictionType
     const before = byKey.get(key)
-    byKey.set(key, before ? before.concat(vendors.value) : vendors.value)
+    // Appending in place: concat would copy the list once per entry (quadratic on hostile input).
+    if (before) for (const range of vendors.value) before.push(range)
+    else byKey.set(key, vendors.value)
   }
   const out: PublisherRestriction[] = []
-  for (const key of [...byKey.keys()].sort((a, b) => a - b)) {
+  for (const key of [...byKey.keys()].sort(ascending)) {
     const vendors = mergeRanges(byKey.get(key) as IdRanges)
     if (vendors.length === 0) continue
     out.push({ purposeId: key >> 2, restrictionType: (key & 3) as 0 | 1 | 2, vendors })

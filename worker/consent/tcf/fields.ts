@@ -50,6 +50,13 @@ export const CORE_FIELDS: readonly FieldSpec<keyof TcfString>[] = [
   { name: 'PublisherRestrictions', key: 'publisherRestrictions', type: 'restrictions', bits: 0 },
 ]
 
+/** Position of each field in its table: decoders read values into an array in table order. */
+export function positions<K extends string>(fields: readonly FieldSpec<K>[]): Readonly<Record<K, number>> {
+  return Object.fromEntries(fields.map((f, i) => [f.key, i])) as Record<K, number>
+}
+
+export const CORE = positions(CORE_FIELDS)
+
 /** PublisherTC keys plus the count that sizes the custom purpose bitfields. */
 export type PublisherTcKey = keyof PublisherTC | 'numCustomPurposes'
 
@@ -71,6 +78,8 @@ export const PUBLISHER_TC_FIELDS: readonly FieldSpec<PublisherTcKey>[] = [
     bits: 'numCustomPurposes',
   },
 ]
+
+export const PUBLISHER_TC = positions(PUBLISHER_TC_FIELDS)
 
 /** Width of the SegmentType that opens every segment after the core. */
 export const SEGMENT_TYPE_BITS = 3
