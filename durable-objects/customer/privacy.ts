@@ -4,7 +4,7 @@
  * rules/privacy.yaml are deleted by a daily `retention` due item).
  *
  * Retention is generic over tables: a table's time column comes from `TIME_COLUMNS` when listed
- * there, else the first column named by convention (`ts`, `at`, `updated_at`, ...). Times may be
+ * there, else the first column named by convention (`ts`, `at`, `updated_at`, ..., then any `*_at`). Times may be
  * ms since epoch (INTEGER) or ISO 8601 text. Tables without a time column are left alone.
  */
 import type { RetentionRules } from '../../worker/rules/concerns/privacy'
@@ -20,6 +20,9 @@ export const TIME_COLUMNS: Record<string, string | null> = {
   // Scheduled work, not personal history: a due item disappears when it runs.
   due_items: null,
   absorbed: 'absorbed_at',
+  // A link lives as long as the person's state: expiring it here would orphan its IdentityIndex
+  // entry, which a later DSAR could then no longer reach from the customer. DSAR erase removes it.
+  identity_links: null,
 }
 
 /** Convention, in order of preference: the time the row's fact happened, then when it was written. */
@@ -34,7 +37,8 @@ export function timeColumn(sql: SqlStorage, table: string): string | null {
       .toArray()
       .map((r) => r.name),
   )
-  return CONVENTIONAL.find((c) => columns.has(c)) ?? null
+  // Last resort: the first column named `*_at` (e.g. `started_at`), in table order.
+  return CONVENTIONAL.find((c) => columns.has(c)) ?? [...columns].find((c) => c.endsWith('_at')) ?? null
 }
 
 /** Window in days for a table: its own, else the default. */

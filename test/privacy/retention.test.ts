@@ -126,6 +126,10 @@ describe('CustomerState retention (alarm)', () => {
     })
     const timed = after.filter((t) => t.timed)
     expect(timed.map((t) => t.table)).toEqual(expect.arrayContaining(['events', 'absorbed']))
+    // Identity links outlive the window (they are how a DSAR reaches the person's other identifiers).
+    const links = after.find((t) => t.table === 'identity_links')!
+    expect(links.timed).toBe(false)
+    expect(links.rows).toContain('old-')
     for (const t of timed) {
       expect({ table: t.table, old: t.rows.includes('old-') }).toEqual({ table: t.table, old: false })
       expect({
