@@ -9,37 +9,93 @@
 export const HASH_VERSIONS = [1] as const
 export type HashVersion = (typeof HASH_VERSIONS)[number]
 
-const encoder = new TextEncoder()
+const C1 = 0xcc9e2d51
+const C2 = 0x1b873593
+const NO_BYTES = new Uint8Array(0)
 
-/** MurmurHash3 x86_32 (Austin Appleby's reference algorithm), as an unsigned 32-bit integer. */
-export function murmur3(text: string, seed = 0): number {
-  const data = encoder.encode(text)
-  const c1 = 0xcc9e2d51
-  const c2 = 0x1b873593
+// One 32-bit block into the running hash (the reference algorithm's body step).
+function mixBlock(h: number, k: number): number {
+  k = Math.imul(k, C1)
+  k = (k << 15) | (k >>> 17)
+  k = Math.imul(k, C2)
+  h ^= k
+  h = (h << 13) | (h >>> 19)
+  return (Math.imul(h, 5) + 0xe6546b64) | 0
+}
+
+/**
+ * MurmurHash3 x86_32 (Austin Appleby's reference algorithm) of `prefix` followed by the UTF-8
+ * bytes of `text`, unsigned. The bytes are fed straight from the string (lone surrogates as
+ * U+FFFD, like TextEncoder): no buffer, no allocation. This runs on every bucketing decision.
+ */
+function murmur3Stream(prefix: Uint8Array, text: string, seed: number): number {
   let h = seed >>> 0
-  const blocks = data.length & ~3
-  for (let i = 0; i < blocks; i += 4) {
-    let k = data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24)
-    k = Math.imul(k, c1)
-    k = (k << 15) | (k >>> 17)
-    k = Math.imul(k, c2)
-    h ^= k
-    h = (h << 13) | (h >>> 19)
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0
+  let k = 0
+  let filled = 0
+  let length = prefix.length
+  for (let i = 0; i < prefix.length; i++) {
+    k |= prefix[i]! << (filled << 3)
+    if (++filled === 4) {
+      h = mixBlock(h, k)
+      k = 0
+      filled = 0
+    }
   }
-  // Tail bytes (1-3), little-endian, as in the reference implementation's fall-through switch.
-  const tail = data.length & 3
-  if (tail > 0) {
-    let k = 0
-    if (tail === 3) k ^= data[blocks + 2]! << 16
-    if (tail >= 2) k ^= data[blocks + 1]! << 8
-    k ^= data[blocks]!
-    k = Math.imul(k, c1)
+  for (let i = 0; i < text.length; i++) {
+    let cp = text.charCodeAt(i)
+    if (cp < 0x80) {
+      k |= cp << (filled << 3)
+      length++
+      if (++filled === 4) {
+        h = mixBlock(h, k)
+        k = 0
+        filled = 0
+      }
+      continue
+    }
+    if (cp >= 0xd800 && cp <= 0xdfff) {
+      const lo = i + 1 < text.length ? text.charCodeAt(i + 1) : 0
+      if (cp <= 0xdbff && lo >= 0xdc00 && lo <= 0xdfff) {
+        cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00)
+        i++
+      } else cp = 0xfffd
+    }
+    // Multi-byte sequence: up to four bytes, packed little-endian into `seq`.
+    let seq: number
+    let n: number
+    if (cp < 0x800) {
+      seq = 0xc0 | (cp >> 6) | ((0x80 | (cp & 63)) << 8)
+      n = 2
+    } else if (cp < 0x10000) {
+      seq = 0xe0 | (cp >> 12) | ((0x80 | ((cp >> 6) & 63)) << 8) | ((0x80 | (cp & 63)) << 16)
+      n = 3
+    } else {
+      seq =
+        0xf0 |
+        (cp >> 18) |
+        ((0x80 | ((cp >> 12) & 63)) << 8) |
+        ((0x80 | ((cp >> 6) & 63)) << 16) |
+        ((0x80 | (cp & 63)) << 24)
+      n = 4
+    }
+    for (let j = 0; j < n; j++) {
+      k |= ((seq >>> (j << 3)) & 0xff) << (filled << 3)
+      length++
+      if (++filled === 4) {
+        h = mixBlock(h, k)
+        k = 0
+        filled = 0
+      }
+    }
+  }
+  // Tail bytes (1-3), as in the reference implementation's fall-through switch.
+  if (filled > 0) {
+    k = Math.imul(k, C1)
     k = (k << 15) | (k >>> 17)
-    k = Math.imul(k, c2)
+    k = Math.imul(k, C2)
     h ^= k
   }
-  h ^= data.length
+  h ^= length
   h ^= h >>> 16
   h = Math.imul(h, 0x85ebca6b)
   h ^= h >>> 13
@@ -48,11 +104,76 @@ export function murmur3(text: string, seed = 0): number {
   return h >>> 0
 }
 
+/**
+ * The same hash for an all-ASCII `text` (UTF-8 bytes = char codes), four characters per block;
+ * -1 when the text is not ASCII (the caller then streams it byte by byte).
+ */
+function murmur3Ascii(text: string, seed: number): number {
+  let h = seed >>> 0
+  const length = text.length
+  const blocks = length & ~3
+  for (let i = 0; i < blocks; i += 4) {
+    const a = text.charCodeAt(i)
+    const b = text.charCodeAt(i + 1)
+    const c = text.charCodeAt(i + 2)
+    const d = text.charCodeAt(i + 3)
+    if ((a | b | c | d) >= 0x80) return -1
+    h = mixBlock(h, a | (b << 8) | (c << 16) | (d << 24))
+  }
+  let k = 0
+  for (let i = blocks, shift = 0; i < length; i++, shift += 8) {
+    const ch = text.charCodeAt(i)
+    if (ch >= 0x80) return -1
+    k |= ch << shift
+  }
+  if (length & 3) {
+    k = Math.imul(k, C1)
+    k = (k << 15) | (k >>> 17)
+    k = Math.imul(k, C2)
+    h ^= k
+  }
+  h ^= length
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
+  return h >>> 0
+}
+
+/** MurmurHash3 x86_32 (Austin Appleby's reference algorithm) of the UTF-8 bytes of `text`, unsigned. */
+export function murmur3(text: string, seed = 0): number {
+  const fast = murmur3Ascii(text, seed)
+  return fast >= 0 ? fast : murmur3Stream(NO_BYTES, text, seed)
+}
+
 /** The unit's position in [0, 1) for `key` (experiment id, layer id, holdout) under `seed`. */
 export function bucket(version: HashVersion, seed: string, key: string, unit: string): number {
   switch (version) {
     case 1:
       return murmur3(`${seed}:${key}:${unit}`) / 4294967296
+  }
+}
+
+/** A `<seed>:<key>:` prefix encoded once, so per-request hashing only encodes the unit. */
+export interface HashPrefix {
+  version: HashVersion
+  text: string
+  bytes: Uint8Array
+}
+
+export function hashPrefix(version: HashVersion, seed: string, key: string): HashPrefix {
+  const text = `${seed}:${key}:`
+  return { version, text, bytes: new TextEncoder().encode(text) }
+}
+
+/** `bucket(version, seed, key, unit)` for a precomputed prefix: the same value, less work. */
+export function bucketPrefixed(prefix: HashPrefix, unit: string): number {
+  switch (prefix.version) {
+    case 1: {
+      const fast = murmur3Ascii(prefix.text + unit, 0)
+      return (fast >= 0 ? fast : murmur3Stream(prefix.bytes, unit, 0)) / 4294967296
+    }
   }
 }
 

@@ -18,8 +18,8 @@ export interface Scope {
   maxAgeMs: number
   /** Attributes ignored because they were older than the limit. */
   stale: string[]
-  /** Audience/trait results already computed for this visitor. */
-  memo: Map<string, boolean>
+  /** Audience/trait results already computed for this visitor (created on first use). */
+  memo: Map<string, boolean> | null
   /** Conditions that could not be evaluated (logged by the caller). */
   errors: string[]
 }
@@ -227,16 +227,18 @@ export function conditionLibrary(
       const inner = compileCondition(def.when, lib, `${kind} ${name}`, problems)
       building.delete(key)
       const test = inner.test
+      const yes = `${kind} ${name}: yes`
+      const no = `${kind} ${name}: no`
       const compiled: Compiled = {
         usesState: inner.usesState,
         // Memoised per visitor: an audience used by several rules is evaluated once.
+        // The memo is valid for one freshness limit; the engine clears it when the limit changes.
         test: (s) => {
-          const memoKey = `${key}@${s.maxAgeMs}`
-          const m = s.memo.get(memoKey)
+          const m = s.memo?.get(key)
           if (m !== undefined) return m
           const r = test(s)
-          s.memo.set(memoKey, r)
-          s.trace.push(`${kind} ${name}: ${r ? 'yes' : 'no'}`)
+          ;(s.memo ??= new Map()).set(key, r)
+          s.trace.push(r ? yes : no)
           return r
         },
       }

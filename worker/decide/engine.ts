@@ -5,7 +5,7 @@
  * request time; every decision carries its reason and the trace that led to it.
  */
 import type { RuleSet } from '../rules/types'
-import { bucket, pickWeighted, type HashVersion } from './bucket'
+import { bucketPrefixed, hashPrefix, pickWeighted, type HashPrefix, type HashVersion } from './bucket'
 import { thompsonPick } from './bandit'
 import { compileCondition, conditionLibrary, type Compiled, type Scope } from './condition'
 import type { BanditStatsReader, DecisionContext, PurposeFlags } from './context'
@@ -45,6 +45,8 @@ export interface EngineDecision {
 
 interface CompiledVariant {
   id: string
+  /** Counted against caps: has a campaign or tags (and is not the fallback). */
+  capped: boolean
   requires: Purpose[]
   compliance: Array<{ name: string; test: Compiled['test'] }>
   schedule: Schedule | null
@@ -67,10 +69,27 @@ interface CompiledExperiment {
   layer: { id: string; seed: string; start: number; end: number } | null
   requires: Purpose[]
   bandit: { rebalanceMs: number } | null
+  /** `<seed>:<key>:` prefixes, encoded once (arm, traffic, layer). */
+  prefixes: { arm: HashPrefix; traffic: HashPrefix; layer: HashPrefix | null }
 }
 
 interface CompiledRule {
   id: string
+  /** The rule's variant, resolved at compile time (null for an experiment rule or an undeployed variant). */
+  target: CompiledVariant | null
+  /** Per experiment arm (same order as the experiment's arms): variant, assignment and trace lines. */
+  arms: Array<{
+    variant: CompiledVariant | null
+    assignment: ExperimentAssignment
+    line: string
+    shown: string
+  }>
+  /** Trace line when the rule's own variant is shown. */
+  shown: string
+  /** `rule:<id>`, built once. */
+  reason: `rule:${string}`
+  /** Trace line, built once. */
+  noMatch: string
   when: Compiled | null
   variant: string | null
   experiment: CompiledExperiment | null
@@ -84,6 +103,7 @@ export interface CompiledPlacement {
   /** Some rule reads customer state, or some variant is capped: the caller reads state first. */
   usesState: boolean
   holdout: number
+  holdoutPrefix: HashPrefix
   maxAgeMs: number
 }
 
@@ -91,7 +111,7 @@ export interface Engine {
   version: string
   placements: Map<string, CompiledPlacement>
   experiments: Map<string, CompiledExperiment>
-  holdout: { percent: number; seed: string; requires: Purpose[] }
+  holdout: { percent: number; seed: string; requires: Purpose[]; prefix: HashPrefix }
   pages: Array<{ pattern: string; prefix: boolean; placements: string[] }>
   localeFallbacks: Record<string, string[]>
   defaultLocale: string
@@ -146,6 +166,11 @@ export function compileEngine(
       layer,
       requires: [...e.requires],
       bandit: e.bandit ? { rebalanceMs: parseDuration(e.bandit.rebalance) ?? 3_600_000 } : null,
+      prefixes: {
+        arm: hashPrefix(e.hashVersion, e.seed ?? id, id),
+        traffic: hashPrefix(e.hashVersion, e.seed ?? id, `traffic:${id}`),
+        layer: layer ? hashPrefix(e.hashVersion, layer.seed, `layer:${layer.id}`) : null,
+      },
     })
   }
 
@@ -159,18 +184,29 @@ export function compileEngine(
       if (!isFallback && (v.campaign || v.tags.length > 0)) capped = true
       variants.set(id, {
         id,
+        capped: !isFallback && (v.campaign !== undefined || v.tags.length > 0),
         requires: [...(v.requires ?? (isFallback ? [] : ['personalization']))],
         compliance: v.compliance.map((g) => ({ name: g, test: guards[g].test })),
         schedule: (v.schedule as Schedule | undefined) ?? null,
         maxAgeMs: v.maxAttributeAge ? parseDuration(v.maxAttributeAge) : null,
         campaign: v.campaign ?? null,
         tags: [...v.tags],
-        content: v.content as Record<string, Record<string, unknown>>,
+        content: frozenContent(v.content as Record<string, Record<string, unknown>>, v.contentKey ?? null),
         contentKey: v.contentKey ?? null,
       })
     }
     const compiledRules: CompiledRule[] = p.rules.map((r, i) => ({
       id: r.id,
+      target: r.variant ? (variants.get(r.variant) ?? null) : null,
+      arms: (r.experiment ? (experiments.get(r.experiment)?.arms ?? []) : []).map((arm) => ({
+        variant: variants.get(arm) ?? null,
+        assignment: Object.freeze({ id: r.experiment!, arm, holdout: false }),
+        line: `rule ${r.id}: experiment ${r.experiment} arm ${arm}`,
+        shown: `=> ${arm} (rule:${r.id})`,
+      })),
+      shown: `=> ${r.variant} (rule:${r.id})`,
+      reason: `rule:${r.id}` as const,
+      noMatch: `rule ${r.id}: no match`,
       when: r.when ? compileCondition(r.when, lib, `placements.${name}.rules[${i}]`, problems) : null,
       variant: r.variant ?? null,
       experiment: r.experiment ? (experiments.get(r.experiment) ?? null) : null,
@@ -189,6 +225,7 @@ export function compileEngine(
       rules: compiledRules,
       usesState: capped || guardState || compiledRules.some((r) => r.when?.usesState),
       holdout: rules.experiments.placementHoldouts[name] ?? 0,
+      holdoutPrefix: hashPrefix(1, rules.experiments.holdout.seed, `holdout:${name}`),
       maxAgeMs,
     })
   }
@@ -197,7 +234,11 @@ export function compileEngine(
     version: rules.version,
     placements,
     experiments,
-    holdout: { ...rules.experiments.holdout, requires: [...rules.experiments.holdout.requires] },
+    holdout: {
+      ...rules.experiments.holdout,
+      requires: [...rules.experiments.holdout.requires],
+      prefix: hashPrefix(1, rules.experiments.holdout.seed, 'holdout'),
+    },
     pages: Object.entries(rules.placements.pages).map(([pattern, names]) => ({
       pattern: pattern.endsWith('*') ? pattern.slice(0, -1) : pattern,
       prefix: pattern.endsWith('*'),
@@ -214,10 +255,32 @@ export function compileEngine(
   }
 }
 
+/** Per-locale content, frozen (decisions share it), with the content key folded in. */
+function frozenContent(
+  content: Record<string, Record<string, unknown>>,
+  contentKey: string | null,
+): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {}
+  for (const [locale, body] of Object.entries(content)) {
+    out[locale] = deepFreeze(contentKey ? { contentKey, ...body } : { ...body })
+  }
+  if (contentKey && !out.default) out.default = deepFreeze({ contentKey })
+  return out
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const v of Object.values(value as Record<string, unknown>)) deepFreeze(v)
+  }
+  return value
+}
+
 function emptyVariant(id: string, problems: string[], placement: string): CompiledVariant {
   problems.push(`placement ${placement}: fallback variant "${id}" is missing`)
   return {
     id,
+    capped: false,
     requires: [],
     compliance: [],
     schedule: null,
@@ -256,49 +319,33 @@ export function decidePlacement(
   if (!p) return null
   const trace: string[] = []
   const errors: string[] = []
-  const done = (
-    v: CompiledVariant,
-    reason: Reason,
-    fallback: string | null,
-    experiment: ExperimentAssignment | null,
-    reserve: EngineDecision['reserve'] = null,
-  ): EngineDecision => {
-    const locale = pickLocale(ctx.locale ?? engine.defaultLocale, v.content, engine.localeFallbacks)
-    const body = locale ? v.content[locale]! : {}
-    trace.push(`=> ${v.id} (${reason}${fallback ? `, fallback: ${fallback}` : ''})`)
-    return {
-      placement: name,
-      variant: v.id,
-      content: v.contentKey ? { contentKey: v.contentKey, ...body } : { ...body },
-      locale,
-      reason,
-      fallback,
-      experiment,
-      rulesVersion: engine.version,
-      trace,
-      errors,
-      reserve,
-    }
-  }
-
+  // No closures on this hot path: bundlers that keep function names (wrangler's esbuild does)
+  // pay a defineProperty for every closure created per call.
   if (p.usesState && ctx.state === 'unavailable') {
     trace.push('customer state did not answer within its time budget')
-    return done(p.fallback, 'fallback', 'state_unavailable', null)
+    return finish(engine, name, ctx, trace, errors, p.fallback, 'fallback', 'state_unavailable', null)
   }
 
   const unit = ctx.identity.basis !== 'ephemeral' ? ctx.identity.unitId : null
-  const has = (purposes: readonly Purpose[]) => purposes.every((x) => ctx.consent.purposes[x])
 
-  if (unit && engine.holdout.percent > 0 && has(engine.holdout.requires)) {
-    if (bucket(1, engine.holdout.seed, 'holdout', unit) * 100 < engine.holdout.percent) {
+  if (unit && engine.holdout.percent > 0 && hasAll(ctx, engine.holdout.requires)) {
+    if (bucketPrefixed(engine.holdout.prefix, unit) * 100 < engine.holdout.percent) {
       trace.push(`in the global holdout (${engine.holdout.percent}%)`)
-      return done(p.fallback, 'holdout', 'holdout', { id: 'holdout', arm: 'holdout', holdout: true })
+      return finish(engine, name, ctx, trace, errors, p.fallback, 'holdout', 'holdout', {
+        id: 'holdout',
+        arm: 'holdout',
+        holdout: true,
+      })
     }
   }
-  if (unit && p.holdout > 0 && has(engine.holdout.requires)) {
-    if (bucket(1, engine.holdout.seed, `holdout:${name}`, unit) * 100 < p.holdout) {
+  if (unit && p.holdout > 0 && hasAll(ctx, engine.holdout.requires)) {
+    if (bucketPrefixed(p.holdoutPrefix, unit) * 100 < p.holdout) {
       trace.push(`in the holdout of ${name} (${p.holdout}%)`)
-      return done(p.fallback, 'holdout', 'holdout', { id: `holdout:${name}`, arm: 'holdout', holdout: true })
+      return finish(engine, name, ctx, trace, errors, p.fallback, 'holdout', 'holdout', {
+        id: `holdout:${name}`,
+        arm: 'holdout',
+        holdout: true,
+      })
     }
   }
 
@@ -306,87 +353,152 @@ export function decidePlacement(
   let firstBlock: Exclude<Reason, `rule:${string}`> | null = null
   let staleSeen = false
 
+  // One scope for the whole placement (fewer allocations); the freshness limit and stale list are per rule.
+  // Its memo is shared by the rules, so an audience used by several rules is evaluated once.
+  const scope: Scope = { ctx, trace, maxAgeMs: p.maxAgeMs, stale: [], memo: null, errors }
   for (const rule of p.rules) {
-    const target = rule.variant ? p.variants.get(rule.variant) : undefined
-    const scope: Scope = {
-      ctx,
-      trace,
-      maxAgeMs: target?.maxAgeMs ?? p.maxAgeMs,
-      stale: [],
-      memo: new Map(),
-      errors,
+    const target = rule.target
+    const maxAgeMs = target?.maxAgeMs ?? p.maxAgeMs
+    if (maxAgeMs !== scope.maxAgeMs) {
+      // Audience results depend on the freshness limit: a different limit starts a fresh memo.
+      scope.maxAgeMs = maxAgeMs
+      scope.memo = null
     }
+    if (scope.stale.length > 0) scope.stale = []
     const matched = rule.when ? rule.when.test(scope) : true
     if (scope.stale.length > 0) {
       staleSeen = true
       trace.push(`rule ${rule.id}: ignored stale ${scope.stale.map((a) => `customer.${a}`).join(', ')}`)
     }
     if (!matched) {
-      trace.push(`rule ${rule.id}: no match`)
+      trace.push(rule.noMatch)
       continue
     }
     let variant = target
     let experiment: ExperimentAssignment | null = null
+    let shown = rule.shown
     if (rule.experiment) {
       const e = rule.experiment
       if (e.status !== 'running') {
         trace.push(`rule ${rule.id}: experiment ${e.id} is ${e.status}`)
         continue
       }
-      if (!unit || !has(e.requires)) {
+      if (!unit || !hasAll(ctx, e.requires)) {
         trace.push(
           `rule ${rule.id}: experiment ${e.id} not bucketed: ${!unit ? 'no stable visitor id' : `needs ${e.requires.join(', ')} consent`}`,
         )
         const control = p.variants.get(e.control)
-        const blocked = control ? guardBlock(control, ctx, state, has, trace) : 'fallback'
-        if (control && !blocked) return done(control, 'consent', null, null)
-        return done(p.fallback, 'consent', 'consent', null)
+        const blocked = control ? guardBlock(control, ctx, state, trace) : 'fallback'
+        if (control && !blocked)
+          return finish(engine, name, ctx, trace, errors, control, 'consent', null, null)
+        return finish(engine, name, ctx, trace, errors, p.fallback, 'consent', 'consent', null)
       }
-      const arm = assignArm(e, unit, ctx.now, opts.banditStats)
-      if (arm === null) {
+      const armIndex = assignArmIndex(e, unit, ctx.now, opts.banditStats)
+      const arm = armIndex >= 0 ? rule.arms[armIndex] : undefined
+      if (!arm) {
         trace.push(`rule ${rule.id}: not enrolled in experiment ${e.id}`)
         continue
       }
-      trace.push(`rule ${rule.id}: experiment ${e.id} arm ${arm}`)
-      experiment = { id: e.id, arm, holdout: false }
-      variant = p.variants.get(arm)
+      trace.push(arm.line)
+      experiment = arm.assignment
+      variant = arm.variant
+      shown = arm.shown
     }
     if (!variant) {
       trace.push(`rule ${rule.id}: its variant is not deployed`)
       continue
     }
-    const blocked = guardBlock(variant, ctx, state, has, trace)
+    const blocked = guardBlock(variant, ctx, state, trace)
     if (blocked) {
       firstBlock ??= blocked
       continue
     }
-    const capped = variant.campaign !== null || variant.tags.length > 0
-    if (capped && variant !== p.fallback) {
+    if (variant.capped) {
       if (!state) {
         trace.push(`variant ${variant.id}: capped, but there is no customer state to count against`)
         firstBlock ??= 'cap'
         continue
       }
-      return done(variant, `rule:${rule.id}`, null, experiment, {
-        campaign: variant.campaign,
-        tags: variant.tags,
-      })
+      return finish(
+        engine,
+        name,
+        ctx,
+        trace,
+        errors,
+        variant,
+        rule.reason,
+        null,
+        experiment,
+        { campaign: variant.campaign, tags: variant.tags },
+        shown,
+      )
     }
-    return done(variant, `rule:${rule.id}`, null, experiment)
+    return finish(engine, name, ctx, trace, errors, variant, rule.reason, null, experiment, null, shown)
   }
 
-  if (firstBlock) return done(p.fallback, firstBlock, firstBlock, null)
-  if (staleSeen) return done(p.fallback, 'freshness', 'freshness', null)
+  if (firstBlock) return finish(engine, name, ctx, trace, errors, p.fallback, firstBlock, firstBlock, null)
+  if (staleSeen) return finish(engine, name, ctx, trace, errors, p.fallback, 'freshness', 'freshness', null)
   trace.push('no rule applied')
-  return done(p.fallback, 'fallback', 'no_match', null)
+  return finish(engine, name, ctx, trace, errors, p.fallback, 'fallback', 'no_match', null)
 }
+
+function hasAll(ctx: DecisionContext, purposes: readonly Purpose[]): boolean {
+  const granted = ctx.consent.purposes
+  for (let i = 0; i < purposes.length; i++) {
+    const p = purposes[i]
+    // Property reads by name, not by computed key: this stays monomorphic and cheap.
+    if (
+      p === 'personalization'
+        ? !granted.personalization
+        : p === 'measurement'
+          ? !granted.measurement
+          : p === 'storage'
+            ? !granted.storage
+            : !granted.advertising
+    )
+      return false
+  }
+  return true
+}
+
+function finish(
+  engine: Engine,
+  placement: string,
+  ctx: DecisionContext,
+  trace: string[],
+  errors: string[],
+  v: CompiledVariant,
+  reason: Reason,
+  fallback: string | null,
+  experiment: ExperimentAssignment | null,
+  reserve: EngineDecision['reserve'] = null,
+  line: string | null = null,
+): EngineDecision {
+  const locale = pickLocale(ctx.locale ?? engine.defaultLocale, v.content, engine.localeFallbacks)
+  trace.push(line ?? (fallback ? `=> ${v.id} (${reason}, fallback: ${fallback})` : `=> ${v.id} (${reason})`))
+  return {
+    placement,
+    variant: v.id,
+    // Content objects are frozen at compile time and shared between decisions.
+    content: locale ? v.content[locale]! : EMPTY,
+    locale,
+    reason,
+    fallback,
+    experiment,
+    rulesVersion: engine.version,
+    trace,
+    errors,
+    reserve,
+  }
+}
+
+const EMPTY: Record<string, unknown> = Object.freeze({})
 
 /** The guard that stops `v` from being shown, or null. Order: schedule, consent, compliance, suppression. */
 function guardBlock(
   v: CompiledVariant,
   ctx: DecisionContext,
   state: Exclude<DecisionContext['state'], 'unavailable'>,
-  has: (p: readonly Purpose[]) => boolean,
   trace: string[],
 ): 'schedule' | 'consent' | 'compliance' | 'cap' | null {
   if (v.schedule) {
@@ -401,7 +513,7 @@ function guardBlock(
       return 'schedule'
     }
   }
-  if (!has(v.requires)) {
+  if (!hasAll(ctx, v.requires)) {
     trace.push(`variant ${v.id}: needs ${v.requires.join(', ')} consent`)
     return 'consent'
   }
@@ -411,7 +523,7 @@ function guardBlock(
       trace,
       maxAgeMs: v.maxAgeMs ?? Infinity,
       stale: [],
-      memo: new Map(),
+      memo: null,
       errors: [],
     }
     if (!g.test(scope)) {
@@ -433,18 +545,23 @@ export function assignArm(
   now: number,
   stats?: BanditStatsReader,
 ): string | null {
-  if (e.layer) {
-    const u = bucket(e.hashVersion, e.layer.seed, `layer:${e.layer.id}`, unit)
-    if (u < e.layer.start || u >= e.layer.end) return null
-  } else if (e.traffic < 100 && bucket(e.hashVersion, e.seed, `traffic:${e.id}`, unit) * 100 >= e.traffic) {
-    return null
+  const i = assignArmIndex(e, unit, now, stats)
+  return i >= 0 ? e.arms[i]! : null
+}
+
+/** Index into `e.arms` for `unit`, or -1 when the unit is not enrolled. */
+function assignArmIndex(e: CompiledExperiment, unit: string, now: number, stats?: BanditStatsReader): number {
+  if (e.layer && e.prefixes.layer) {
+    const u = bucketPrefixed(e.prefixes.layer, unit)
+    if (u < e.layer.start || u >= e.layer.end) return -1
+  } else if (e.traffic < 100 && bucketPrefixed(e.prefixes.traffic, unit) * 100 >= e.traffic) {
+    return -1
   }
   if (e.bandit) {
     const epoch = Math.floor(now / e.bandit.rebalanceMs)
-    return e.arms[thompsonPick(e.arms, stats?.(e.id), `${e.seed}:${e.id}:${unit}:${epoch}`)] ?? null
+    return thompsonPick(e.arms, stats?.(e.id), `${e.seed}:${e.id}:${unit}:${epoch}`)
   }
-  const i = pickWeighted(bucket(e.hashVersion, e.seed, e.id, unit), e.weights)
-  return i >= 0 ? e.arms[i]! : null
+  return pickWeighted(bucketPrefixed(e.prefixes.arm, unit), e.weights)
 }
 
 /**
@@ -463,11 +580,10 @@ export function toFallback(
   if (!p) return d
   const v = p.fallback
   const picked = pickLocale(locale ?? engine.defaultLocale, v.content, engine.localeFallbacks)
-  const body = picked ? v.content[picked]! : {}
   return {
     ...d,
     variant: v.id,
-    content: v.contentKey ? { contentKey: v.contentKey, ...body } : { ...body },
+    content: picked ? v.content[picked]! : EMPTY,
     locale: picked,
     reason,
     fallback: cause,

@@ -18,11 +18,30 @@ export function canonicalLocale(tag: string): string | null {
     .join('-')
 }
 
+const chains = new WeakMap<Record<string, string[]>, Map<string, readonly string[]>>()
+const NO_EXTRA: Record<string, string[]> = {}
+
 /**
  * The lookup order for `locale`: the tag, then each truncation, then any extra fallbacks configured
  * for the language, then `default`. `fallbackChain('de-AT')` -> `['de-AT', 'de', 'default']`.
  */
-export function fallbackChain(locale: string | null, extra: Record<string, string[]> = {}): string[] {
+export function fallbackChain(
+  locale: string | null,
+  extra: Record<string, string[]> = NO_EXTRA,
+): readonly string[] {
+  // Chains are asked for on every decision; there are few distinct locales, so keep them.
+  let perExtra = chains.get(extra)
+  if (!perExtra) chains.set(extra, (perExtra = new Map()))
+  const key = locale ?? ''
+  const hit = perExtra.get(key)
+  if (hit) return hit
+  const chain = buildChain(locale, extra)
+  if (perExtra.size > 1000) perExtra.clear()
+  perExtra.set(key, chain)
+  return chain
+}
+
+function buildChain(locale: string | null, extra: Record<string, string[]>): string[] {
   const chain: string[] = []
   const push = (t: string) => {
     if (!chain.includes(t)) chain.push(t)
@@ -47,9 +66,9 @@ export function fallbackChain(locale: string | null, extra: Record<string, strin
 export function pickLocale(
   locale: string | null,
   available: Record<string, unknown>,
-  extra: Record<string, string[]> = {},
+  extra: Record<string, string[]> = NO_EXTRA,
 ): string | null {
-  for (const t of fallbackChain(locale, extra)) if (t in available) return t
+  for (const t of fallbackChain(locale, extra)) if (Object.hasOwn(available, t)) return t
   return null
 }
 

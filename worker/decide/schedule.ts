@@ -59,8 +59,21 @@ function formatterFor(zone: string): Intl.DateTimeFormat {
   return f
 }
 
+// Formatting is the expensive part; within one minute the answer for a zone does not change.
+const minuteCache = new Map<string, { minute: number; value: LocalTime }>()
+
 /** The wall-clock date and time at `now` (ms since epoch) in `zone`. Throws on an unknown zone. */
 export function localTime(now: number, zone: string): LocalTime {
+  const minute = Math.floor(now / 60_000)
+  const hit = minuteCache.get(zone)
+  if (hit && hit.minute === minute) return hit.value
+  const value = computeLocalTime(now, zone)
+  if (minuteCache.size > 500) minuteCache.clear()
+  minuteCache.set(zone, { minute, value })
+  return value
+}
+
+function computeLocalTime(now: number, zone: string): LocalTime {
   const parts: Record<string, string> = {}
   for (const p of formatterFor(zone).formatToParts(now)) parts[p.type] = p.value
   const hour = Number(parts.hour) % 24
