@@ -97,6 +97,38 @@ describe('GET /v1/me', () => {
   })
 })
 
+describe('the transparency loop, end to end', () => {
+  it('shows a visitor why they saw what /v1/decide gave them, from the decision log the queue filled', async () => {
+    const v = await visitor()
+    const decide = await exports.default.fetch('http://gate.test/v1/decide', {
+      method: 'POST',
+      headers: { ...US_CA, 'x-gatehouse-id': v.token, 'content-type': 'application/json' },
+      body: JSON.stringify({ placements: ['home_hero'], context: { url: 'https://shop.example/' } }),
+    })
+    expect(decide.status).toBe(200)
+    const decided = (await decide.json()) as {
+      rulesVersion: string
+      decisions: Array<{ placement: string; variant: string | null; reason: string }>
+    }
+    const given = decided.decisions.find((d) => d.placement === 'home_hero')!
+
+    // The record travels log stage -> DECISIONS queue -> consumer -> D1, off the request path.
+    let body: MeBody | null = null
+    for (let i = 0; i < 50 && !body?.decisions.length; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      body = (await (await me({ ...US_CA, 'x-gatehouse-id': v.token })).json()) as MeBody
+    }
+    expect(body!.decisions).toEqual([
+      expect.objectContaining({
+        placement: 'home_hero',
+        variant: given.variant,
+        why: expect.objectContaining({ reason: given.reason, rulesVersion: decided.rulesVersion }),
+      }),
+    ])
+    expect(Array.isArray(body!.decisions[0]!.why.trace)).toBe(true)
+  })
+})
+
 describe('DELETE /v1/me', () => {
   it('erases the caller from every store and returns a receipt; afterwards nothing is held', async () => {
     const v = await visitor()
