@@ -195,6 +195,11 @@ export interface RecordEventsInput {
   /** Consent of the request that carried the events. */
   purposes: Record<Purpose, boolean>
   events: StateEvent[]
+  /**
+   * true when `purposes` are the visitor's own current choice (POST /v1/events, page views): a
+   * withdrawn consent then stops the timers of triggers that required it. Ingestion leaves it unset.
+   */
+  consentFromVisitor?: boolean
   /** Profile attributes asserted with the events (ingestion). */
   attributes?: AttributeWrite[]
 }

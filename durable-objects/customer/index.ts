@@ -293,7 +293,8 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
     const started: string[] = []
     const cancelled: string[] = []
     for (const e of fresh.sort((a, b) => a.ts - b.ts)) {
-      for (const a of timerActions(rules.triggers, e, { purposes: input.purposes, session })) {
+      const ctx = { purposes: input.purposes, session, consentFromVisitor: input.consentFromVisitor === true }
+      for (const a of timerActions(rules.triggers, e, ctx)) {
         if (a.kind === 'cancel') {
           if (await cancelItem(this.ctx.storage, a.id)) cancelled.push(a.trigger)
         } else {

@@ -69,18 +69,27 @@ export type TimerAction =
   | { kind: 'cancel'; id: string; trigger: string }
 
 /**
- * What an incoming event does to timers (pure): cancels the timers it stops, starts the timers
- * it begins when consent and thresholds allow. A new starting event restarts a running timer
+ * What an incoming event does to timers (pure): cancels the timers it stops (and, when the
+ * visitor's consent no longer covers a trigger, that trigger's timer), starts the timers it
+ * begins when consent and thresholds allow. A new starting event restarts a running timer
  * (abandonment counts from the last add_to_cart).
  */
 export function timerActions(
   rules: TriggersRules,
   event: { id: string; type: string; ts: number },
-  ctx: { purposes: Record<Purpose, boolean>; session: { dwellMs: number; score: number } },
+  ctx: {
+    purposes: Record<Purpose, boolean>
+    session: { dwellMs: number; score: number }
+    /** The purposes are the visitor's own current choice (web/app), so a withdrawal stops timers. */
+    consentFromVisitor?: boolean
+  },
 ): TimerAction[] {
   const actions: TimerAction[] = []
   for (const t of rules.triggers) {
-    if (t.cancelOn.includes(event.type)) actions.push({ kind: 'cancel', id: timerId(t.id), trigger: t.id })
+    const consented = t.consent.every((p) => ctx.purposes[p])
+    if (t.cancelOn.includes(event.type) || (ctx.consentFromVisitor && !consented)) {
+      actions.push({ kind: 'cancel', id: timerId(t.id), trigger: t.id })
+    }
   }
   for (const t of rules.triggers) {
     if (t.on !== event.type) continue

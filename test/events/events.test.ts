@@ -2,7 +2,9 @@
  * POST /v1/events: validation with per-event errors, bounded batches, idempotency by event id,
  * storage by consent, and a clean 503 (never a lost event) when the customer state is down.
  */
+import { env } from 'cloudflare:workers'
 import { runInDurableObject } from 'cloudflare:test'
+import { identifierKey } from '../../worker/identity/keys'
 import { describe, expect, it } from 'vitest'
 import { LIMITS } from '../../worker/events/validate'
 import badEvents from './bad-events.json'
@@ -178,5 +180,49 @@ describe('POST /v1/events', () => {
     // Whether or not the first call landed late, each event is stored exactly once.
     expect(await storedEvents('a:retry')).toHaveLength(2)
     expect((await customer('a:retry').getDecisionState()).events.add_to_cart!.count).toBe(1)
+  })
+
+  it('never stores raw identifiers carried in props', async () => {
+    const gate = eventsApp({ ...measured, stateKey: 'a:scrub' })
+    const e = event({
+      props: { sku: 'lamp-1', email: 'ana@example.com', shipping: { phone: '+4366412345678', city: 'Wien' } },
+    })
+    await gate.post({ events: [e] })
+    const [row] = await storedEvents('a:scrub')
+    expect(JSON.parse(row!.props!)).toEqual({ sku: 'lamp-1', shipping: { city: 'Wien' } })
+  })
+
+  it('links the email of an identify event to the visitor, storing only its peppered key', async () => {
+    const anon = crypto.randomUUID()
+    const gate = eventsApp({ ...measured, stateKey: `a:${anon}` })
+    const res = await gate.post({
+      events: [event({ type: 'identify', props: { email: 'Bea@Example.com' } })],
+    })
+    expect(await res.json()).toMatchObject({
+      accepted: 1,
+      stored: true,
+      identified: { conflicts: 0, complete: true },
+    })
+    const key = (await identifierKey('email', 'bea@example.com', env.ID_PEPPER))!
+    const link = await env.IDENTITY.get(env.IDENTITY.idFromName(key)).lookup(key)
+    expect(link?.stateKey).toBe(`a:${anon}`)
+    const [row] = await storedEvents(`a:${anon}`)
+    expect(row!.props).toBe('{}')
+  })
+
+  it('stops a running trigger timer when the visitor withdraws the consent it needs', async () => {
+    const stateKey = `a:${crypto.randomUUID()}`
+    await eventsApp({ ...measured, stateKey }).post({ events: [event({ type: 'add_to_cart' })] })
+    const timers = async () =>
+      runInDurableObject(
+        customer(stateKey),
+        (_i, state) => state.storage.sql.exec('SELECT id FROM due_items').toArray().length,
+      )
+    expect(await timers()).toBe(1)
+    // Measurement withdrawn; the next conversion-type event is all that reaches the state.
+    await eventsApp({ purposes: { storage: true }, stateKey }).post({
+      events: [event({ type: 'subscription_start' })],
+    })
+    expect(await timers()).toBe(0)
   })
 })

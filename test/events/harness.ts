@@ -42,7 +42,7 @@ export function eventsApp(
     const stateKey = visitor.stateKey === undefined ? 'a:test-visitor' : visitor.stateKey
     const identity: Identity = {
       basis: stateKey ? 'cookie' : 'ephemeral',
-      anonymousId: 'anon',
+      anonymousId: stateKey?.startsWith('a:') ? stateKey.slice(2) : 'anon',
       customerId: stateKey?.startsWith('c:') ? stateKey.slice(2) : null,
       unitId: 'anon',
       stateKey,

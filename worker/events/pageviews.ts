@@ -49,6 +49,7 @@ export const pageViews = (opts: PageViewOptions = {}): MiddlewareHandler<AppEnv>
       source: 'gateway',
       purposes: c.var.consent.purposes,
       events: [{ id: `pv:${c.var.requestId}`, type: 'page_view', ts: Date.now(), props }],
+      consentFromVisitor: true,
     }).then((r) => {
       if (!r.ok) c.var.log?.warn('page_view_not_recorded', { reason: r.error.reason, what: r.error.what })
     })

@@ -19,7 +19,8 @@ import { readJsonBody } from './body'
 import { verifyIngestKey } from './ingest-auth'
 import { parseIngestBody } from './ingest-body'
 import { minimumNecessaryTypes, recordEvents } from './store'
-import { LIMITS, validateBatch, type ValidatedBatch } from './validate'
+import { identifyIdentifiers, LIMITS, scrubProps, validateBatch, type ValidatedBatch } from './validate'
+import { stitch } from '../identity/stitch'
 
 export interface EventRoutesOptions {
   rules: RuleSet
@@ -89,13 +90,16 @@ export const eventRoutes = (opts: EventRoutesOptions): Hono<AppEnv> => {
     if (!purposes.measurement && !batch.events.some((e) => keepWithoutConsent.has(e.type))) {
       return notStored('no_measurement_consent')
     }
+    // `identify` events link the identifiers they carry to this visitor (identity stitching), once.
+    const identified = await identify(c, batch)
     const r = await recordEvents(
       c.env,
       {
         stateKey,
         source: c.var.identity?.basis === 'jwt' ? 'app' : 'web',
         purposes,
-        events: batch.events.map(({ index: _index, ...e }) => e),
+        events: batch.events.map(({ index: _index, ...e }) => ({ ...e, props: scrubProps(e.props).props })),
+        consentFromVisitor: true,
       },
       opts.storeBudgetMs,
     )
@@ -106,6 +110,7 @@ export const eventRoutes = (opts: EventRoutesOptions): Hono<AppEnv> => {
         duplicates: batch.repeats + r.value.duplicates,
         stored: r.value.stored + r.value.minimal > 0,
         storage: purposes.measurement ? 'full' : 'minimal',
+        ...(identified ? { identified } : {}),
       },
       202,
     )
@@ -142,7 +147,7 @@ export const eventRoutes = (opts: EventRoutesOptions): Hono<AppEnv> => {
         stateKey,
         source,
         purposes: { ...NO_CONSENT, measurement },
-        events: batch.events.map(({ index: _index, ...e }) => e),
+        events: batch.events.map(({ index: _index, ...e }) => ({ ...e, props: scrubProps(e.props).props })),
         attributes: attributes.map((a) => ({ ...a, source, at: now })),
       },
       opts.storeBudgetMs,
@@ -175,6 +180,45 @@ export const eventRoutes = (opts: EventRoutesOptions): Hono<AppEnv> => {
   })
 
   return app
+}
+
+/** Budget for stitching the identifiers of a batch's `identify` events. */
+const IDENTIFY_BUDGET_MS = 1_500
+
+/**
+ * Stitches the identifiers of `identify` events (email, phone, crm_id in props) to the visitor.
+ * Their raw values are never stored: props are scrubbed before the events reach the state.
+ * Returns null when the batch has none; a stitch that fails or times out is reported, not fatal.
+ */
+async function identify(
+  c: Context<AppEnv>,
+  batch: ValidatedBatch,
+): Promise<{ linked: number; conflicts: number; complete: boolean } | null> {
+  const identifiers = batch.events
+    .filter((e) => e.type === 'identify')
+    .flatMap((e) => identifyIdentifiers(e.props))
+  const who = c.var.identity
+  if (identifiers.length === 0 || !who?.stateKey) return null
+  const r = await withBudget(
+    () =>
+      stitch(c.env, {
+        customerId: who.customerId,
+        anonymousId: who.customerId ? null : who.anonymousId,
+        identifiers,
+        assertedBy: 'event',
+      }),
+    IDENTIFY_BUDGET_MS,
+    'identity.stitch',
+  )
+  if (!r.ok || r.value.fallback) {
+    c.var.log?.warn('identify_incomplete', { reason: r.ok ? r.value.fallback?.reason : r.error.reason })
+    return {
+      linked: r.ok ? r.value.linked.length : 0,
+      conflicts: r.ok ? r.value.conflicts.length : 0,
+      complete: false,
+    }
+  }
+  return { linked: r.value.linked.length, conflicts: r.value.conflicts.length, complete: true }
 }
 
 function safeHost(url: string): string | null {

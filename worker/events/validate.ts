@@ -173,3 +173,40 @@ export function validateBatch(body: unknown, now: number, maxAgeMs: number = LIM
   })
   return { ok: true, value: { events, rejected, repeats } }
 }
+
+// Property names that carry raw identifiers: never stored in an event (an `identify` event's are
+// used for stitching first, then dropped too).
+const PII_PROP =
+  /^(e_?mail|email_?address|phone|phone_?number|mobile|msisdn|first_?name|last_?name|full_?name|name|address|street|ip|ip_?address|password|token|ssn|iban|card_?number)$/i
+
+/** `props` without raw-identifier fields, at any depth; `removed` lists their paths. Pure. */
+export function scrubProps(props: Record<string, unknown>): {
+  props: Record<string, unknown>
+  removed: string[]
+} {
+  const removed: string[] = []
+  const walk = (v: unknown, path: string): unknown => {
+    if (Array.isArray(v)) return v.map((x, i) => walk(x, `${path}[${i}]`))
+    if (!v || typeof v !== 'object') return v
+    const out: Record<string, unknown> = {}
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+      const p = path ? `${path}.${k}` : k
+      if (PII_PROP.test(k)) removed.push(p)
+      else out[k] = walk(x, p)
+    }
+    return out
+  }
+  return { props: walk(props, '') as Record<string, unknown>, removed }
+}
+
+/** Identifiers an `identify` event asserts (`props.email`, `props.phone`, `props.crm_id`). Pure. */
+export function identifyIdentifiers(
+  props: Record<string, unknown>,
+): Array<{ type: 'email' | 'phone' | 'crm_id'; value: string }> {
+  const out: Array<{ type: 'email' | 'phone' | 'crm_id'; value: string }> = []
+  for (const type of ['email', 'phone', 'crm_id'] as const) {
+    const v = props[type]
+    if (typeof v === 'string' && v.trim() !== '' && v.length <= 256) out.push({ type, value: v })
+  }
+  return out
+}
