@@ -99,9 +99,8 @@ export function readFields(
         break
       }
       default: {
-        const value = readOther(r, t, `${prefix}.${name}`, out)
-        if (value.ok === false) return value
-        out[name] = value.value
+        const failed = readOther(r, t, prefix, name, out)
+        if (failed) return failed
       }
     }
   }
@@ -117,42 +116,54 @@ function read2(r: BitReader): number {
   return ((r.bytes[pos >> 3] as number) >> (6 - (pos & 7))) & 3
 }
 
+// The less frequent types (tcfcav1): each writes `out[name]` itself and returns null, or the
+// failure; the field's full name is only built when it is needed.
 function readOther(
   r: BitReader,
   t: FieldType,
-  field: string,
+  prefix: string,
+  name: string,
   out: GppSectionFields,
-): DecodeResult<GppSectionFields[string]> {
+): FieldError | null {
   switch (t.type) {
     case 'int':
     case 'bool':
     case 'intList':
       // Read inline by readFields; listed so the switch stays exhaustive.
-      return decodeError('bad_table', field, `${field} has no reader`)
-    case 'bitfield': {
-      const ids = r.readBitfield(t.bits)
-      return r.overrun ? truncated(field) : { ok: true, value: ids }
-    }
+      return decodeError('bad_table', `${prefix}.${name}`, `${prefix}.${name} has no reader`)
+    case 'bitfield':
+      out[name] = r.readBitfield(t.bits)
+      break
     case 'bitfieldOf': {
       const n = out[t.lengthField]
-      const ids = r.readBitfield(typeof n === 'number' ? n : 0)
-      return r.overrun ? truncated(field) : { ok: true, value: ids }
+      out[name] = r.readBitfield(typeof n === 'number' ? n : 0)
+      break
     }
     case 'string': {
       const s = r.readString6(t.chars)
-      if (r.overrun) return truncated(field)
-      if (s === null) return decodeError('out_of_range', field, `${field} has a letter outside A..Z`)
-      return { ok: true, value: s }
+      if (s === null && !r.overrun) {
+        const field = `${prefix}.${name}`
+        return decodeError('out_of_range', field, `${field} has a letter outside A..Z`)
+      }
+      out[name] = s
+      break
     }
-    case 'datetime': {
-      const d = r.readDatetime()
-      return r.overrun ? truncated(field) : { ok: true, value: d }
-    }
+    case 'datetime':
+      out[name] = r.readDatetime()
+      break
     case 'optimizedRange':
-      return readOptimizedRange(r, field)
-    case 'arrayOfRanges':
-      return readArrayOfRanges(r, t.keyBits, t.typeBits, field)
+    case 'arrayOfRanges': {
+      const field = `${prefix}.${name}`
+      const value =
+        t.type === 'optimizedRange'
+          ? readOptimizedRange(r, field)
+          : readArrayOfRanges(r, t.keyBits, t.typeBits, field)
+      if (!value.ok) return value
+      out[name] = value.value
+      break
+    }
   }
+  return r.overrun ? truncated(`${prefix}.${name}`) : null
 }
 
 /**
