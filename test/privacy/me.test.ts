@@ -5,11 +5,12 @@
  */
 import { createExecutionContext, createMessageBatch } from 'cloudflare:test'
 import { env, exports } from 'cloudflare:workers'
+import { importJWK, SignJWT, type JWK } from 'jose'
 import { describe, expect, it } from 'vitest'
 import worker from '../../worker/index'
 import type { EraseReceipt } from '../../worker/privacy/dsar'
 import { decisionRecord } from '../admin/support'
-import { customerStub, fillEveryTable, objectRows } from './support'
+import { customerStub, fillEveryTable, identityStub, objectRows } from './support'
 
 // California is opt-out: storage is allowed, so the gateway keeps an anonymous id and state.
 const US_CA = { 'x-gatehouse-country': 'US', 'x-gatehouse-region': 'CA' }
@@ -157,5 +158,42 @@ describe('DELETE /v1/me', () => {
 
     const after = (await (await me({ ...US_CA, 'x-gatehouse-id': v.token })).json()) as MeBody
     expect(after).toMatchObject({ held: false, decisions: [] })
+  })
+})
+
+describe('/v1/me for a signed-in customer', () => {
+  // A customer JWT from the identity tests' local IdP (JWKS server started by vitest.config.ts).
+  async function customerToken(sub: string): Promise<string> {
+    const base = (env as unknown as { TEST_JWKS_BASE: string }).TEST_JWKS_BASE
+    const { keys } = (await (await fetch(`${base}/keys`)).json()) as { keys: Array<JWK & { kid: string }> }
+    const ec = keys.find((k) => k.kid === 'ec-1')!
+    return new SignJWT({})
+      .setProtectedHeader({ alg: 'ES256', kid: ec.kid })
+      .setSubject(sub)
+      .setIssuer(env.JWT_ISSUER!)
+      .setAudience(env.JWT_AUDIENCE!)
+      .setExpirationTime('5m')
+      .sign(await importJWK(ec, 'ES256'))
+  }
+
+  it('shows the customer’s state and erases everything linked to them on DELETE', async () => {
+    const customerId = `me-cust-${crypto.randomUUID().slice(0, 8)}`
+    const headers = { ...US_CA, authorization: `Bearer ${await customerToken(customerId)}` }
+    await fillEveryTable(customerStub(`c:${customerId}`), 'jwt')
+    const shown = (await (await me(headers)).json()) as MeBody & { identity: { customerId: string } }
+    expect(shown.identity).toMatchObject({ basis: 'jwt', customerId })
+    expect(shown.held).toBe(true)
+    expect(Object.keys(shown.state)).toContain(`c:${customerId}`)
+
+    const res = await me(headers, 'DELETE')
+    expect(res.status).toBe(200)
+    const receipt = (await res.json()) as EraseReceipt
+    expect(receipt).toMatchObject({ status: 'completed', requestedBy: 'self' })
+    expect(receipt.stores.customerState).toBeGreaterThan(0)
+    const rows = await objectRows(customerStub(`c:${customerId}`))
+    for (const [table, list] of Object.entries(rows))
+      if (table !== '_cf_KV') expect({ table, list }).toEqual({ table, list: [] })
+    const index = await objectRows(identityStub(`customer_id:${customerId}`))
+    for (const [table, list] of Object.entries(index)) expect({ table, list }).toEqual({ table, list: [] })
   })
 })
