@@ -27,6 +27,12 @@ describe('reserve', () => {
     overrideStateRules(
       withCaps({ caps: [{ id: 'hero', placement: 'home_hero', limit, window: { rollingHours: 24 } }] }),
     )
+    // Several rounds on fresh customers: the exact count must hold every time, not once by luck.
+    for (let round = 1; round <= 3; round++) {
+      const fresh = env.CUSTOMER.get(env.CUSTOMER.idFromName(`c:concurrent-${limit}-round-${round}`))
+      const r = await Promise.all(Array.from({ length: 200 }, (_, i) => fresh.reserve([request(i)])))
+      expect(r.filter((x) => x[0]!.allowed).length).toBe(limit)
+    }
     const stub = env.CUSTOMER.get(env.CUSTOMER.idFromName(`c:concurrent-${limit}`))
     const results = await Promise.all(Array.from({ length: 200 }, (_, i) => stub.reserve([request(i)])))
     const allowed = results.filter((r) => r[0]!.allowed).length

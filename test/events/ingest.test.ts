@@ -6,6 +6,7 @@
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { identifierKey } from '../../worker/identity/keys'
+import { adminToken } from '../admin/support'
 import { customer, event, eventsApp } from './harness'
 
 const KEY = 'pos-system-key-0123456789abcdef'
@@ -36,6 +37,19 @@ describe('POST /v1/ingest/events', () => {
     const res = await ingest({ subject: { type: 'customer_id', value: 'c1' }, events: [event()] }, key)
     expect(res.status).toBe(status)
     expect(res.headers.get('content-type')).toBe('application/problem+json')
+  })
+
+  it('refuses an admin JWT without the ingest role, and a forged one', async () => {
+    const privacy = await ingest(
+      { subject: { type: 'customer_id', value: 'c1' }, events: [] },
+      await adminToken({ roles: ['privacy'] }),
+    )
+    expect(privacy.status).toBe(403)
+    const forged = await ingest(
+      { subject: { type: 'customer_id', value: 'c1' }, events: [] },
+      'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2ln',
+    )
+    expect(forged.status).toBe(401)
   })
 
   it('refuses everything when no key hashes are configured', async () => {

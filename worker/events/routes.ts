@@ -16,6 +16,7 @@ import { invalid, ProblemError, problemResponse, type FieldError } from '../lib/
 import type { RuleSet } from '../rules'
 import { BEACON_SOURCE, BEACON_VERSION } from './beacon'
 import { readJsonBody } from './body'
+import { adminToken, verifyAdminToken } from '../admin/auth'
 import { verifyIngestKey } from './ingest-auth'
 import { parseIngestBody } from './ingest-body'
 import { minimumNecessaryTypes, recordEvents } from './store'
@@ -117,10 +118,10 @@ export const eventRoutes = (opts: EventRoutesOptions): Hono<AppEnv> => {
   })
 
   app.post('/ingest/events', async function ingestEvents(c) {
-    const auth = await verifyIngestKey(c.req.header('authorization'), c.env.INGEST_API_KEY_HASHES)
+    const auth = await ingestCredential(c)
     if (!auth.ok) {
       c.var.log?.warn('ingest_auth_failed', { reason: auth.error.reason })
-      const status = auth.error.reason === 'invalid_key' ? 403 : 401
+      const status = auth.error.reason === 'invalid_key' || auth.error.reason === 'forbidden_role' ? 403 : 401
       throw new ProblemError(
         status,
         status === 401 ? 'Unauthorized' : 'Forbidden',
@@ -180,6 +181,28 @@ export const eventRoutes = (opts: EventRoutesOptions): Hono<AppEnv> => {
   })
 
   return app
+}
+
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
+
+/**
+ * The ingestion credential: an admin JWT (Cloudflare Access or `Authorization: Bearer`, verified by
+ * worker/admin/auth.ts, algorithms pinned) carrying the `ingest` role, or else an API key whose
+ * SHA-256 is in INGEST_API_KEY_HASHES. `keyId` names the caller in logs.
+ */
+async function ingestCredential(
+  c: Context<AppEnv>,
+): Promise<{ ok: true; value: { keyId: string } } | { ok: false; error: { reason: string } }> {
+  const token = adminToken(c.req.raw.headers)
+  if (token && JWT_SHAPE.test(token)) {
+    const r = await verifyAdminToken(token, c.env)
+    if (!r.ok) return { ok: false, error: { reason: `jwt_${r.error.reason}` } }
+    // The role is compared as text: the admin role list may not name it yet.
+    if (!(r.value.roles as string[]).includes('ingest'))
+      return { ok: false, error: { reason: 'forbidden_role' } }
+    return { ok: true, value: { keyId: `jwt:${r.value.sub}` } }
+  }
+  return verifyIngestKey(c.req.header('authorization'), c.env.INGEST_API_KEY_HASHES)
 }
 
 /** Budget for stitching the identifiers of a batch's `identify` events. */
