@@ -232,7 +232,7 @@ async function route(req, res) {
       200,
       page(
         'Catalog',
-        `      <h1>Catalog</h1>\n${slot('product_banner', '<p>Free delivery on orders over €50.</p>')}\n      <ul>${rows.join('\n')}</ul>`,
+        `      <h1>Catalog</h1>\n${slot('catalog_banner', '<p>All items</p>')}\n      <ul>${rows.join('\n')}</ul>`,
       ),
       { 'cache-control': 'public, max-age=60' },
     )
