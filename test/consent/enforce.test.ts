@@ -194,6 +194,12 @@ describe('third-party tags and Consent Mode in proxied HTML', () => {
     )
   })
 
+  it('keeps the origin caching of assets, which consent does not change', async () => {
+    const res = await gate('/static/store.css', located('DE', undefined, { accept: 'text/css,*/*;q=0.1' }))
+    expect(res.headers.get('cache-control')).toBe('public, max-age=3600')
+    await res.text()
+  })
+
   it('marks consent-dependent HTML private so no shared cache serves it to another visitor', async () => {
     const { res } = await page(located('DE'))
     expect(res.headers.get('cache-control')).toBe('private, no-store')
