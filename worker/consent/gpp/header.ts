@@ -1,11 +1,11 @@
 /**
  * The GPP v1 header (GPP Consent String Specification, "Header Encoding"): Type Int(6) = 3,
  * Version Int(6) = 1, Sections Range(Fibonacci). Bounded before expansion: NumEntries is checked
- * against the remaining bits, ranges are read as ranges, and the number of section ids they
- * cover is capped before any id list is built (a range 1..2^40 costs nothing).
+ * against the remaining bits, Fibonacci codes are capped at 48 bits, and every entry's ids are
+ * checked against the id and count caps before they are added (a range 1..2^40 costs nothing).
  */
-import { decodeError, rangesCount, readRangeList } from '../bits'
-import type { DecodeResult } from '../types'
+import { type BitReader, decodeError, MAX_FIBONACCI_BITS } from '../bits'
+import type { DecodeError, DecodeResult } from '../types'
 import { checkPadding, segmentReader } from './fields'
 
 /** "Fixed to 3 as GPP Header field". */
@@ -43,23 +43,69 @@ export function decodeGppHeader(
   if (version !== GPP_VERSION) {
     return decodeError('bad_version', 'header.Version', `header.Version is ${version}, only 1 is defined`)
   }
-  const ranges = readRangeList(r, {
-    field: 'header.Sections',
-    encoding: 'fibonacci',
-    maxId: MAX_SECTION_ID,
-  })
-  if (!ranges.ok) return ranges
-  const count = rangesCount(ranges.value)
-  if (count > maxSections) {
-    return decodeError(
-      'too_many_sections',
-      'header.Sections',
-      `header.Sections lists ${count} sections, the limit is ${maxSections}`,
-    )
-  }
+  const sectionIds = readSectionIds(r, maxSections)
+  if (!Array.isArray(sectionIds)) return sectionIds
   const padding = checkPadding(r, 'header')
   if (padding) return padding
-  const sectionIds: number[] = []
-  for (const [start, end] of ranges.value) for (let id = start; id <= end; id++) sectionIds.push(id)
   return { ok: true, value: { version, sectionIds } }
+}
+
+const SECTIONS = 'header.Sections'
+const NUM_ENTRIES = `${SECTIONS}.NumEntries`
+const START = `${SECTIONS}.StartOrOnlyId`
+const END = `${SECTIONS}.EndId`
+
+/**
+ * "Range (Fibonacci)" read straight into the ordered list of section ids: NumEntries Int(12), then
+ * per entry IsRange, a Fibonacci offset from the previous id to the start, and for a range a
+ * Fibonacci length to its end. Unlike `readRangeList` (merged ranges) the header needs the ids in
+ * order, so this checks every id against MAX_SECTION_ID and the running count against
+ * `maxSections` before adding an entry's ids: a range 1..2^30 fails on its end, never expands.
+ */
+function readSectionIds(r: BitReader, maxSections: number): number[] | { ok: false; error: DecodeError } {
+  const count = r.readInt(12)
+  if (r.overrun) return decodeError('truncated', NUM_ENTRIES, `${NUM_ENTRIES} runs past the end`)
+  // Each entry needs IsRange plus a Fibonacci code of at least 2 bits.
+  if (count * 3 > r.remaining) {
+    return decodeError(
+      'truncated',
+      NUM_ENTRIES,
+      `${NUM_ENTRIES} is ${count} but only ${r.remaining} bits remain (3 per entry at least)`,
+    )
+  }
+  const ids: number[] = []
+  let last = 0
+  for (let i = 0; i < count; i++) {
+    const isRange = r.readBool()
+    const offset = r.readFibonacci()
+    if (offset < 0) return fibonacciError(r, START)
+    const start = last + offset
+    if (start > MAX_SECTION_ID) {
+      return decodeError('out_of_range', START, `${START} ${start} is above ${MAX_SECTION_ID}`)
+    }
+    let end = start
+    if (isRange) {
+      const length = r.readFibonacci()
+      if (length < 0) return fibonacciError(r, END)
+      end = start + length
+      if (end > MAX_SECTION_ID)
+        return decodeError('out_of_range', END, `${END} ${end} is above ${MAX_SECTION_ID}`)
+    }
+    if (ids.length + (end - start + 1) > maxSections) {
+      return decodeError(
+        'too_many_sections',
+        SECTIONS,
+        `${SECTIONS} lists more than ${maxSections} sections (entry ${i + 1} ends at ${end})`,
+      )
+    }
+    for (let id = start; id <= end; id++) ids.push(id)
+    last = end
+  }
+  return ids
+}
+
+function fibonacciError(r: BitReader, field: string): { ok: false; error: DecodeError } {
+  return r.overrun
+    ? decodeError('truncated', field, `${field} runs past the end`)
+    : decodeError('bad_fibonacci', field, `${field} has no terminator within ${MAX_FIBONACCI_BITS} bits`)
 }
