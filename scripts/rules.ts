@@ -8,13 +8,15 @@
  * GATEHOUSE_RULES_DIR points every command at another folder (a candidate release, a broken copy).
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
+import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { compileRules, formatRuleError, type CompileResult } from '../worker/rules/compile'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const rulesDir = process.env.GATEHOUSE_RULES_DIR ?? join(root, 'rules')
 const outFile = join(root, 'worker/rules/generated/ruleset.json')
+// Errors name files the way the reader sees them: `rules/x.yaml`, or the path of another folder.
+const shownDir = relative(process.cwd(), rulesDir) || '.'
 
 export function readRuleFiles(dir: string): Record<string, string> {
   const files: Record<string, string> = {}
@@ -26,9 +28,9 @@ export function readRuleFiles(dir: string): Record<string, string> {
 
 function compileOrExit(): Extract<CompileResult, { ok: true }> {
   const result = compileRules(readRuleFiles(rulesDir))
-  for (const w of result.warnings ?? []) console.warn(`warning: ${formatRuleError(w)}`)
+  for (const w of result.warnings ?? []) console.warn(`warning: ${formatRuleError(w, shownDir)}`)
   if (!result.ok) {
-    for (const e of result.errors) console.error(formatRuleError(e))
+    for (const e of result.errors) console.error(formatRuleError(e, shownDir))
     console.error(`\n${result.errors.length} error(s): the rule set was not compiled.`)
     process.exit(1)
   }

@@ -211,7 +211,7 @@ experiments:
     if (r.ok) {
       expect(r.ruleset.placements.placements.home_hero!.variants.spring_sale).toBeUndefined()
       expect(r.ruleset.placements.placements.home_hero!.rules).toEqual([])
-      expect(r.warnings.map(formatRuleError)).toEqual([
+      expect(r.warnings.map((w) => formatRuleError(w))).toEqual([
         'rules/placements.yaml:6:30: variant "spring_sale" is review, not approved: compiled out at placements.home_hero.variants.spring_sale.status',
         'rules/placements.yaml:10:18: rule "spring_returning" shows unapproved variant "spring_sale": compiled out at placements.home_hero.rules.0.variant',
       ])

@@ -16,12 +16,12 @@ export interface Scope {
   trace: string[]
   /** Freshness limit for customer attributes in this evaluation (ms). */
   maxAgeMs: number
-  /** Attributes ignored because they were older than the limit. */
-  stale: string[]
+  /** Attributes ignored because they were older than the limit (created on first use). */
+  stale: string[] | null
   /** Audience/trait results already computed for this visitor (created on first use). */
   memo: Map<string, boolean> | null
-  /** Conditions that could not be evaluated (logged by the caller). */
-  errors: string[]
+  /** Conditions that could not be evaluated, logged by the caller (created on first use). */
+  errors: string[] | null
 }
 
 export type Predicate = (s: Scope) => boolean
@@ -87,7 +87,7 @@ export function compileCondition(
         try {
           return inSchedule(schedule, s.ctx.now).ok
         } catch (e) {
-          s.errors.push(`${where}: schedule: ${(e as Error).message}`)
+          ;(s.errors ??= []).push(`${where}: schedule: ${(e as Error).message}`)
           return false
         }
       },
@@ -127,13 +127,14 @@ function compileLeaf(cond: ConditionInput, where: string, problems: string[]): C
         ) {
           const updatedAt = s.ctx.state.attributes[attribute]?.updatedAt ?? 0
           if (s.ctx.now - updatedAt > (leafMaxAge ?? s.maxAgeMs)) {
-            if (!s.stale.includes(attribute)) s.stale.push(attribute)
+            const stale = (s.stale ??= [])
+            if (!stale.includes(attribute)) stale.push(attribute)
             value = undefined
           }
         }
         return op(value)
       } catch (e) {
-        s.errors.push(`${where}: ${(e as Error).message}`)
+        ;(s.errors ??= []).push(`${where}: ${(e as Error).message}`)
         return false
       }
     },

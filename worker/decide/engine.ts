@@ -318,12 +318,11 @@ export function decidePlacement(
   const p = engine.placements.get(name)
   if (!p) return null
   const trace: string[] = []
-  const errors: string[] = []
   // No closures on this hot path: bundlers that keep function names (wrangler's esbuild does)
   // pay a defineProperty for every closure created per call.
   if (p.usesState && ctx.state === 'unavailable') {
     trace.push('customer state did not answer within its time budget')
-    return finish(engine, name, ctx, trace, errors, p.fallback, 'fallback', 'state_unavailable', null)
+    return finish(engine, name, ctx, trace, null, p.fallback, 'fallback', 'state_unavailable', null)
   }
 
   const unit = ctx.identity.basis !== 'ephemeral' ? ctx.identity.unitId : null
@@ -331,7 +330,7 @@ export function decidePlacement(
   if (unit && engine.holdout.percent > 0 && hasAll(ctx, engine.holdout.requires)) {
     if (bucketPrefixed(engine.holdout.prefix, unit) * 100 < engine.holdout.percent) {
       trace.push(`in the global holdout (${engine.holdout.percent}%)`)
-      return finish(engine, name, ctx, trace, errors, p.fallback, 'holdout', 'holdout', {
+      return finish(engine, name, ctx, trace, null, p.fallback, 'holdout', 'holdout', {
         id: 'holdout',
         arm: 'holdout',
         holdout: true,
@@ -341,7 +340,7 @@ export function decidePlacement(
   if (unit && p.holdout > 0 && hasAll(ctx, engine.holdout.requires)) {
     if (bucketPrefixed(p.holdoutPrefix, unit) * 100 < p.holdout) {
       trace.push(`in the holdout of ${name} (${p.holdout}%)`)
-      return finish(engine, name, ctx, trace, errors, p.fallback, 'holdout', 'holdout', {
+      return finish(engine, name, ctx, trace, null, p.fallback, 'holdout', 'holdout', {
         id: `holdout:${name}`,
         arm: 'holdout',
         holdout: true,
@@ -355,7 +354,7 @@ export function decidePlacement(
 
   // One scope for the whole placement (fewer allocations); the freshness limit and stale list are per rule.
   // Its memo is shared by the rules, so an audience used by several rules is evaluated once.
-  const scope: Scope = { ctx, trace, maxAgeMs: p.maxAgeMs, stale: [], memo: null, errors }
+  const scope: Scope = { ctx, trace, maxAgeMs: p.maxAgeMs, stale: null, memo: null, errors: null }
   for (const rule of p.rules) {
     const target = rule.target
     const maxAgeMs = target?.maxAgeMs ?? p.maxAgeMs
@@ -364,11 +363,13 @@ export function decidePlacement(
       scope.maxAgeMs = maxAgeMs
       scope.memo = null
     }
-    if (scope.stale.length > 0) scope.stale = []
+    scope.stale = null
     const matched = rule.when ? rule.when.test(scope) : true
-    if (scope.stale.length > 0) {
+    // The predicate may have filled the stale list (TypeScript cannot see through the call).
+    const stale = scope.stale as string[] | null
+    if (stale !== null) {
       staleSeen = true
-      trace.push(`rule ${rule.id}: ignored stale ${scope.stale.map((a) => `customer.${a}`).join(', ')}`)
+      trace.push(`rule ${rule.id}: ignored stale ${stale.map((a) => `customer.${a}`).join(', ')}`)
     }
     if (!matched) {
       trace.push(rule.noMatch)
@@ -390,8 +391,8 @@ export function decidePlacement(
         const control = p.variants.get(e.control)
         const blocked = control ? guardBlock(control, ctx, state, trace) : 'fallback'
         if (control && !blocked)
-          return finish(engine, name, ctx, trace, errors, control, 'consent', null, null)
-        return finish(engine, name, ctx, trace, errors, p.fallback, 'consent', 'consent', null)
+          return finish(engine, name, ctx, trace, scope.errors, control, 'consent', null, null)
+        return finish(engine, name, ctx, trace, scope.errors, p.fallback, 'consent', 'consent', null)
       }
       const armIndex = assignArmIndex(e, unit, ctx.now, opts.banditStats)
       const arm = armIndex >= 0 ? rule.arms[armIndex] : undefined
@@ -424,7 +425,7 @@ export function decidePlacement(
         name,
         ctx,
         trace,
-        errors,
+        scope.errors,
         variant,
         rule.reason,
         null,
@@ -433,13 +434,15 @@ export function decidePlacement(
         shown,
       )
     }
-    return finish(engine, name, ctx, trace, errors, variant, rule.reason, null, experiment, null, shown)
+    return finish(engine, name, ctx, trace, scope.errors, variant, rule.reason, null, experiment, null, shown)
   }
 
-  if (firstBlock) return finish(engine, name, ctx, trace, errors, p.fallback, firstBlock, firstBlock, null)
-  if (staleSeen) return finish(engine, name, ctx, trace, errors, p.fallback, 'freshness', 'freshness', null)
+  if (firstBlock)
+    return finish(engine, name, ctx, trace, scope.errors, p.fallback, firstBlock, firstBlock, null)
+  if (staleSeen)
+    return finish(engine, name, ctx, trace, scope.errors, p.fallback, 'freshness', 'freshness', null)
   trace.push('no rule applied')
-  return finish(engine, name, ctx, trace, errors, p.fallback, 'fallback', 'no_match', null)
+  return finish(engine, name, ctx, trace, scope.errors, p.fallback, 'fallback', 'no_match', null)
 }
 
 function hasAll(ctx: DecisionContext, purposes: readonly Purpose[]): boolean {
@@ -466,7 +469,7 @@ function finish(
   placement: string,
   ctx: DecisionContext,
   trace: string[],
-  errors: string[],
+  errors: string[] | null,
   v: CompiledVariant,
   reason: Reason,
   fallback: string | null,
@@ -487,12 +490,13 @@ function finish(
     experiment,
     rulesVersion: engine.version,
     trace,
-    errors,
+    errors: errors ?? NO_ERRORS,
     reserve,
   }
 }
 
 const EMPTY: Record<string, unknown> = Object.freeze({})
+const NO_ERRORS: string[] = Object.freeze([]) as unknown as string[]
 
 /** The guard that stops `v` from being shown, or null. Order: schedule, consent, compliance, suppression. */
 function guardBlock(
@@ -522,9 +526,9 @@ function guardBlock(
       ctx,
       trace,
       maxAgeMs: v.maxAgeMs ?? Infinity,
-      stale: [],
+      stale: null,
       memo: null,
-      errors: [],
+      errors: null,
     }
     if (!g.test(scope)) {
       trace.push(`variant ${v.id}: ${g.name} and the visitor lacks the explicit attribute`)

@@ -95,9 +95,14 @@ export function compileRules(files: Record<string, string>): CompileResult {
   return { ok: true, ruleset: { version, ...pruned.rules } as RuleSet, warnings }
 }
 
-/** Formats an error the way editors and CI annotate: `file:line:col: message (did you mean x?)`. */
-export function formatRuleError(e: RuleError): string {
-  const where = `rules/${e.file}:${e.line}:${e.column}`
+/**
+ * Formats an error the way editors and CI annotate: `file:line:col: message (did you mean x?)`.
+ * `dir` is the rules folder as the reader knows it (default `rules`).
+ */
+export function formatRuleError(e: RuleError, dir?: string): string {
+  // Also safe as a `.map(formatRuleError)` callback, whose second argument is an index.
+  const folder = typeof dir === 'string' ? dir : 'rules'
+  const where = `${folder}/${e.file}:${e.line}:${e.column}`
   const at = e.path ? ` at ${e.path}` : ''
   return `${where}: ${e.message}${at}${e.suggestion ? ` (did you mean "${e.suggestion}"?)` : ''}`
 }
