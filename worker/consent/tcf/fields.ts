@@ -20,7 +20,10 @@ export interface FieldSpec<K extends string> {
   /** Where the value goes in the decoded output. */
   key: K
   type: FieldType
-  /** Width in bits, or the key of an earlier `int` field holding it (PublisherTC custom purposes). */
+  /**
+   * Width in bits, or the key of an earlier `int` field holding it (PublisherTC custom purposes).
+   * 0 for `vendors` and `restrictions`, whose length comes from their own counts.
+   */
   bits: number | K
   /** The only accepted value, and the reason reported otherwise (the core's Version). */
   equals?: { value: number; reason: string }
