@@ -5,7 +5,7 @@
  * response and origin stages only), separates the reverse proxy's own cost from the features'.
  *
  *   npm run bench:proxy                 (builds the bundle first)
- *   npx tsx bench/proxy.ts --requests 2000 --concurrency 32
+ *   npx tsx bench/proxy.ts --requests 1000 --rounds 2 --concurrency 32
  *
  * For each scenario (small HTML page, large HTML page, JSON API) and each target: a warm-up,
  * then a fixed number of requests at fixed concurrency over keep-alive connections, twice,
@@ -23,7 +23,7 @@ import { startStorefront } from '../examples/storefront/server.mjs'
 
 const { values: args } = parseArgs({
   options: {
-    requests: { type: 'string', default: '2000' },
+    requests: { type: 'string', default: '1000' },
     concurrency: { type: 'string', default: '32' },
     warmup: { type: 'string', default: '300' },
     rounds: { type: 'string', default: '2' },

@@ -1,0 +1,93 @@
+/**
+ * Where the full pipeline's time goes: the same proxied request through bundles that add one
+ * feature stage at a time (bench/lib/stages-worker.ts), all in Miniflare directly, in ONE run.
+ *
+ *   npx tsx bench/proxy-stages.ts [--requests 600]
+ *
+ * Each load slot is one returning visitor (its cookies are kept), concurrency 32.
+ */
+import { Agent, request } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { parseArgs } from 'node:util'
+import { build } from 'esbuild'
+import { root, startGateway, startPassthrough, type RunningWorker } from './lib/gateway'
+// @ts-expect-error: plain ESM module without types
+import { startStorefront } from '../examples/storefront/server.mjs'
+
+const { values: args } = parseArgs({ options: { requests: { type: 'string', default: '600' } } })
+const REQUESTS = Number(args.requests)
+const CONCURRENCY = 32
+const LABELS = ['proxy core', '+ consent', '+ identity', '+ touchpoint', '+ decide', '+ page views']
+
+async function rps(base: URL, path: string, total: number): Promise<number> {
+  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY })
+  const jars = Array.from({ length: CONCURRENCY }, () => new Map<string, string>())
+  let next = 0
+  const started = performance.now()
+  await Promise.all(
+    jars.map(async (jar) => {
+      while (next++ < total) {
+        await new Promise<void>((resolve, reject) => {
+          const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ')
+          const headers = { accept: 'text/html', ...(cookie ? { cookie } : {}) }
+          const req = request({ agent, host: base.hostname, port: base.port, path, headers }, (res) => {
+            for (const line of res.headers['set-cookie'] ?? []) {
+              const pair = line.split(';')[0] ?? ''
+              const eq = pair.indexOf('=')
+              if (eq > 0) jar.set(pair.slice(0, eq), pair.slice(eq + 1))
+            }
+            res.resume()
+            res.on('end', resolve)
+          })
+          req.on('error', reject)
+          req.end()
+        })
+      }
+    }),
+  )
+  agent.destroy()
+  return total / ((performance.now() - started) / 1000)
+}
+
+async function main() {
+  const storefront = await startStorefront({ port: 0 })
+  const originUrl = `http://127.0.0.1:${(storefront.address() as AddressInfo).port}`
+  const workers: RunningWorker[] = [await startPassthrough(originUrl)]
+  for (let n = 0; n < LABELS.length; n++) {
+    const outfile = join(mkdtempSync(join(tmpdir(), `gatehouse-stages-${n}-`)), 'index.js')
+    await build({
+      entryPoints: [join(root, 'bench/lib/stages-worker.ts')],
+      bundle: true,
+      format: 'esm',
+      platform: 'neutral',
+      conditions: ['workerd', 'worker', 'browser'],
+      mainFields: ['module', 'main'],
+      external: ['cloudflare:*', 'node:*'],
+      define: { STAGES: String(n) },
+      outfile,
+      logLevel: 'error',
+    })
+    workers.push(await startGateway({ scriptPath: outfile, originUrl }))
+  }
+  const names = ['bare passthrough', ...LABELS]
+  try {
+    for (const path of ['/product/lamp', '/api/products']) {
+      console.log(`\n${path}: ${REQUESTS} requests at concurrency ${CONCURRENCY} (req/s, ratio to bare)`)
+      let bare = 0
+      for (let i = 0; i < workers.length; i++) {
+        await rps(workers[i]!.url, path, 100)
+        const r = await rps(workers[i]!.url, path, REQUESTS)
+        if (i === 0) bare = r
+        console.log(`  ${names[i]!.padEnd(18)} ${r.toFixed(0).padStart(6)}  ${(r / bare).toFixed(2)}`)
+      }
+    }
+  } finally {
+    for (const w of workers) await w.dispose()
+    storefront.close()
+  }
+}
+
+await main()
