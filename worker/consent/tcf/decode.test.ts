@@ -310,6 +310,22 @@ describe('spec over reference library', () => {
   })
 })
 
+describe('padding', () => {
+  it('reads the same values whatever zero padding the encoder used (6-bit, byte or 24-bit)', () => {
+    // The spec pads to whole base64 characters; the IAB library pads to 24 bits and GPP encoders
+    // to 6 or 8. Trailing zero bits after the last field carry nothing.
+    const core = F.coreBits({ vendorConsents: F.vendorBitfield(7, [1, 3, 7]) })
+    const disclosed = F.vendorsSegment(1, F.vendorRanges(9, [[2, 9]]))
+    const expected = decodeTcString(F.tcString(core, disclosed))
+    expect(expected.ok).toBe(true)
+    for (const extra of [0, 2, 8, 24, 30]) {
+      const padded = F.tcString(core + '0'.repeat(extra), disclosed + '0'.repeat(extra))
+      expect(decodeTcString(padded)).toEqual(expected)
+      expect(fromLibrary(padded)).toEqual(expected.ok && expected.value)
+    }
+  })
+})
+
 describe('GPP tcfeuv2 section', () => {
   it('decodes the tcfeuv2 section the GPP reference encoder writes, segments and all', () => {
     const gpp = new GppModel()
