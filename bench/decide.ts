@@ -177,8 +177,8 @@ const theirDecision = (i: number): void => {
   const uc = userContexts[i % N_VISITORS]!
   for (const p of PLACEMENTS) sink += String(gb.evalFeature(p, uc).value).length
 }
-const BLOCKS = 15
-const PER_BLOCK = 20_000
+const BLOCKS = 30
+const PER_BLOCK = 10_000
 console.log(
   `decision cost, ${PLACEMENTS.length} placements per visitor, ${N_VISITORS} visitors, best of ${BLOCKS} alternating blocks of ${PER_BLOCK}\n`,
 )

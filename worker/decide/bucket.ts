@@ -141,6 +141,44 @@ function murmur3Ascii(text: string, seed: number): number {
   return h >>> 0
 }
 
+/**
+ * `murmur3Ascii(a + b, 0)` without building the concatenation (which V8 would flatten, i.e.
+ * allocate and copy, on the first `charCodeAt`); -1 when either part is not ASCII.
+ */
+function murmur3AsciiPair(a: string, b: string): number {
+  let h = 0
+  let k = 0
+  let shift = 0
+  const length = a.length + b.length
+  for (let part = 0; part < 2; part++) {
+    const text = part === 0 ? a : b
+    for (let i = 0; i < text.length; i++) {
+      const ch = text.charCodeAt(i)
+      if (ch >= 0x80) return -1
+      k |= ch << shift
+      shift += 8
+      if (shift === 32) {
+        h = mixBlock(h, k)
+        k = 0
+        shift = 0
+      }
+    }
+  }
+  if (shift > 0) {
+    k = Math.imul(k, C1)
+    k = (k << 15) | (k >>> 17)
+    k = Math.imul(k, C2)
+    h ^= k
+  }
+  h ^= length
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
+  return h >>> 0
+}
+
 /** MurmurHash3 x86_32 (Austin Appleby's reference algorithm) of the UTF-8 bytes of `text`, unsigned. */
 export function murmur3(text: string, seed = 0): number {
   const fast = murmur3Ascii(text, seed)
@@ -171,7 +209,7 @@ export function hashPrefix(version: HashVersion, seed: string, key: string): Has
 export function bucketPrefixed(prefix: HashPrefix, unit: string): number {
   switch (prefix.version) {
     case 1: {
-      const fast = murmur3Ascii(prefix.text + unit, 0)
+      const fast = murmur3AsciiPair(prefix.text, unit)
       return (fast >= 0 ? fast : murmur3Stream(prefix.bytes, unit, 0)) / 4294967296
     }
   }

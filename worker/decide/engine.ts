@@ -55,6 +55,8 @@ interface CompiledVariant {
   tags: string[]
   content: Record<string, Record<string, unknown>>
   contentKey: string | null
+  /** Visitor locale -> the content locale it resolves to (few distinct locales; filled on use). */
+  localeCache: Map<string, string | null>
 }
 
 interface CompiledExperiment {
@@ -193,6 +195,7 @@ export function compileEngine(
         tags: [...v.tags],
         content: frozenContent(v.content as Record<string, Record<string, unknown>>, v.contentKey ?? null),
         contentKey: v.contentKey ?? null,
+        localeCache: new Map(),
       })
     }
     const compiledRules: CompiledRule[] = p.rules.map((r, i) => ({
@@ -289,6 +292,7 @@ function emptyVariant(id: string, problems: string[], placement: string): Compil
     tags: [],
     content: {},
     contentKey: null,
+    localeCache: new Map(),
   }
 }
 
@@ -477,7 +481,12 @@ function finish(
   reserve: EngineDecision['reserve'] = null,
   line: string | null = null,
 ): EngineDecision {
-  const locale = pickLocale(ctx.locale ?? engine.defaultLocale, v.content, engine.localeFallbacks)
+  const wanted = ctx.locale ?? engine.defaultLocale
+  let locale = v.localeCache.get(wanted)
+  if (locale === undefined) {
+    locale = pickLocale(wanted, v.content, engine.localeFallbacks)
+    if (v.localeCache.size < 256) v.localeCache.set(wanted, locale)
+  }
   trace.push(line ?? (fallback ? `=> ${v.id} (${reason}, fallback: ${fallback})` : `=> ${v.id} (${reason})`))
   return {
     placement,
