@@ -10,14 +10,23 @@
  * For each scenario (small HTML page, large HTML page, JSON API) and each target: a warm-up,
  * then a fixed number of requests at fixed concurrency over keep-alive connections, twice,
  * interleaving the targets so both see the same machine state. Prints req/s and p50/p99
- * latency, and the Gatehouse/bare throughput ratio (target: >= 0.8 on HTML).
+ * latency, the workerd CPU time per request (from /proc, steadier than req/s on a shared
+ * machine), and the Gatehouse/bare ratios (target: >= 0.8 of the bare throughput on HTML).
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { Agent, request } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { buildBundle, buildCoreBundle, root, startCore, startGateway, startPassthrough } from './lib/gateway'
+import {
+  buildBundle,
+  buildCoreBundle,
+  cpuMicros,
+  root,
+  startCore,
+  startGateway,
+  startPassthrough,
+} from './lib/gateway'
 // @ts-expect-error: plain ESM module without types
 import { startStorefront } from '../examples/storefront/server.mjs'
 
@@ -47,6 +56,8 @@ type Target = (typeof TARGETS)[number]
 
 interface Run {
   rps: number
+  /** workerd CPU time per request (µs), null where /proc is not available. */
+  cpuUs: number | null
   p50: number
   p99: number
   bytes: number
@@ -96,7 +107,14 @@ function once(agent: Agent, base: URL, path: string, headers: Record<string, str
 }
 
 /** `total` requests, `concurrency` in flight at any time. */
-async function load(base: URL, path: string, headers: Record<string, string>, total: number): Promise<Run> {
+async function load(
+  base: URL,
+  pid: number | null,
+  path: string,
+  headers: Record<string, string>,
+  total: number,
+): Promise<Run> {
+  const cpuBefore = cpuMicros(pid)
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY })
   const latencies: number[] = []
   let next = 0
@@ -119,11 +137,13 @@ async function load(base: URL, path: string, headers: Record<string, string>, to
   }
   await Promise.all(Array.from({ length: CONCURRENCY }, worker))
   const seconds = (performance.now() - started) / 1000
+  const cpuAfter = cpuMicros(pid)
   agent.destroy()
   latencies.sort((a, b) => a - b)
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN
   return {
     rps: total / seconds,
+    cpuUs: cpuBefore !== null && cpuAfter !== null ? (cpuAfter - cpuBefore) / total : null,
     p50: at(0.5),
     p99: at(0.99),
     bytes: bytes / Math.max(1, latencies.length),
@@ -140,22 +160,33 @@ async function main() {
   const gatehouse = await startGateway({ scriptPath, originUrl })
   const core = await startCore(await buildCoreBundle(), originUrl)
   const bare = await startPassthrough(originUrl)
-  const targets = { bare: bare.url, core: core.url, gatehouse: gatehouse.url }
+  const targets = { bare, core, gatehouse }
 
   console.log(
     `proxy benchmark: ${REQUESTS} requests x ${ROUNDS} rounds at concurrency ${CONCURRENCY}, warm-up ${WARMUP}`,
   )
   console.log(`node ${process.version}, origin ${originUrl}\n`)
-  console.log('scenario           target       req/s   p50 ms   p99 ms  bytes/resp')
-  const results: Record<string, Record<Target, Run> & { ratio: number; coreRatio: number }> = {}
+  console.log('scenario           target       req/s   p50 ms   p99 ms  bytes/resp  CPU µs/req')
+  const results: Record<
+    string,
+    Record<Target, Run> & {
+      ratio: number
+      coreRatio: number
+      cpuRatio: number | null
+      coreCpuRatio: number | null
+    }
+  > = {}
   try {
     for (const s of scenarios) {
-      for (const base of Object.values(targets)) await load(base, s.path, s.headers, WARMUP)
+      for (const t of Object.values(targets)) await load(t.url, t.pid, s.path, s.headers, WARMUP)
       const runs: Record<Target, Run[]> = { bare: [], core: [], gatehouse: [] }
       for (let round = 0; round < ROUNDS; round++) {
         // Alternate the order, so no target always runs on a warmer or cooler machine.
         const order = round % 2 === 0 ? TARGETS : [...TARGETS].reverse()
-        for (const name of order) runs[name].push(await load(targets[name], s.path, s.headers, REQUESTS))
+        for (const name of order) {
+          const t = targets[name]
+          runs[name].push(await load(t.url, t.pid, s.path, s.headers, REQUESTS))
+        }
       }
       const merged = Object.fromEntries(
         TARGETS.map((name) => {
@@ -165,6 +196,7 @@ async function main() {
             name,
             {
               rps: mean((x) => x.rps),
+              cpuUs: r.every((x) => x.cpuUs !== null) ? mean((x) => x.cpuUs!) : null,
               p50: mean((x) => x.p50),
               p99: mean((x) => x.p99),
               bytes: mean((x) => x.bytes),
@@ -175,16 +207,29 @@ async function main() {
       ) as Record<Target, Run>
       const ratio = merged.gatehouse.rps / merged.bare.rps
       const coreRatio = merged.core.rps / merged.bare.rps
-      results[s.name] = { ...merged, ratio, coreRatio }
+      // Throughput if CPU were the only limit: bare's CPU per request over the target's.
+      const cpuRatio = (name: Target) =>
+        merged[name].cpuUs && merged.bare.cpuUs ? merged.bare.cpuUs / merged[name].cpuUs! : null
+      results[s.name] = {
+        ...merged,
+        ratio,
+        coreRatio,
+        cpuRatio: cpuRatio('gatehouse'),
+        coreCpuRatio: cpuRatio('core'),
+      }
       for (const name of TARGETS) {
         const r = merged[name]
         console.log(
-          `${s.name.padEnd(18)} ${name.padEnd(10)} ${fmt(r.rps)} ${fmt(r.p50, 2)} ${fmt(r.p99, 2)} ${fmt(r.bytes)}${r.errors ? `  errors: ${r.errors}` : ''}`,
+          `${s.name.padEnd(18)} ${name.padEnd(10)} ${fmt(r.rps)} ${fmt(r.p50, 2)} ${fmt(r.p99, 2)} ${fmt(r.bytes)}  ${r.cpuUs === null ? '     n/a' : fmt(r.cpuUs)}${r.errors ? `  errors: ${r.errors}` : ''}`,
         )
       }
-      console.log(`${''.padEnd(18)} core/bare  ${fmt(coreRatio, 2)}  (proxy stages only)`)
+      const cpu = (v: number | null) => (v === null ? '' : `   by CPU per request: ${v.toFixed(2)}`)
+      const res = results[s.name]!
       console.log(
-        `${''.padEnd(18)} ratio      ${fmt(ratio, 2)}  (Gatehouse, full pipeline / bare throughput)\n`,
+        `${''.padEnd(18)} core/bare  ${fmt(coreRatio, 2)}  (proxy stages only)${cpu(res.coreCpuRatio)}`,
+      )
+      console.log(
+        `${''.padEnd(18)} ratio      ${fmt(ratio, 2)}  (full pipeline / bare)${cpu(res.cpuRatio)}\n`,
       )
     }
   } finally {

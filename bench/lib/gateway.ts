@@ -3,7 +3,7 @@
  * the bindings of wrangler.toml, fresh secrets and the D1 migrations applied. Used by the proxy
  * benchmark and the browser test; also starts a bare passthrough Worker as the reference.
  */
-import { execFile } from 'node:child_process'
+import { execFile, execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -63,8 +63,51 @@ const drain = (stdout: Readable, stderr: Readable) => {
 export interface RunningWorker {
   url: URL
   mf: Miniflare
+  /** The workerd process serving this instance (Linux), for CPU accounting. */
+  pid: number | null
   dispose(): Promise<void>
 }
+
+function childPids(): Set<number> {
+  try {
+    const out = execFileSync('ps', ['-o', 'pid=', '--ppid', String(process.pid)], { encoding: 'utf8' })
+    return new Set(out.split(/\s+/).filter(Boolean).map(Number))
+  } catch {
+    return new Set()
+  }
+}
+
+/** Starts a Miniflare instance and finds the workerd process it spawned. */
+async function launch(options: ConstructorParameters<typeof Miniflare>[0]) {
+  const before = childPids()
+  const mf = new Miniflare(options)
+  const url = await mf.ready
+  const spawned = [...childPids()].filter((pid) => !before.has(pid))
+  return { mf, url, pid: spawned.length === 1 ? spawned[0]! : null }
+}
+
+/**
+ * CPU time (user + system) a process has used so far, in microseconds, from /proc (Linux). CPU
+ * per request is steadier than requests/s on a machine shared with other work.
+ */
+export function cpuMicros(pid: number | null): number | null {
+  if (pid === null) return null
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    // Fields 14 and 15 of proc(5) (utime, stime) are at 11 and 12 after the command name.
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS
+  } catch {
+    return null
+  }
+}
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+  } catch {
+    return 100
+  }
+})()
 
 export interface GatewayOptions {
   scriptPath: string
@@ -80,7 +123,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningWorker>
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(root, 'wrangler.toml'))
   // eslint-disable-next-line @typescript-eslint/no-unused-vars
   const { modulesRules, ...bindingsOnly } = workerOptions
-  const mf = new Miniflare({
+  const { mf, url, pid } = await launch({
     ...bindingsOnly,
     name: 'gatehouse',
     modules: true,
@@ -97,9 +140,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningWorker>
     },
     ...(opts.showLogs ? {} : { handleRuntimeStdio: drain }),
   } as ConstructorParameters<typeof Miniflare>[0])
-  const url = await mf.ready
   await applyMigrations(mf)
-  return { url, mf, dispose: () => mf.dispose() }
+  return { url, mf, pid, dispose: () => mf.dispose() }
 }
 
 async function applyMigrations(mf: Miniflare): Promise<void> {
@@ -118,7 +160,7 @@ async function applyMigrations(mf: Miniflare): Promise<void> {
 /** Starts the proxy-core Worker (no bindings beyond the origin). */
 export async function startCore(scriptPath: string, originUrl: string): Promise<RunningWorker> {
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(root, 'wrangler.toml'))
-  const mf = new Miniflare({
+  const { mf, url, pid } = await launch({
     name: 'gatehouse-core',
     modules: true,
     scriptPath,
@@ -130,8 +172,7 @@ export async function startCore(scriptPath: string, originUrl: string): Promise<
     bindings: { ORIGIN_URL: originUrl, GATEHOUSE_ENV: 'development' },
     handleRuntimeStdio: drain,
   })
-  const url = await mf.ready
-  return { url, mf, dispose: () => mf.dispose() }
+  return { url, mf, pid, dispose: () => mf.dispose() }
 }
 
 /** The reference: a Worker that only forwards the request to the origin and returns its answer. */
@@ -152,7 +193,7 @@ export default {
 /** Starts the bare passthrough Worker (same compatibility settings as Gatehouse). */
 export async function startPassthrough(originUrl: string): Promise<RunningWorker> {
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(root, 'wrangler.toml'))
-  const mf = new Miniflare({
+  const { mf, url, pid } = await launch({
     name: 'passthrough',
     modules: true,
     script: PASSTHROUGH,
@@ -163,6 +204,5 @@ export async function startPassthrough(originUrl: string): Promise<RunningWorker
     bindings: { ORIGIN_URL: originUrl },
     handleRuntimeStdio: drain,
   })
-  const url = await mf.ready
-  return { url, mf, dispose: () => mf.dispose() }
+  return { url, mf, pid, dispose: () => mf.dispose() }
 }
