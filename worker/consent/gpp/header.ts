@@ -4,7 +4,7 @@
  * against the remaining bits, Fibonacci codes are capped at 48 bits, and every entry's ids are
  * checked against the id and count caps before they are added (a range 1..2^40 costs nothing).
  */
-import { type BitReader, decodeError, MAX_FIBONACCI_BITS } from '../bits'
+import { BitReader, decodeError, MAX_FIBONACCI_BITS } from '../bits'
 import type { DecodeError, DecodeResult } from '../types'
 import { checkPadding, segmentReader } from './fields'
 
@@ -30,9 +30,8 @@ export function decodeGppHeader(
   maxSections: number,
   maxLength: number,
 ): DecodeResult<GppHeader> {
-  const reader = segmentReader(text, 'header', maxLength)
-  if (!reader.ok) return reader
-  const r = reader.value
+  const r = segmentReader(text, 'header', maxLength)
+  if (!(r instanceof BitReader)) return r
   const type = r.readInt(6)
   if (r.overrun) return decodeError('truncated', 'header.Type', 'header.Type runs past the end')
   if (type !== GPP_HEADER_TYPE) {

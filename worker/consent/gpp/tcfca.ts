@@ -4,7 +4,7 @@
  * SubsectionType Int(3): 1 = Disclosed Vendors, 3 = Publisher Purposes. Vendor lists stay
  * `IdRanges`. Fields absent from the string are reported as null.
  */
-import { decodeError } from '../bits'
+import { BitReader, decodeError } from '../bits'
 import type { DecodeResult, GppSectionFields } from '../types'
 import { checkPadding, int, readFields, segmentReader, splitSegments } from './fields'
 import type { FieldTable } from './fields'
@@ -55,9 +55,8 @@ export function decodeTcfCaSection(body: string, maxLength: number): DecodeResul
   if (segments === null) {
     return decodeError('unexpected_segment', NAME, `${NAME} has more than two sub-sections`)
   }
-  const core = segmentReader(segments[0] as string, NAME, maxLength)
-  if (!core.ok) return core
-  const r = core.value
+  const r = segmentReader(segments[0] as string, NAME, maxLength)
+  if (!(r instanceof BitReader)) return r
   const version = r.readInt(6)
   if (r.overrun) return decodeError('truncated', `${NAME}.Version`, `${NAME}.Version runs past the end`)
   if (version !== 1) {
@@ -70,9 +69,8 @@ export function decodeTcfCaSection(body: string, maxLength: number): DecodeResul
   let seen = 0 // bit per SubsectionType already read
   for (let i = 1; i < segments.length; i++) {
     const field = `${NAME}.SubsectionType`
-    const sub = segmentReader(segments[i] as string, field, maxLength)
-    if (!sub.ok) return sub
-    const s = sub.value
+    const s = segmentReader(segments[i] as string, field, maxLength)
+    if (!(s instanceof BitReader)) return s
     const type = s.readInt(3)
     if (s.overrun) return decodeError('truncated', field, `${field} runs past the end`)
     const table = SUBSECTIONS[type]

@@ -11,17 +11,8 @@
  *   N-Bitfield(2,8), reported as `SensitiveDataProcessing` (null when absent).
  */
 import type { DecodeResult, GppSectionFields } from '../types'
-import { decodeError } from '../bits'
-import {
-  checkPadding,
-  int,
-  INT2,
-  INT2_YES_NO,
-  int2List,
-  readFields,
-  segmentReader,
-  splitSegments,
-} from './fields'
+import { BitReader, decodeError } from '../bits'
+import { checkPadding, INT2, INT2_YES_NO, int2List, readFields, segmentReader, splitSegments } from './fields'
 import type { FieldTable } from './fields'
 
 export interface UsSectionSpec {
@@ -280,7 +271,6 @@ export const US_SECTIONS: readonly UsSectionSpec[] = [
   },
 ]
 
-const GPC_SUBSECTION: FieldTable = [['SubsectionType', int(2)]]
 const SENSITIVE_SUBSECTION: FieldTable = [['SensitiveDataProcessing', int2List(8)]]
 
 /**
@@ -298,9 +288,8 @@ export function decodeUsSection(
   if (segments === null) {
     return decodeError('unexpected_segment', prefix, `${prefix} has more than one sub-section`)
   }
-  const core = segmentReader(segments[0] as string, prefix, maxLength)
-  if (!core.ok) return core
-  const r = core.value
+  const r = segmentReader(segments[0] as string, prefix, maxLength)
+  if (!(r instanceof BitReader)) return r
   const versionField = `${prefix}.${spec.versionField}`
   const version = r.readInt(6)
   if (r.overrun) return decodeError('truncated', versionField, `${versionField} runs past the end`)
@@ -321,20 +310,18 @@ export function decodeUsSection(
     return decodeError('unexpected_segment', prefix, `${prefix} defines no sub-section`)
   }
   const subField = spec.subsection === 'gpc' ? `${prefix}.Gpc` : `${prefix}.SensitiveDataProcessing`
-  const subReader = segmentReader(sub, subField, maxLength)
-  if (!subReader.ok) return subReader
-  const s = subReader.value
+  const s = segmentReader(sub, subField, maxLength)
+  if (!(s instanceof BitReader)) return s
   if (spec.subsection === 'gpc') {
-    const head: GppSectionFields = {}
-    const bad = readFields(s, GPC_SUBSECTION, prefix, head)
-    if (bad) return bad
     // "SubsectionType: 0 Core, 1 GPC": a second core or an unknown type is not a GPC sub-section.
-    if (head.SubsectionType !== 1) {
-      const f = `${prefix}.SubsectionType`
+    const typeField = `${prefix}.SubsectionType`
+    const type = s.readInt(2)
+    if (s.overrun) return decodeError('truncated', typeField, `${typeField} runs past the end`)
+    if (type !== 1) {
       return decodeError(
         'unknown_subsection',
-        f,
-        `${f} is ${head.SubsectionType}, only 1 (GPC) may follow the core`,
+        typeField,
+        `${typeField} is ${type}, only 1 (GPC) may follow the core`,
       )
     }
     const gpc = s.readBool()
