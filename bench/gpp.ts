@@ -197,9 +197,7 @@ console.log(
   `| **all of the above, summed** | ${ns(oursTotal)} | ${ns(libTotal)} | **${(libTotal / oursTotal).toFixed(0)}x** |`,
 )
 
-console.log(
-  '\nHostile 4 KB strings (Gatehouse: fastest of 10 rounds; library: one run in a child process)\n',
-)
+console.log('\nHostile 4 KB strings (Gatehouse: fastest of 10 rounds; library: one run in a child process)\n')
 console.log('| string | length | Gatehouse | outcome | @iabgpp/cmpapi | outcome |')
 console.log('| --- | ---: | ---: | --- | ---: | --- |')
 for (const [name, s] of Object.entries(hostile)) {
