@@ -65,7 +65,7 @@ async function consume(queue: string, body: unknown, attempts: number, handler =
 }
 
 async function deadLetter(fireId: string) {
-  for (let i = 0; i < 50; i++) {
+  for (let i = 0; i < 150; i++) {
     const row = await env.DB.prepare('SELECT reason, attempts FROM trigger_dead_letters WHERE fire_id = ?')
       .bind(fireId)
       .first<{ reason: string; attempts: number }>()

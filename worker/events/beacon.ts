@@ -3,7 +3,8 @@
  * measurement consent allows. No dependencies, under 2 KB: it reports dwell time, scroll depth,
  * form abandonment and custom events (`window.gatehouse.track('add_to_cart', { sku })`) to
  * `/v1/events` on the same origin with `navigator.sendBeacon` (first-party only: relative URL,
- * no third-party host, no cookies of its own). Only the path is sent, never the query string
+ * no third-party host, no cookies of its own). Custom events are sent at once (a cart abandonment
+ * timer starts from them); dwell, scroll and form abandonment when the page is hidden or left. Only the path is sent, never the query string
  * (it may carry identifiers). Pure: the source is a string; its version is a content hash.
  */
 
@@ -28,7 +29,7 @@ d.addEventListener('submit',function(e){var n=formName(e.target).slice(0,64),i=t
 w.addEventListener('scroll',scroll,{passive:true});
 d.addEventListener('visibilitychange',function(){if(d.visibilityState==='hidden')leave();else{visible=true;shown=Date.now()}});
 w.addEventListener('pagehide',leave);
-w.gatehouse={v:'__VERSION__',track:function(t,p){if(typeof t==='string')push(t,p&&typeof p==='object'?p:{})},flush:flush};
+w.gatehouse={v:'__VERSION__',track:function(t,p){if(typeof t==='string'){push(t,p&&typeof p==='object'?p:{});flush()}},flush:flush};
 scroll()})(window,document);
 `
 
