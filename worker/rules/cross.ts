@@ -8,6 +8,7 @@ import type { ConditionInput } from './concerns/audiences'
 import type { ConcernName } from './concerns'
 import { fieldCandidates, resolveField } from '../decide/fields'
 import type { RuleSet } from './types'
+import { stateRuleIssues } from './concerns/triggers'
 
 export interface CrossIssue {
   concern: ConcernName
@@ -276,7 +277,14 @@ const experimentNames: CrossCheck = (rules) => {
   return issues
 }
 
-export const crossChecks: CrossCheck[] = [references, cycles, placementNames, experimentNames]
+export const crossChecks: CrossCheck[] = [
+  references,
+  cycles,
+  placementNames,
+  experimentNames,
+  // caps.yaml + triggers.yaml (issue 6)
+  (rules) => stateRuleIssues(rules),
+]
 
 export interface Pruned {
   rules: Omit<RuleSet, 'version'>

@@ -5,7 +5,7 @@
  * worker/delivery/.
  */
 import { z } from 'zod'
-import { CHANNELS } from './caps'
+import { CHANNELS, type CapsRules } from './caps'
 
 const eventType = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/)
 
@@ -154,3 +154,65 @@ export const triggersSchema = z
 
 export type TriggersRules = z.output<typeof triggersSchema>
 export type TriggerRule = z.output<typeof triggerSchema>
+
+/** Issues found across caps.yaml and triggers.yaml (registered in worker/rules/cross.ts). */
+export interface StateRuleIssue {
+  concern: 'caps' | 'triggers'
+  path: Array<string | number>
+  message: string
+  candidates?: string[]
+}
+
+/**
+ * Checks a rule set's caps and triggers together: unique ids, campaign overrides naming real caps,
+ * a known default time zone, and a webhook for every channel a trigger may use (a fire to a channel
+ * without one could only go to the dead-letter queue).
+ */
+export function stateRuleIssues(rules: { caps: CapsRules; triggers: TriggersRules }): StateRuleIssue[] {
+  const issues: StateRuleIssue[] = []
+  const capIds = rules.caps.caps.map((c) => c.id)
+  capIds.forEach((id, i) => {
+    if (capIds.indexOf(id) !== i)
+      issues.push({ concern: 'caps', path: ['caps', i, 'id'], message: `duplicate cap id "${id}"` })
+  })
+  for (const [campaign, overrides] of Object.entries(rules.caps.campaignOverrides)) {
+    for (const capId of Object.keys(overrides)) {
+      if (!capIds.includes(capId)) {
+        issues.push({
+          concern: 'caps',
+          path: ['campaignOverrides', campaign, capId],
+          message: `unknown cap "${capId}"${capIds.length ? `; caps are ${capIds.join(', ')}` : ''}`,
+          candidates: capIds,
+        })
+      }
+    }
+  }
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: rules.caps.defaultTimeZone })
+  } catch {
+    issues.push({
+      concern: 'caps',
+      path: ['defaultTimeZone'],
+      message: `unknown IANA time zone "${rules.caps.defaultTimeZone}"`,
+    })
+  }
+  const ids = rules.triggers.triggers.map((t) => t.id)
+  rules.triggers.triggers.forEach((t, i) => {
+    if (ids.indexOf(t.id) !== i)
+      issues.push({
+        concern: 'triggers',
+        path: ['triggers', i, 'id'],
+        message: `duplicate trigger id "${t.id}"`,
+      })
+    t.channels.forEach((ch, j) => {
+      if (!rules.triggers.delivery.webhooks[ch]) {
+        issues.push({
+          concern: 'triggers',
+          path: ['triggers', i, 'channels', j],
+          message: `channel "${ch}" has no webhook in delivery.webhooks: its fires could not be delivered`,
+        })
+      }
+    })
+  })
+  return issues
+}
