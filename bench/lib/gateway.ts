@@ -68,10 +68,12 @@ export interface RunningWorker {
   dispose(): Promise<void>
 }
 
+/** The workerd processes this Node process has spawned. */
 function childPids(): Set<number> {
   try {
-    const out = execFileSync('ps', ['-o', 'pid=', '--ppid', String(process.pid)], { encoding: 'utf8' })
-    return new Set(out.split(/\s+/).filter(Boolean).map(Number))
+    const out = execFileSync('ps', ['-o', 'pid=,comm=', '--ppid', String(process.pid)], { encoding: 'utf8' })
+    const workerd = out.split('\n').filter((line) => line.trim().endsWith('workerd'))
+    return new Set(workerd.map((line) => Number(line.trim().split(/\s+/)[0])))
   } catch {
     return new Set()
   }
