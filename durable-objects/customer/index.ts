@@ -73,6 +73,7 @@ import {
   reachableChannels,
   recordFire,
   timerActions,
+  timersToRestore,
   TRIGGER_DUE_KIND,
   type TimerPayload,
   type TriggerFireMessage,
@@ -304,6 +305,33 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
       }
     }
     return { accepted: input.events.length, ...result, timersStarted: started, timersCancelled: cancelled }
+  }
+
+  /**
+   * Re-arms trigger timers from the stored events (after `absorb` on login: the anonymous visitor's
+   * events arrive, its timers do not). Idempotent: running, fired or cancelled timers are left
+   * alone. Returns the triggers whose timers it started.
+   */
+  async restoreTimers(now: number = Date.now()): Promise<{ restored: string[] }> {
+    const sql = this.ctx.storage.sql
+    const plans = timersToRestore(stateRules().triggers, {
+      now,
+      latestStart: (type) =>
+        sql
+          .exec<{ id: string; ts: number }>(
+            'SELECT id, ts FROM events WHERE type = ? AND minimal = 0 ORDER BY ts DESC LIMIT 1',
+            type,
+          )
+          .toArray()[0] ?? null,
+      cancelledAfter: (types, ts) =>
+        types.some((type) => (lastEventAt(sql, type, ts) ?? -Infinity) >= ts),
+      fired: (fireId) => fireRow(sql, fireId) !== undefined,
+      running: (id) => sql.exec('SELECT 1 FROM due_items WHERE id = ?', id).toArray().length > 0,
+    })
+    for (const p of plans) {
+      await scheduleDue(this.ctx.storage, { id: p.id, kind: TRIGGER_DUE_KIND, dueAt: p.dueAt, payload: p.payload })
+    }
+    return { restored: plans.map((p) => p.payload.trigger) }
   }
 
   /** Writes profile attributes, each winning or losing by source precedence (rules/profile.yaml). */

@@ -246,3 +246,37 @@ export function fireMessage(
     startedBy: { eventId: payload.eventId, type: payload.eventType, at: payload.startedAt },
   }
 }
+
+/**
+ * Timers that should be running given the stored events (pure over its inputs): for each trigger,
+ * its latest starting event stored whole (so measurement consent was given) that no cancelling
+ * event followed, that has not fired, and whose due time is still worth keeping (not older than
+ * a day). Used after an anonymous state is absorbed on login: timers do not travel with the
+ * absorbed rows, the events do. Triggers needing consent beyond storage and measurement are not
+ * restored (that consent cannot be read back from the events).
+ */
+export function timersToRestore(
+  rules: TriggersRules,
+  ctx: {
+    now: number
+    latestStart: (type: string) => { id: string; ts: number } | null
+    cancelledAfter: (types: string[], ts: number) => boolean
+    fired: (fireId: string) => boolean
+    running: (timerId: string) => boolean
+  },
+): Array<{ id: string; dueAt: number; payload: TimerPayload }> {
+  const out: Array<{ id: string; dueAt: number; payload: TimerPayload }> = []
+  for (const t of rules.triggers) {
+    if (!t.consent.every((p) => p === 'measurement' || p === 'storage')) continue
+    if (ctx.running(timerId(t.id))) continue
+    const start = ctx.latestStart(t.on)
+    if (!start) continue
+    const dueAt = start.ts + t.delayMinutes * 60_000
+    if (dueAt < ctx.now - 86_400_000) continue
+    if (ctx.cancelledAfter(t.cancelOn, start.ts)) continue
+    const payload: TimerPayload = { trigger: t.id, eventId: start.id, eventType: t.on, startedAt: start.ts }
+    if (ctx.fired(fireIdOf(payload))) continue
+    out.push({ id: timerId(t.id), dueAt, payload })
+  }
+  return out
+}

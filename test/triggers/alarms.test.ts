@@ -360,3 +360,32 @@ describe('other triggers', () => {
     expect((await stub(intent).getDecisionState()).intentScore).toBeGreaterThanOrEqual(0.6)
   })
 })
+
+describe('timers after login', () => {
+  it('re-arms the abandonment timer of an absorbed anonymous cart in the customer state, once', async () => {
+    const anon = `a:${crypto.randomUUID()}`
+    const key = stateKey()
+    const cart = ev('add_to_cart', { ts: Date.now() - 5 * 60_000 })
+    await record(anon, [cart])
+    // Login: identity stitching absorbs the anonymous state's rows into the customer's (timers excluded).
+    await stub(key).absorb(anon, await stub(anon).exportAll())
+    expect(await stub(key).restoreTimers()).toEqual({ restored: ['cart_abandoned'] })
+    expect(await stub(key).restoreTimers()).toEqual({ restored: [] })
+    expect(await dueItems(key)).toEqual([{ id: 'trigger:cart_abandoned', due_at: cart.ts + 30 * 60_000 }])
+
+    await reachable(key, { push_token_present: true })
+    await fireDueTimers(key)
+    expect(await fires(key)).toEqual([
+      expect.objectContaining({ fire_id: `cart_abandoned:${cart.id}`, status: 'enqueued' }),
+    ])
+    expect(await stub(key).restoreTimers()).toEqual({ restored: [] })
+  })
+
+  it('does not re-arm a timer a later purchase cancelled', async () => {
+    const anon = `a:${crypto.randomUUID()}`
+    const key = stateKey()
+    await record(anon, [ev('add_to_cart', { ts: Date.now() - 60_000 }), ev('purchase')])
+    await stub(key).absorb(anon, await stub(anon).exportAll())
+    expect(await stub(key).restoreTimers()).toEqual({ restored: [] })
+  })
+})
