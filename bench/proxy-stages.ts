@@ -4,7 +4,8 @@
  *
  *   npx tsx bench/proxy-stages.ts [--requests 600]
  *
- * Each load slot is one returning visitor (its cookies are kept), concurrency 32.
+ * Each load slot is one returning visitor (its cookies are kept), concurrency 32. Reports req/s
+ * and the workerd CPU time per request (from /proc; steadier on a shared machine).
  */
 import { Agent, request } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -13,7 +14,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { parseArgs } from 'node:util'
 import { build } from 'esbuild'
-import { root, startGateway, startPassthrough, type RunningWorker } from './lib/gateway'
+import { cpuMicros, root, startGateway, startPassthrough, type RunningWorker } from './lib/gateway'
 // @ts-expect-error: plain ESM module without types
 import { startStorefront } from '../examples/storefront/server.mjs'
 
@@ -75,13 +76,21 @@ async function main() {
   const names = ['bare passthrough', ...LABELS]
   try {
     for (const path of ['/product/lamp', '/api/products']) {
-      console.log(`\n${path}: ${REQUESTS} requests at concurrency ${CONCURRENCY} (req/s, ratio to bare)`)
+      console.log(`\n${path}: ${REQUESTS} requests at concurrency ${CONCURRENCY}`)
+      console.log('  target              req/s  ratio  CPU µs/req  ratio by CPU')
       let bare = 0
+      let bareCpu = 0
       for (let i = 0; i < workers.length; i++) {
-        await rps(workers[i]!.url, path, 100)
-        const r = await rps(workers[i]!.url, path, REQUESTS)
-        if (i === 0) bare = r
-        console.log(`  ${names[i]!.padEnd(18)} ${r.toFixed(0).padStart(6)}  ${(r / bare).toFixed(2)}`)
+        const w = workers[i]!
+        await rps(w.url, path, 100)
+        const before = cpuMicros(w.pid)
+        const r = await rps(w.url, path, REQUESTS)
+        const after = cpuMicros(w.pid)
+        const cpu = before !== null && after !== null ? (after - before) / REQUESTS : NaN
+        if (i === 0) [bare, bareCpu] = [r, cpu]
+        console.log(
+          `  ${names[i]!.padEnd(18)} ${r.toFixed(0).padStart(6)}  ${(r / bare).toFixed(2)}  ${cpu.toFixed(0).padStart(10)}  ${(bareCpu / cpu).toFixed(2).padStart(12)}`,
+        )
       }
     }
   } finally {
