@@ -1,5 +1,8 @@
-import { exports } from 'cloudflare:workers'
+import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
+import { env, exports } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
+import { createApp } from '../../worker/app'
+import { bundledRules } from '../../worker/rules'
 import { ALL_PURPOSES, located, PAGE_ACCEPT, tcCookie } from '../consent/consent-support'
 
 function page(path: string, headers: Record<string, string> = {}): Promise<Response> {
@@ -59,5 +62,22 @@ describe('slots on proxied pages', () => {
     if (res.status !== 200) return expect(res.status).toBe(404)
     const html = await res.text()
     expect(html).toContain('<section data-gatehouse-slot="catalog_banner"><p>All items</p></section>')
+  })
+
+  it('shows the placement's fallback in a slot on a page the rules do not map (never per-visitor content there)', async () => {
+    const app = createApp({
+      rules: { ...bundledRules, placements: { ...bundledRules.placements, pages: {} } },
+    })
+    const ctx = createExecutionContext()
+    const res = await app.fetch(
+      new Request('http://gate.test/', { headers: { accept: PAGE_ACCEPT, ...located('US', 'CA') } }),
+      env,
+      ctx,
+    )
+    const hero = slot(await res.text(), 'home_hero')
+    await waitOnExecutionContext(ctx)
+    expect(hero).toContain('data-gatehouse-variant="default_hero"')
+    expect(hero).toContain('data-gatehouse-reason="fallback"')
+    expect(hero).toContain('<h2>Welcome to the demo store</h2>')
   })
 })
