@@ -64,7 +64,7 @@ describe('slots on proxied pages', () => {
     expect(html).toContain('<section data-gatehouse-slot="catalog_banner"><p>All items</p></section>')
   })
 
-  it('shows the placement's fallback in a slot on a page the rules do not map (never per-visitor content there)', async () => {
+  it('shows the placement fallback in a slot on a page the rules do not map (never per-visitor content there)', async () => {
     const app = createApp({
       rules: { ...bundledRules, placements: { ...bundledRules.placements, pages: {} } },
     })
