@@ -80,4 +80,13 @@ describe('slots on proxied pages', () => {
     expect(hero).toContain('data-gatehouse-reason="fallback"')
     expect(hero).toContain('<h2>Welcome to the demo store</h2>')
   })
+
+  it('does not decide (or spend caps) for requests that are not page loads', async () => {
+    const res = await exports.default.fetch('http://gate.test/product/lamp', {
+      headers: { accept: '*/*', ...located('US', 'CA') },
+    })
+    const banner = slot(await res.text(), 'product_banner')
+    expect(banner).toContain('data-gatehouse-variant="standard_banner"')
+    expect(banner).toContain('data-gatehouse-reason="fallback"')
+  })
 })

@@ -31,7 +31,11 @@ export const decide = (opts: DecideOptions = {}): MiddlewareHandler<AppEnv> =>
     const svc = decisionService(rules)
     if (svc.engine.placements.size === 0) return next()
 
-    const mapped = placementsForPath(svc.engine, c.var.request.url.pathname)
+    // Only page loads decide (and reserve caps): an image or script under a mapped prefix must
+    // not spend a visitor's frequency cap. Anything else that turns out to be HTML shows fallbacks.
+    const wantsPage =
+      (c.req.header('accept') ?? '').includes('text/html') || c.req.header('sec-fetch-dest') === 'document'
+    const mapped = wantsPage ? placementsForPath(svc.engine, c.var.request.url.pathname) : []
     let pending: Promise<Map<string, EngineDecision>> | null = null
     if (mapped.length > 0) {
       // Set before the response stage runs: it marks the page Cache-Control: private.
