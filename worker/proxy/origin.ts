@@ -61,7 +61,7 @@ export const origin = ({ rules }: OriginOptions): MiddlewareHandler<AppEnv> =>
         { path: 'method', message: 'CONNECT is not proxied' },
       ])
     }
-    const built = buildTarget(base, c.var.request.url, request.headers.get('host'))
+    const built = buildTarget(base, c.var.request.url)
     if (!built.ok) {
       log.warn('open_proxy_refused', { reason: built.error.reason, detail: built.error.detail })
       throw new ProblemError(

@@ -42,20 +42,18 @@ export function parseOrigin(value: string): { ok: true; value: URL } | { ok: fal
  *
  * @param origin the configured origin (from `parseOrigin`)
  * @param requestUrl the URL the Worker received
- * @param hostHeader the request's Host header, when present
- * @example buildTarget(new URL('http://127.0.0.1:8788'), new URL('https://shop.example/cart?x=1'), 'shop.example')
+ * @example buildTarget(new URL('http://127.0.0.1:8788'), new URL('https://shop.example/cart?x=1'))
  *          // -> http://127.0.0.1:8788/cart?x=1
  */
-export function buildTarget(origin: URL, requestUrl: URL, hostHeader: string | null): TargetResult {
+export function buildTarget(origin: URL, requestUrl: URL): TargetResult {
   const path = requestUrl.pathname
   if (SCHEME_RELATIVE.test(path) || URL_IN_PATH.test(path)) {
     return { ok: false, error: { reason: 'open_proxy', detail: 'the path names another host' } }
   }
-  // Absolute-form request targets (RFC 9112 section 3.2.2) carry their own host; when it differs
-  // from the Host header the client is asking the gateway to act as a forward proxy.
-  if (hostHeader !== null && hostHeader.toLowerCase() !== requestUrl.host.toLowerCase()) {
-    return { ok: false, error: { reason: 'open_proxy', detail: 'the request target names another host' } }
-  }
+  // Whatever host the request names (an absolute-form target, RFC 9112 section 3.2.2, or any
+  // Host header) is never a destination: the request goes to the configured origin regardless.
+  // Refusing on a mismatch is not possible either: Miniflare's dispatchFetch, service bindings
+  // and some CDN setups legitimately deliver a URL whose host differs from the Host header.
   // Built by assignment, never by joining strings or resolving a relative reference, so nothing
   // in the client's path or query can change the scheme, host, port or credentials.
   const target = new URL(origin.href)
