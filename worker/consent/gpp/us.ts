@@ -290,18 +290,17 @@ export function decodeUsSection(
   }
   const r = segmentReader(segments[0] as string, prefix, maxLength)
   if (!(r instanceof BitReader)) return r
-  const versionField = `${prefix}.${spec.versionField}`
   const version = r.readInt(6)
-  if (r.overrun) return decodeError('truncated', versionField, `${versionField} runs past the end`)
-  const table = spec.versions[version]
+  const table = r.overrun ? undefined : spec.versions[version]
   if (!table) {
+    const versionField = `${prefix}.${spec.versionField}`
+    if (r.overrun) return decodeError('truncated', versionField, `${versionField} runs past the end`)
     const known = Object.keys(spec.versions).join(', ')
     return decodeError('bad_version', versionField, `${versionField} is ${version}, known: ${known}`)
   }
-  // Start from a copy of the section's shape (every key, in spec order, null) so the reads below
-  // fill existing properties instead of growing a fresh object key by key.
-  const out: GppSectionFields = { ...shapeOf(spec, version, table) }
-  out[spec.versionField] = version
+  // Start from a copy of the section's shape (every key, in spec order, null, version filled in)
+  // so the reads below fill existing properties instead of growing a fresh object key by key.
+  const out: GppSectionFields = { ...(SHAPES.get(spec)?.[version] as GppSectionFields) }
   const failed = readFields(r, table, prefix, out) ?? checkPadding(r, prefix)
   if (failed) return failed
   const sub = segments[1]
@@ -314,8 +313,8 @@ export function decodeUsSection(
   if (!(s instanceof BitReader)) return s
   if (spec.subsection === 'gpc') {
     // "SubsectionType: 0 Core, 1 GPC": a second core or an unknown type is not a GPC sub-section.
-    const typeField = `${prefix}.SubsectionType`
     const type = s.readInt(2)
+    const typeField = `${prefix}.SubsectionType`
     if (s.overrun) return decodeError('truncated', typeField, `${typeField} runs past the end`)
     if (type !== 1) {
       return decodeError(
@@ -334,22 +333,22 @@ export function decodeUsSection(
   return checkPadding(s, subField) ?? { ok: true, value: out }
 }
 
-const shapes = new WeakMap<UsSectionSpec, Map<number, GppSectionFields>>()
-
-// The output keys of one section version: version field, core fields, then the sub-section field.
-function shapeOf(spec: UsSectionSpec, version: number, table: FieldTable): GppSectionFields {
-  let byVersion = shapes.get(spec)
-  if (!byVersion) shapes.set(spec, (byVersion = new Map()))
-  let shape = byVersion.get(version)
-  if (!shape) {
-    shape = { [spec.versionField]: version }
-    for (const [name] of table) shape[name] = null
-    if (spec.subsection === 'gpc') shape.Gpc = null
-    if (spec.subsection === 'sensitive') shape.SensitiveDataProcessing = null
-    byVersion.set(version, shape)
-  }
-  return shape
-}
+// The output keys of each section version: version field (filled in), core fields, then the
+// sub-section field; computed once when the module loads.
+const SHAPES = new Map<UsSectionSpec, Record<number, GppSectionFields>>(
+  US_SECTIONS.map((spec) => [
+    spec,
+    Object.fromEntries(
+      Object.entries(spec.versions).map(([version, table]) => {
+        const shape: GppSectionFields = { [spec.versionField]: Number(version) }
+        for (const [name] of table) shape[name] = null
+        if (spec.subsection === 'gpc') shape.Gpc = null
+        if (spec.subsection === 'sensitive') shape.SensitiveDataProcessing = null
+        return [version, shape]
+      }),
+    ),
+  ]),
+)
 
 /** Used by tests and docs: the core fields of a section version, version field first. */
 export function coreFieldNames(spec: UsSectionSpec, version: number): string[] {
