@@ -16,7 +16,7 @@ import type { AppEnv } from '../env'
 import type { Identity } from '../identity/types'
 import type { DecisionRecord } from '../log/record'
 import type { RuleSet } from '../rules'
-import { withBudget } from './budget'
+import { withBudget } from '../lib/budget'
 import { NO_CONSENT, type DecisionContext } from './context'
 import { deviceType } from './device'
 import { compileEngine, decidePlacement, toFallback, type Engine, type EngineDecision } from './engine'
@@ -126,7 +126,11 @@ export async function decideForRequest(
   const needsState = placements.some((p) => engine.placements.get(p)!.usesState)
   const stub = needsState && identity.stateKey ? customerStub(c, identity.stateKey) : null
   if (stub) {
-    const r = await withBudget(engine.stateBudgetMs, () => stub.getDecisionState(now))
+    const r = await withBudget(
+      () => stub.getDecisionState(now),
+      engine.stateBudgetMs,
+      'customer_state.getDecisionState',
+    )
     if (r.ok && isDecisionState(r.value)) ctx.state = r.value
     else {
       ctx.state = 'unavailable'
@@ -155,7 +159,7 @@ export async function decideForRequest(
       tags: d.reserve!.tags,
       now,
     }))
-    const r = await withBudget(engine.stateBudgetMs, () => stub.reserve(requests))
+    const r = await withBudget(() => stub.reserve(requests), engine.stateBudgetMs, 'customer_state.reserve')
     decisions = decisions.map((d) => {
       if (!d.reserve) return d
       if (!r.ok || !Array.isArray(r.value)) {

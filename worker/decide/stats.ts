@@ -7,7 +7,7 @@
  */
 import type { ArmCounts, CountBatch, ExperimentState } from '../../durable-objects/experiment'
 import type { ArmStats, BanditStatsReader } from './context'
-import { withBudget } from './budget'
+import { withBudget } from '../lib/budget'
 
 type Namespace = DurableObjectNamespace<ExperimentState>
 type WaitUntil = (p: Promise<unknown>) => void
@@ -58,7 +58,11 @@ export class ExperimentStats {
 
   async #refresh(ns: Namespace, experimentId: string): Promise<void> {
     try {
-      const r = await withBudget(READ_BUDGET_MS, () => ns.get(ns.idFromName(experimentId)).stats())
+      const r = await withBudget(
+        () => ns.get(ns.idFromName(experimentId)).stats(),
+        READ_BUDGET_MS,
+        'experiment_state.stats',
+      )
       if (r.ok) this.#cache.set(experimentId, { arms: r.value.arms, fetchedAt: Date.now() })
       else
         this.#opts.onError?.('experiment_stats_unavailable', {
@@ -110,7 +114,11 @@ export class ExperimentStats {
     const results = await Promise.all(
       batches.map(async (b) => ({
         b,
-        r: await withBudget(WRITE_BUDGET_MS, () => ns.get(ns.idFromName(b.experiment)).record(b.batch)),
+        r: await withBudget(
+          () => ns.get(ns.idFromName(b.experiment)).record(b.batch),
+          WRITE_BUDGET_MS,
+          'experiment_state.record',
+        ),
       })),
     )
     for (const { b, r } of results) {

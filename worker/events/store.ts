@@ -5,7 +5,7 @@
 import type { RecordEventsInput, RecordEventsResult } from '../../durable-objects/customer/events'
 import type { RuleSet } from '../rules'
 import type { Env } from '../env'
-import { withBudget, type BudgetResult } from '../identity/budget'
+import { withBudget, type BudgetResult } from '../lib/budget'
 
 /** Time budget of one recordEvents call (DESIGN.md: every call to an object has one). */
 export const STORE_BUDGET_MS = 2_000

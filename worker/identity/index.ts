@@ -20,7 +20,7 @@ import type { Logger } from '../lib/log'
 import { problemResponse } from '../lib/problem'
 import { bundledRules, type RuleSet } from '../rules'
 import type { IdentityRules } from '../rules/concerns/identity'
-import { withBudget } from './budget'
+import { withBudget } from '../lib/budget'
 import {
   cookieKeyRing,
   signAnonymousToken,

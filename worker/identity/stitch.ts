@@ -22,7 +22,7 @@
  * stitch is safe to retry (every step is idempotent), which the identity stage does at the next login.
  */
 import type { Env } from '../env'
-import { withBudget, type BudgetResult } from './budget'
+import { withBudget, type BudgetResult } from '../lib/budget'
 import { identifierKey, type IdentifierType } from './keys'
 import type { ClaimResult } from '../../durable-objects/identity'
 

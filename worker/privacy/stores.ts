@@ -5,7 +5,7 @@
  * means adding it here.
  */
 import type { Env } from '../env'
-import { withBudget } from '../identity/budget'
+import { withBudget } from '../lib/budget'
 import type { TableDump } from '../../durable-objects/lib/tables'
 
 /** A store did not answer within its budget or failed: the operation cannot be completed now. */

@@ -13,7 +13,7 @@
  */
 import type { Context, MiddlewareHandler } from 'hono'
 import type { AppEnv } from '../env'
-import { withBudget } from '../identity/budget'
+import { withBudget } from '../lib/budget'
 import { bundledRules, type RuleSet } from '../rules'
 import { normaliseLabel, normaliseTouchpoint, touchpointHeader } from './normalise'
 import type { Touchpoint } from './types'

@@ -1,0 +1,52 @@
+/**
+ * Time budgets for calls from the Worker to Durable Objects, D1 and other I/O (DESIGN.md "State"):
+ * the call races a timer; on timeout or error the caller gets a tagged failure and falls back.
+ * Pure: no Workers imports.
+ */
+
+export type BudgetResult<T> =
+  | { ok: true; value: T }
+  | { ok: false; error: { reason: 'timeout' | 'error'; what: string; message: string } }
+
+/**
+ * Runs `work` within `ms` milliseconds (0 or less: fall back at once). Never throws. A late result or rejection after the budget
+ * is swallowed (it must not surface as an unhandled rejection).
+ *
+ * @example
+ *   const r = await withBudget(stub.claim(req), 500, 'identity_index.claim')
+ *   if (!r.ok) log.warn('stitch_fallback', r.error)
+ */
+export async function withBudget<T>(
+  work: Promise<T> | (() => Promise<T>),
+  ms: number,
+  what: string,
+): Promise<BudgetResult<T>> {
+  // A budget of 0 (or less) means "do not wait at all": the caller falls back at once.
+  if (ms <= 0) return { ok: false, error: { reason: 'timeout', what, message: 'no time budget' } }
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), ms)
+  })
+  let promise: Promise<T>
+  try {
+    promise = typeof work === 'function' ? work() : work
+  } catch (err) {
+    clearTimeout(timer)
+    return { ok: false, error: { reason: 'error', what, message: errorMessage(err) } }
+  }
+  promise.catch(() => undefined)
+  try {
+    const winner = await Promise.race([promise.then((value) => ({ value })), timeout])
+    if (winner === 'timeout')
+      return { ok: false, error: { reason: 'timeout', what, message: `no answer within ${ms} ms` } }
+    return { ok: true, value: winner.value }
+  } catch (err) {
+    return { ok: false, error: { reason: 'error', what, message: errorMessage(err) } }
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err)
+}
