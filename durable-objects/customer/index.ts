@@ -32,7 +32,12 @@ import {
   type LinkOutcome,
   type LinkRequest,
 } from './identity-links'
-import { attributionTouches, recordTouchpoint, touchpointHistory, type TouchpointHistory } from './touchpoints'
+import {
+  attributionTouches,
+  recordTouchpoint,
+  touchpointHistory,
+  type TouchpointHistory,
+} from './touchpoints'
 // issue 6: events, profile, caps, triggers
 import type { TriggerRule } from '../../worker/rules/concerns/triggers'
 import { cancelItem, scheduleItem as scheduleDue } from '../lib/schedule'
@@ -80,12 +85,7 @@ import {
 } from './triggers'
 import { bundledRules } from '../../worker/rules'
 export { SubjectErasedError } from './privacy'
-import {
-  applyRetention,
-  nextRetentionAt,
-  tombstoneUntil,
-  writeTombstone,
-} from './privacy'
+import { applyRetention, nextRetentionAt, tombstoneUntil, writeTombstone } from './privacy'
 
 export class CustomerState extends DurableObject<Env> implements DecisionStateApi {
   constructor(ctx: DurableObjectState, env: Env) {
@@ -179,8 +179,12 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
    * Credits a conversion to this person's touchpoints by each configured model (rules/utm.yaml
    * `attribution`, overridable per call). Pure computation over the stored history; stores nothing.
    */
-  async attribute(conversion: Conversion, opts: Partial<AttributionOptions> = {}): Promise<AttributionResult> {
-    if (!Number.isFinite(conversion?.at)) throw new TypeError('attribute: conversion.at must be ms since epoch')
+  async attribute(
+    conversion: Conversion,
+    opts: Partial<AttributionOptions> = {},
+  ): Promise<AttributionResult> {
+    if (!Number.isFinite(conversion?.at))
+      throw new TypeError('attribute: conversion.at must be ms since epoch')
     const options: AttributionOptions = { ...configuredRules.utm.attribution, ...opts }
     return attributeConversion(attributionTouches(this.ctx.storage.sql), conversion, options)
   }
@@ -191,7 +195,11 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
   }
 
   /** Drops a link that the IdentityIndex refused (held by `heldBy`) and records the conflict. */
-  async unlinkIdentifier(conflict: { identifierKey: string; heldBy: string; assertedBy: string }): Promise<void> {
+  async unlinkIdentifier(conflict: {
+    identifierKey: string
+    heldBy: string
+    assertedBy: string
+  }): Promise<void> {
     unlinkIdentifier(this.ctx.storage.sql, conflict)
   }
 
@@ -299,7 +307,12 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
         if (a.kind === 'cancel') {
           if (await cancelItem(this.ctx.storage, a.id)) cancelled.push(a.trigger)
         } else {
-          await scheduleDue(this.ctx.storage, { id: a.id, kind: TRIGGER_DUE_KIND, dueAt: a.dueAt, payload: a.payload })
+          await scheduleDue(this.ctx.storage, {
+            id: a.id,
+            kind: TRIGGER_DUE_KIND,
+            dueAt: a.dueAt,
+            payload: a.payload,
+          })
           started.push(a.payload.trigger)
         }
       }
@@ -323,13 +336,17 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
             type,
           )
           .toArray()[0] ?? null,
-      cancelledAfter: (types, ts) =>
-        types.some((type) => (lastEventAt(sql, type, ts) ?? -Infinity) >= ts),
+      cancelledAfter: (types, ts) => types.some((type) => (lastEventAt(sql, type, ts) ?? -Infinity) >= ts),
       fired: (fireId) => fireRow(sql, fireId) !== undefined,
       running: (id) => sql.exec('SELECT 1 FROM due_items WHERE id = ?', id).toArray().length > 0,
     })
     for (const p of plans) {
-      await scheduleDue(this.ctx.storage, { id: p.id, kind: TRIGGER_DUE_KIND, dueAt: p.dueAt, payload: p.payload })
+      await scheduleDue(this.ctx.storage, {
+        id: p.id,
+        kind: TRIGGER_DUE_KIND,
+        dueAt: p.dueAt,
+        payload: p.payload,
+      })
     }
     return { restored: plans.map((p) => p.payload.trigger) }
   }
@@ -367,7 +384,10 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
     const existing = fireRow(sql, fireId)
     if (existing?.status === 'enqueued' || existing?.status === 'skipped') return
     if (existing?.status === 'pending' && existing.channel) {
-      await this.#enqueue(trigger, fireMessage(trigger, payload, fireId, existing.channel, existing.fired_at, this.#stateKey()))
+      await this.#enqueue(
+        trigger,
+        fireMessage(trigger, payload, fireId, existing.channel, existing.fired_at, this.#stateKey()),
+      )
       return
     }
 
@@ -383,7 +403,16 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
       lastFireAt: lastFireAt(sql, trigger.id),
     })
     const skip = (reason: string, channel: Channel | null = null) =>
-      recordFire(sql, { fireId, trigger: trigger.id, campaign: trigger.campaign, channel, status: 'skipped', reason, payload, at: now })
+      recordFire(sql, {
+        fireId,
+        trigger: trigger.id,
+        campaign: trigger.campaign,
+        channel,
+        status: 'skipped',
+        reason,
+        payload,
+        at: now,
+      })
     if (!check.ok) return skip(check.reason)
     const channels = reachableChannels(rules.triggers, trigger, attributes)
     if (channels.length === 0) return skip('unreachable')
@@ -405,11 +434,27 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
       for (const channel of channels) {
         const r = checkAndReserve(
           sql,
-          { decisionId: `${fireId}:${channel}`, placement: `trigger:${trigger.id}`, campaign: trigger.campaign, channel, tags: ['trigger'], now },
+          {
+            decisionId: `${fireId}:${channel}`,
+            placement: `trigger:${trigger.id}`,
+            campaign: trigger.campaign,
+            channel,
+            tags: ['trigger'],
+            now,
+          },
           { rules: rules.caps, timeZone, suppressed, quietHours: trigger.respectQuietHours },
         )
         if (r.allowed) {
-          recordFire(sql, { fireId, trigger: trigger.id, campaign: trigger.campaign, channel, status: 'pending', reason: null, payload, at: now })
+          recordFire(sql, {
+            fireId,
+            trigger: trigger.id,
+            campaign: trigger.campaign,
+            channel,
+            status: 'pending',
+            reason: null,
+            payload,
+            at: now,
+          })
           return channel
         }
         reasons.push(`${channel}:${r.reason}`)

@@ -8,6 +8,19 @@ import { existsSync, readFileSync } from 'node:fs'
 import { chromium, type Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
+// The callbacks below run inside Chromium (page.evaluate serialises them); these are the few page
+// globals they touch, typed here because the project's lib is the Workers runtime, not the DOM.
+interface PageElement {
+  getAttribute(name: string): string | null
+}
+declare const window: unknown
+declare const document: {
+  getElementById(id: string): PageElement
+  querySelectorAll(selector: string): { length: number }
+}
+type HTMLImageElement = PageElement
+type HTMLIFrameElement = PageElement
+
 const CHROMIUM = '/usr/bin/chromium'
 const ARGS = [
   '--headless',
