@@ -52,6 +52,23 @@ describe('POST /v1/ingest/events', () => {
     expect(forged.status).toBe(401)
   })
 
+  it('accepts an admin JWT carrying the ingest role, even with no API key configured', async () => {
+    const subject = { type: 'customer_id', value: `jwt-ingest-${crypto.randomUUID()}` }
+    const e = event({ type: 'purchase' })
+    const res = await eventsApp({}).request('/v1/ingest/events', {
+      method: 'POST',
+      body: JSON.stringify({ subject, source: 'pos', events: [e] }),
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${await adminToken({ sub: 'pos-job', roles: ['ingest'] })}`,
+      },
+    })
+    expect(res.status).toBe(202)
+    expect(await res.json()).toMatchObject({ accepted: 1, stored: true })
+    const held = (await customer(`c:${subject.value}`).exportAll()) as { events?: Array<{ id: string }> }
+    expect(held.events?.map((row) => row.id)).toContain(e.id)
+  })
+
   it('refuses everything when no key hashes are configured', async () => {
     const res = await eventsApp({}).request('/v1/ingest/events', {
       method: 'POST',

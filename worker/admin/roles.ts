@@ -3,12 +3,14 @@
  * admin authorisation is decided; a route that is not listed here is unreachable (deny by
  * default), whatever handler exists for it. Pure: no Workers imports.
  *
- * | route | marketer | analyst | privacy | admin |
- * | --- | --- | --- | --- | --- |
+ * | route | marketer | analyst | privacy | admin | ingest |
+ * | --- | --- | --- | --- | --- | --- |
  * | see ADMIN_ROUTES below; docs/privacy.md renders the same table |
  */
 
-export const ADMIN_ROLES = ['marketer', 'analyst', 'privacy', 'admin'] as const
+// `ingest`: a server (POS, CRM export job) that may only call `POST /v1/ingest/events`; it is
+// listed on no admin route below, so it opens nothing else (worker/events/routes.ts checks it).
+export const ADMIN_ROLES = ['marketer', 'analyst', 'privacy', 'admin', 'ingest'] as const
 export type AdminRole = (typeof ADMIN_ROLES)[number]
 
 /** `METHOD /path` (with `:param` segments) -> the roles allowed to call it. */
