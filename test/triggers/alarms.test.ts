@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { StateEvent } from '../../durable-objects/customer/events'
 import { overrideStateRules, type StateRules } from '../../durable-objects/customer/state-rules'
 import type { Purpose } from '../../worker/consent/types'
+import { stitch } from '../../worker/identity/stitch'
 import { bundledRules } from '../../worker/rules'
 import { withCaps } from '../caps/rules'
 import { webhook } from './webhook'
@@ -387,5 +388,31 @@ describe('timers after login', () => {
     await record(anon, [ev('add_to_cart', { ts: Date.now() - 60_000 }), ev('purchase')])
     await stub(key).absorb(anon, await stub(anon).exportAll())
     expect(await stub(key).restoreTimers()).toEqual({ restored: [] })
+  })
+
+  it('gives a cart started before login its abandonment timer in the customer state when stitching absorbs it', async () => {
+    const anonymousId = crypto.randomUUID()
+    const customerId = `login-${crypto.randomUUID()}`
+    const cart = ev('add_to_cart', { ts: Date.now() - 5 * 60_000 })
+    await record(`a:${anonymousId}`, [cart])
+    // The login, as the identity stage runs it: JWT subject meets the anonymous cookie.
+    const stitched = await stitch(env, { customerId, anonymousId, identifiers: [], assertedBy: 'jwt' })
+    expect(stitched).toMatchObject({ fallback: null, absorbed: [`a:${anonymousId}`] })
+    const key = `c:${customerId}`
+    expect(await dueItems(key)).toEqual(
+      expect.arrayContaining([{ id: 'trigger:cart_abandoned', due_at: cart.ts + 30 * 60_000 }]),
+    )
+    // The anonymous object was erased with its timer: only the customer's fires.
+    expect(await dueItems(`a:${anonymousId}`)).toEqual([])
+
+    await reachable(key, { push_token_present: true })
+    await fireDueTimers(key)
+    expect(await fires(key)).toEqual([
+      expect.objectContaining({ fire_id: `cart_abandoned:${cart.id}`, status: 'enqueued' }),
+    ])
+    // A retried login changes nothing: the timer does not fire again.
+    await stitch(env, { customerId, anonymousId, identifiers: [], assertedBy: 'jwt' })
+    await fireDueTimers(key)
+    expect(await fires(key)).toHaveLength(1)
   })
 })

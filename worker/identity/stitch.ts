@@ -15,8 +15,9 @@
  *    never moved: the claim is refused, dropped from the customer's links and recorded as a
  *    conflict (in both objects and in D1 `identity_conflicts` for review).
  * 5. Absorb: the anonymous visitor's CustomerState is exported, absorbed by the customer's exactly
- *    once (CustomerState.absorb is idempotent per source key, even under concurrent logins), then
- *    erased so it is not counted twice.
+ *    once (CustomerState.absorb is idempotent per source key, even under concurrent logins), its
+ *    trigger timers re-armed in the customer's state (CustomerState.restoreTimers), then erased so
+ *    it is not counted twice.
  *
  * Every call has a time budget; a failure stops the step, is reported in `fallback`, and the same
  * stitch is safe to retry (every step is idempotent), which the identity stage does at the next login.
@@ -311,6 +312,11 @@ async function absorbOnce(
   const dump = await call(() => source.exportAll(), 'customer_state.export_all')
   const outcome = await call(() => target.absorb(from, dump), 'customer_state.absorb')
   if (outcome.absorbed) result.absorbed.push(from)
+  // Timers do not travel with absorbed rows: re-arm them from the absorbed events, so a cart started
+  // before login still gets its abandonment timer in the customer's state. Idempotent, so it also
+  // runs when a retried stitch finds the source already absorbed (the first attempt may have
+  // stopped right after absorb).
+  await call(() => target.restoreTimers(), 'customer_state.restore_timers')
   await call(() => source.eraseAll(), 'customer_state.erase_all')
   const links = (dump.identity_links ?? []) as Array<{ identifier_key?: unknown; identifier_type?: unknown }>
   return links
