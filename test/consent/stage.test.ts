@@ -144,7 +144,9 @@ describe('decide body helpers', () => {
       new Date(),
     )
     expect(signals.gpp).toMatchObject({ valid: false })
-    expect(c.saleShareOptOut).toBe(false)
+    // The mismatched string is unreadable, and in US-CA that fails safe: treated as an opt-out.
+    expect(c.saleShareOptOut).toBe(true)
+    expect(c.reasons.join('\n')).toContain('unreadable, treated as an opt-out')
   })
 
   it.each([

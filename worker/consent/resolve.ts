@@ -260,6 +260,19 @@ export function resolveDecoded(
       reasons.push(`${o.name} optOutSale N -> not opted out`)
     }
   }
+  // A US signal that is present but unreadable may have carried an opt-out: in an opt-out regime,
+  // ignoring it would grant what the visitor may have refused, so by default it counts as one.
+  if (regime === 'opt-out' && rules.unreadableOptOut === 'opt-out') {
+    for (const [kind, list, valid] of [
+      ['gpp', gpp, usedGpp],
+      ['usp', usp, usedUsp],
+    ] as const) {
+      const bad = (list as Array<Reading<unknown>>).find((r) => !r.ok)
+      if (!counted.includes(kind) || valid || !bad) continue
+      used.add(bad)
+      optOuts.push(`${LABEL[kind]} (${bad.from}) unreadable, treated as an opt-out`)
+    }
+  }
   if (counted.includes('gpc')) {
     for (const from of signals.gpc) optOuts.push(`GPC (${from})`)
     if (gppOpinion?.gpc) {

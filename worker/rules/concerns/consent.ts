@@ -158,6 +158,14 @@ export const consentSchema = z
           'grants it; any opt-out wins), prefer-gpp (GPP over the TC string and USP), prefer-tcf (the TC string ' +
           "over GPP's tcfeuv2 section; US signals stay most-restrictive). GPC is never overruled.",
       ),
+    unreadableOptOut: z
+      .enum(['opt-out', 'ignore'])
+      .default('opt-out')
+      .describe(
+        'In opt-out regimes, what a GPP or US Privacy string that is present but cannot be read means when no ' +
+          'valid string of the same kind is there: opt-out (default: it may have carried an opt-out, so fail ' +
+          'safe and treat it as one) or ignore (as if absent).',
+      ),
     mapping: z
       .strictObject({
         tcf: z
