@@ -18,6 +18,7 @@ import {
 import { resolveDsarSubject } from '../../worker/privacy/resolve'
 import { isTombstoned } from '../../worker/privacy/tombstone'
 import { bundledRules } from '../../worker/rules'
+import { recordDeadLetter } from '../../worker/delivery/metrics'
 import { adminToken, bearer, capturingApp, decisionRecord } from '../admin/support'
 import { customerStub, d1Dump, fillEveryTable, identityStub, objectRows } from './support'
 
@@ -67,6 +68,29 @@ async function seed(): Promise<Seeded> {
     records.map((body, i) => ({ id: `m-${tag}-${i}`, timestamp: new Date(), attempts: 1, body })),
   )
   await worker.queue(batch, env, createExecutionContext())
+  // Trigger messages to the person that exhausted their retries, through the real dead-letter writer.
+  for (const stateKey of [`c:${customerId}`, `a:${anonymousId}`]) {
+    await recordDeadLetter(
+      env.DB,
+      {
+        reason: 'http_500',
+        attempts: 5,
+        fire: {
+          fireId: `cart_abandoned:${stateKey}-${tag}`,
+          trigger: 'cart_abandoned',
+          campaign: 'cart_recovery',
+          channel: 'email',
+          priority: 'high',
+          stateKey,
+          customerId: stateKey.startsWith('c:') ? customerId : null,
+          firedAt: Date.now() - 60_000,
+          startedBy: { eventId: `e-${tag}`, type: 'add_to_cart', at: Date.now() - 120_000 },
+        },
+      },
+      `dl-${tag}-${stateKey.slice(0, 1)}`,
+      Date.now(),
+    )
+  }
   const pepper = env.ID_PEPPER
   return {
     customerId,
@@ -162,6 +186,9 @@ describe('DSAR export', () => {
       // Identity links: every identifier's IdentityIndex row.
       for (const key of Object.values(s.keys)) expect(doc.identityIndex[key]!.link ?? []).toHaveLength(1)
       expect(doc.identityConflicts.length).toBeGreaterThan(0)
+      expect(doc.triggerDeadLetters.map((d) => d.state_key).sort()).toEqual(
+        [`a:${s.anonymousId}`, `c:${s.customerId}`].sort(),
+      )
       // Decision records, consent history and experiment assignments derived from them.
       expect(doc.decisions.map((d: { id: string }) => d.id).sort()).toEqual([...s.decisionIds].sort())
       expect(
@@ -205,6 +232,7 @@ describe('DSAR erase', () => {
     expect(receipt.stores.identityIndex).toBeGreaterThanOrEqual(4)
     expect(receipt.stores.identityConflicts).toBeGreaterThanOrEqual(1)
     expect(receipt.stores.decisionLog).toBe(2)
+    expect(receipt.stores.triggerDeadLetters).toBe(2)
     expect(receipt.stores.tombstones).toBeGreaterThanOrEqual(6)
 
     await expectNothingLeft(s)
@@ -277,7 +305,12 @@ describe('DSAR erase', () => {
     const partial = incomplete!.receipt
     expect(partial.status).toBe('in_progress')
     expect(Object.keys(partial.stores).sort()).toEqual(['customerState', 'tombstones'])
-    expect(partial.remaining).toEqual(['identityIndex', 'identityConflicts', 'decisionLog'])
+    expect(partial.remaining).toEqual([
+      'identityIndex',
+      'identityConflicts',
+      'decisionLog',
+      'triggerDeadLetters',
+    ])
     // The partial state is real: decision records are still there.
     expect(
       await env.DB.prepare('SELECT 1 FROM decision_log WHERE id = ?').bind(s.decisionIds[0]).first(),
@@ -310,7 +343,7 @@ describe('DSAR erase', () => {
     expect(problem.store).toBe('identityIndex')
     expect(problem.receipt).toMatchObject({
       status: 'in_progress',
-      remaining: ['identityIndex', 'identityConflicts', 'decisionLog'],
+      remaining: ['identityIndex', 'identityConflicts', 'decisionLog', 'triggerDeadLetters'],
     })
     await busy
     const retried = await post('/admin/v1/subjects/erase', { type: 'customer_id', value: s.customerId }, app)

@@ -11,6 +11,7 @@
  *   3. identityIndex      every identity link
  *   4. identityConflicts  D1 stitching conflicts naming any of the subject's keys
  *   5. decisionLog        D1 decision records by customer id and anonymous id
+ *   6. triggerDeadLetters D1 trigger messages that exhausted their retries, by state key
  * Experiment assignments are not stored per unit (bucketing is a pure hash; ExperimentState keeps
  * per-arm totals only); the assignment a person got lives in their decision records.
  */
@@ -18,7 +19,7 @@ import type { Env } from '../env'
 import type { Logger } from '../lib/log'
 import { decisionsFor } from '../admin/decisions'
 import type { RetentionRules } from '../rules/concerns/privacy'
-import { identityConflicts, StoreUnavailableError, stores } from './stores'
+import { identityConflicts, StoreUnavailableError, stores, triggerDeadLetters } from './stores'
 import type { Subject } from './subject'
 import { writeTombstones } from './tombstone'
 import type { TableDump } from '../../durable-objects/lib/tables'
@@ -30,6 +31,7 @@ export const ERASE_STORES = [
   'identityIndex',
   'identityConflicts',
   'decisionLog',
+  'triggerDeadLetters',
 ] as const
 export type EraseStore = (typeof ERASE_STORES)[number]
 
@@ -231,6 +233,9 @@ export async function eraseSubject(env: Env, subject: Subject, opts: DsarOptions
       ),
     )
     await whole('decisionLog', () => d1('decisionLog', () => deleteDecisions(env.DB, pending)))
+    await whole('triggerDeadLetters', () =>
+      d1('triggerDeadLetters', () => triggerDeadLetters.erase(env.DB, pending.stateKeys)),
+    )
   } catch (error) {
     const store = error instanceof StoreUnavailableError ? error.store : 'unknown'
     opts.log?.warn('dsar_erase_incomplete', { receiptId, store, error: error as Error })
@@ -315,6 +320,8 @@ export interface SubjectExport {
   customerState: Record<string, TableDump>
   identityIndex: Record<string, TableDump>
   identityConflicts: Array<Record<string, unknown>>
+  /** Trigger messages to the subject that could not be delivered (D1 `trigger_dead_letters`). */
+  triggerDeadLetters: Array<Record<string, unknown>>
   decisions: Awaited<ReturnType<typeof decisionsFor>>
   consentHistory: Array<{
     time: string
@@ -341,6 +348,9 @@ export async function exportSubject(env: Env, subject: Subject, opts: DsarOption
     identityIndex[key] = await stores.identityIndex.export(env, key, budget)
   const conflicts = await d1('identityConflicts', () =>
     identityConflicts.export(env.DB, subject.identifierKeys, subject.stateKeys),
+  )
+  const deadLetters = await d1('triggerDeadLetters', () =>
+    triggerDeadLetters.export(env.DB, subject.stateKeys),
   )
   const decisions = await d1('decisionLog', () =>
     decisionsFor(env.DB, { customerIds: subject.customerIds, anonymousIds: subject.anonymousIds }),
@@ -381,6 +391,7 @@ export async function exportSubject(env: Env, subject: Subject, opts: DsarOption
           customerState: { rows: countDumps(customerState), done: [], complete: true },
           identityIndex: { rows: countDumps(identityIndex), done: [], complete: true },
           decisionLog: { rows: decisions.length, done: [], complete: true },
+          triggerDeadLetters: { rows: deadLetters.length, done: [], complete: true },
         }),
         opts.requestedBy,
         now,
@@ -401,6 +412,7 @@ export async function exportSubject(env: Env, subject: Subject, opts: DsarOption
     customerState,
     identityIndex,
     identityConflicts: conflicts,
+    triggerDeadLetters: deadLetters,
     decisions,
     consentHistory,
     experimentAssignments: [...experiments.values()],

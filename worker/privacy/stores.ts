@@ -85,6 +85,45 @@ export const identityConflicts = {
   },
 }
 
+/**
+ * Rows of D1 `trigger_dead_letters` (worker/delivery, migration 0100): trigger messages that
+ * exhausted their retries. Each names whose message it was by `state_key` (and carries the customer
+ * id inside `message`), so a subject's rows are found by their state keys.
+ */
+export const triggerDeadLetters = {
+  export: async (db: D1Database, stateKeys: string[]): Promise<Array<Record<string, unknown>>> => {
+    const rows: Array<Record<string, unknown>> = []
+    for (const chunk of chunks(stateKeys)) {
+      const { results } = await db
+        .prepare(
+          `SELECT * FROM trigger_dead_letters WHERE state_key IN (${marks(chunk.length)}) ORDER BY dead_at`,
+        )
+        .bind(...chunk)
+        .all()
+      rows.push(...results)
+    }
+    return rows
+  },
+  erase: async (db: D1Database, stateKeys: string[]): Promise<number> => {
+    let n = 0
+    for (const chunk of chunks(stateKeys)) {
+      const r = await db
+        .prepare(`DELETE FROM trigger_dead_letters WHERE state_key IN (${marks(chunk.length)})`)
+        .bind(...chunk)
+        .run()
+      n += r.meta.changes
+    }
+    return n
+  },
+}
+
+// D1 caps bound parameters per statement at 100.
+function chunks(values: string[], size = 90): string[][] {
+  const out: string[][] = []
+  for (let i = 0; i < values.length; i += size) out.push(values.slice(i, i + size))
+  return out
+}
+
 function sum(counts: Record<string, number>): number {
   return Object.values(counts).reduce((a, b) => a + b, 0)
 }
