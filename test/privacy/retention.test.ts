@@ -44,7 +44,7 @@ const exists = async (table: string, column: string, id: string) =>
   (await env.DB.prepare(`SELECT 1 FROM ${table} WHERE ${column} = ?`).bind(id).first()) !== null
 
 describe('D1 retention (scheduled handler)', () => {
-  it('deletes decision records, audit entries, completed receipts and tombstones past their windows', async () => {
+  it('deletes decision records, audit entries, completed receipts, identity conflicts and tombstones past their windows', async () => {
     const now = Date.now()
     await insertDecision('ret-old', now - (retention.decisionLog + 1) * DAY)
     await insertDecision('ret-new', now - (retention.decisionLog - 1) * DAY)
@@ -64,6 +64,14 @@ describe('D1 retention (scheduled handler)', () => {
     )
     await tomb.bind('tomb-expired', 'rcpt-old', old, now - 1).run()
     await tomb.bind('tomb-live', 'rcpt-old', now, now + DAY).run()
+    const conflict = env.DB.prepare(
+      `INSERT INTO identity_conflicts (id, identifier_key, identifier_type, held_by, claimed_by, asserted_by, at, resolved_at)
+       VALUES (?, 'email:ab12', 'email', 'c:held', 'c:claimant', 'event', ?, ?)`,
+    )
+    const stale = now - (retention.identityConflicts + 1) * DAY
+    await conflict.bind('conflict-old-open', stale, null).run()
+    await conflict.bind('conflict-old-resolved', stale, stale + DAY).run()
+    await conflict.bind('conflict-new', now - (retention.identityConflicts - 1) * DAY, null).run()
 
     await runScheduled()
 
@@ -76,6 +84,9 @@ describe('D1 retention (scheduled handler)', () => {
     expect(await exists('dsar_receipts', 'receipt_id', 'rcpt-old-open')).toBe(true)
     expect(await exists('tombstones', 'digest', 'tomb-expired')).toBe(false)
     expect(await exists('tombstones', 'digest', 'tomb-live')).toBe(true)
+    expect(await exists('identity_conflicts', 'id', 'conflict-old-open')).toBe(false)
+    expect(await exists('identity_conflicts', 'id', 'conflict-old-resolved')).toBe(false)
+    expect(await exists('identity_conflicts', 'id', 'conflict-new')).toBe(true)
 
     // Idempotent: a second run deletes nothing more.
     await runScheduled()

@@ -69,6 +69,11 @@ export function recordOfProcessing(rules: RuleSet, now = new Date()): RecordOfPr
       { store: 'decision log (D1 decision_log)', days: r.decisionLog, what: 'decision records' },
       { store: 'admin audit (D1 admin_audit)', days: r.adminAudit, what: 'admin actions' },
       { store: 'DSAR receipts (D1 dsar_receipts)', days: r.dsarReceipts, what: 'completed receipts' },
+      {
+        store: 'identity conflicts (D1 identity_conflicts)',
+        days: r.identityConflicts,
+        what: 'refused identity links kept for review',
+      },
       { store: 'tombstones (D1 tombstones)', days: r.tombstones, what: 'digests of erased subjects' },
       {
         store: 'customer state (Durable Objects)',

@@ -18,6 +18,10 @@ export const retentionSchema = z
     decisionLog: days('decision records (D1 `decision_log`)', 180),
     adminAudit: days('admin audit entries (D1 `admin_audit`)', 730),
     dsarReceipts: days('completed DSAR receipts (D1 `dsar_receipts`)', 1095),
+    identityConflicts: days(
+      'identity conflicts (a refused link between two customers) are kept for review (D1 `identity_conflicts`), open or resolved',
+      180,
+    ),
     tombstones: days(
       'tombstones of erased subjects are kept, refusing re-creation by late events (D1 `tombstones`)',
       395,
