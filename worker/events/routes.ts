@@ -22,6 +22,8 @@ import { parseIngestBody } from './ingest-body'
 import { minimumNecessaryTypes, recordEvents } from './store'
 import { identifyIdentifiers, LIMITS, scrubProps, validateBatch, type ValidatedBatch } from './validate'
 import { stitch } from '../identity/stitch'
+import { decisionService, executionWaitUntil } from '../decide/service'
+import { banditConversions } from './conversions'
 
 export interface EventRoutesOptions {
   rules: RuleSet
@@ -105,6 +107,10 @@ export const eventRoutes = (opts: EventRoutesOptions): Hono<AppEnv> => {
       opts.storeBudgetMs,
     )
     if (!r.ok) return unavailable(c, r.error.what, r.error)
+    countConversions(c, opts.rules, batch.events, {
+      duplicates: r.value.duplicates,
+      measurement: purposes.measurement,
+    })
     return c.json(
       {
         ...head,
@@ -203,6 +209,33 @@ async function ingestCredential(
     return { ok: true, value: { keyId: `jwt:${r.value.sub}` } }
   }
   return verifyIngestKey(c.req.header('authorization'), c.env.INGEST_API_KEY_HASHES)
+}
+
+/**
+ * Bandit conversions the events carry (./conversions.ts), counted through the decide service's
+ * batched experiment statistics exactly as `POST /v1/decide/conversions` counts them. Only with
+ * measurement consent (a conversion rate is measurement), and only when every event was new to the
+ * customer state: a client retrying a batch with the same ids must not count twice, and the state
+ * reports duplicates by number, not by id, so a partly repeated batch counts nothing (logged).
+ */
+function countConversions(
+  c: Context<AppEnv>,
+  rules: RuleSet,
+  events: ValidatedBatch['events'],
+  seen: { duplicates: number; measurement: boolean },
+): void {
+  const conversions = banditConversions(rules.experiments, events)
+  if (conversions.length === 0 || !seen.measurement) return
+  if (seen.duplicates > 0) {
+    c.var.log?.info('bandit_conversions_skipped', {
+      reason: 'repeated_events',
+      conversions: conversions.length,
+    })
+    return
+  }
+  const svc = decisionService(rules)
+  for (const x of conversions) svc.stats.count(x.experiment, x.arm, 'conversion')
+  executionWaitUntil(c)(svc.stats.flush(c.env?.EXPERIMENT))
 }
 
 /** Budget for stitching the identifiers of a batch's `identify` events. */
