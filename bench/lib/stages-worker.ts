@@ -2,6 +2,10 @@
  * The pipeline with only its first N feature stages (N = STAGES, fixed at build time by esbuild's
  * `define`): 0 is the proxy core, then + consent, + identity, + touchpoint, + decide,
  * + page views. bench/proxy-stages.ts builds one bundle per N to show what each stage costs.
+ *
+ * Every bundle has the real Worker's queue consumers: without them the decision records each
+ * page sends would be redelivered (and fail) up to `max_retries` times, a cost the deployed
+ * gateway never pays, instead of being consumed once as they are in production.
  */
 import { Hono } from 'hono'
 import { context } from '../../worker/context'
@@ -15,6 +19,7 @@ import { touchpoint } from '../../worker/touchpoint'
 import { decide } from '../../worker/decide'
 import { pageViews } from '../../worker/events/pageviews'
 import { bundledRules as rules } from '../../worker/rules'
+import worker from '../../worker/index'
 export { CustomerState } from '../../durable-objects/customer'
 export { ExperimentState } from '../../durable-objects/experiment'
 export { IdentityIndex } from '../../durable-objects/identity'
@@ -30,4 +35,4 @@ if (STAGES >= 4) app.use('*', decide({ rules }))
 if (STAGES >= 5) app.use('*', pageViews())
 app.use('*', response({ rules }))
 app.all('*', origin({ rules }))
-export default { fetch: app.fetch }
+export default { fetch: app.fetch, queue: worker.queue }

@@ -186,6 +186,33 @@ export function recentEvents(sql: SqlStorage, now: number, limit = 500): Session
     }))
 }
 
+/**
+ * `sessionStats` over the stored events, reading rows newest first only until the session's gap:
+ * the rows of earlier sessions are never fetched or parsed (a busy visitor can have hundreds of
+ * events in the last day; each page decision and page view needs only the current session).
+ */
+export function currentSession(sql: SqlStorage, rules: ProfileRules, now: number): SessionStats {
+  const gap = rules.intent.sessionMinutes * 60_000
+  const session: SessionEvent[] = []
+  let previous = now
+  const cursor = sql.exec<{ type: string; ts: number; props: string | null }>(
+    'SELECT type, ts, props FROM events WHERE minimal = 0 AND ts <= ? AND ts >= ? ORDER BY ts DESC LIMIT ?',
+    now + 60_000,
+    now - 24 * 3_600_000,
+    500,
+  )
+  for (const r of cursor) {
+    if (previous - r.ts > gap) break
+    session.push({
+      type: r.type,
+      ts: r.ts,
+      props: r.props ? (JSON.parse(r.props) as Record<string, unknown>) : {},
+    })
+    previous = r.ts
+  }
+  return sessionStats(rules, session, now)
+}
+
 /** Input of `CustomerState.recordEvents`. */
 export interface RecordEventsInput {
   /** This object's name (`identity.stateKey`), kept so fired triggers say whose they are. */
@@ -216,4 +243,6 @@ export interface RecordEventsResult {
   suppressed: string[]
   timersStarted: string[]
   timersCancelled: string[]
+  /** Set when the person was erased (DSAR): nothing was stored and nothing will be until the tombstone expires. */
+  erased?: true
 }

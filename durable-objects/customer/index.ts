@@ -58,11 +58,11 @@ import {
   insertEvent,
   lastEventAt,
   readMeta,
-  recentEvents,
-  sessionStats,
+  currentSession,
   writeMeta,
   type RecordEventsInput,
   type RecordEventsResult,
+  type SessionStats,
   type StateEvent,
 } from './events'
 import { readAttributes, writeAttributes, type AttributeWrite } from './profile'
@@ -85,7 +85,14 @@ import {
 } from './triggers'
 import { bundledRules } from '../../worker/rules'
 export { SubjectErasedError } from './privacy'
-import { applyRetention, nextRetentionAt, tombstoneUntil, writeTombstone } from './privacy'
+import {
+  applyRetention,
+  erasedEventsResult,
+  nextRetentionAt,
+  SubjectErasedError,
+  tombstoneUntil,
+  writeTombstone,
+} from './privacy'
 
 export class CustomerState extends DurableObject<Env> implements DecisionStateApi {
   constructor(ctx: DurableObjectState, env: Env) {
@@ -127,6 +134,8 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
    * merge runs synchronously, so no other request interleaves).
    */
   async absorb(fromKey: string, dump: TableDump): Promise<{ absorbed: boolean; rows: number }> {
+    // Thrown, not refused quietly: the stitcher then keeps the source state instead of erasing it.
+    this.#refuseIfErased()
     const sql = this.ctx.storage.sql
     const seen = sql.exec('SELECT 1 FROM absorbed WHERE state_key = ?', fromKey).toArray().length > 0
     if (seen) return { absorbed: false, rows: 0 }
@@ -163,6 +172,7 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
     tp: Touchpoint,
     opts: { historyLimit?: number } = {},
   ): Promise<{ recorded: boolean; id: string | null }> {
+    if (this.#tombstoned()) return { recorded: false, id: null }
     if (!Number.isFinite(tp?.at) || typeof tp.landingPath !== 'string') {
       throw new TypeError('recordTouchpoint: touchpoint.at and touchpoint.landingPath are required')
     }
@@ -191,6 +201,8 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
 
   /** Links identifier keys to this person up to the caps (stitching); refusals are recorded. */
   async linkIdentifiers(req: LinkRequest): Promise<LinkOutcome> {
+    // Thrown: stitching stops before any IdentityIndex claim points at an erased person.
+    this.#refuseIfErased()
     return linkIdentifiers(this.ctx.storage.sql, req)
   }
 
@@ -200,6 +212,7 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
     heldBy: string
     assertedBy: string
   }): Promise<void> {
+    if (this.#tombstoned()) return
     unlinkIdentifier(this.ctx.storage.sql, conflict)
   }
 
@@ -216,7 +229,7 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
     const sql = this.ctx.storage.sql
     const rules = stateRules()
     const attributes = readAttributes(sql)
-    const session = sessionStats(rules.profile, recentEvents(sql, now), now)
+    const session = currentSession(sql, rules.profile, now)
     const tz = attributes.time_zone?.value
     return {
       attributes,
@@ -232,6 +245,8 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
    * one transaction: no other request can interleave, so concurrent calls never over-deliver.
    */
   async reserve(requests: ReserveRequest[]): Promise<ReserveResult[]> {
+    // An erased person gets the fallback (nothing reserved, so no row written).
+    if (this.#tombstoned()) return requests.map(() => ({ allowed: false, reason: 'erased', caps: [] }))
     const sql = this.ctx.storage.sql
     const caps = stateRules().caps
     const timeZone = this.#timeZone()
@@ -259,6 +274,7 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
    * apply suppressions; events start and cancel trigger timers.
    */
   async recordEvents(input: RecordEventsInput): Promise<RecordEventsResult> {
+    if (this.#tombstoned()) return erasedEventsResult(input)
     const sql = this.ctx.storage.sql
     const rules = stateRules()
     const receivedAt = Date.now()
@@ -268,7 +284,8 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
 
     const fresh: StateEvent[] = []
     const result = this.ctx.storage.transactionSync(() => {
-      writeMeta(sql, 'state_key', input.stateKey)
+      // The name rarely changes: a read is cheaper than rewriting the same row on every page view.
+      if (readMeta(sql, 'state_key') !== input.stateKey) writeMeta(sql, 'state_key', input.stateKey)
       let duplicates = 0
       let stored = 0
       let minimal = 0
@@ -298,11 +315,19 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
 
     // Timers: cancellations always (a purchase must stop a running abandonment timer whatever the
     // consent now); new timers only as the trigger's consent allows (checked in timerActions).
-    const session = sessionStats(rules.profile, recentEvents(sql, receivedAt), receivedAt)
+    // The session is read only when a trigger's thresholds ask for it (most events start no timer).
+    let session: SessionStats | undefined
+    const sessionNow = () => (session ??= currentSession(sql, rules.profile, receivedAt))
     const started: string[] = []
     const cancelled: string[] = []
     for (const e of fresh.sort((a, b) => a.ts - b.ts)) {
-      const ctx = { purposes: input.purposes, session, consentFromVisitor: input.consentFromVisitor === true }
+      const ctx = {
+        purposes: input.purposes,
+        get session() {
+          return sessionNow()
+        },
+        consentFromVisitor: input.consentFromVisitor === true,
+      }
       for (const a of timerActions(rules.triggers, e, ctx)) {
         if (a.kind === 'cancel') {
           if (await cancelItem(this.ctx.storage, a.id)) cancelled.push(a.trigger)
@@ -326,6 +351,7 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
    * alone. Returns the triggers whose timers it started.
    */
   async restoreTimers(now: number = Date.now()): Promise<{ restored: string[] }> {
+    if (this.#tombstoned()) return { restored: [] }
     const sql = this.ctx.storage.sql
     const plans = timersToRestore(stateRules().triggers, {
       now,
@@ -353,6 +379,7 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
 
   /** Writes profile attributes, each winning or losing by source precedence (rules/profile.yaml). */
   async setAttributes(writes: AttributeWrite[]): Promise<{ written: string[] }> {
+    if (this.#tombstoned()) return { written: [] }
     const sql = this.ctx.storage.sql
     const profile = stateRules().profile
     return this.ctx.storage.transactionSync(() => ({ written: writeAttributes(sql, profile, writes) }))
@@ -481,6 +508,12 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
    */
   #tombstoned(now = Date.now()): boolean {
     return tombstoneUntil(this.ctx.storage, now) !== null
+  }
+
+  /** Throws `SubjectErasedError` while tombstoned (for writes whose caller must stop, not carry on). */
+  #refuseIfErased(): void {
+    const until = tombstoneUntil(this.ctx.storage, Date.now())
+    if (until !== null) throw new SubjectErasedError(until)
   }
 
   /**
