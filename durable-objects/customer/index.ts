@@ -89,7 +89,6 @@ import {
   applyRetention,
   erasedEventsResult,
   nextRetentionAt,
-  SubjectErasedError,
   tombstoneUntil,
   writeTombstone,
 } from './privacy'
@@ -133,9 +132,12 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
    * a second call for the same `fromKey` changes nothing, even when calls race (the whole
    * merge runs synchronously, so no other request interleaves).
    */
-  async absorb(fromKey: string, dump: TableDump): Promise<{ absorbed: boolean; rows: number }> {
-    // Thrown, not refused quietly: the stitcher then keeps the source state instead of erasing it.
-    this.#refuseIfErased()
+  async absorb(
+    fromKey: string,
+    dump: TableDump,
+  ): Promise<{ absorbed: boolean; rows: number; erased?: true }> {
+    // `erased` tells the stitcher to keep the source state rather than erase it after a merge that did not happen.
+    if (this.#tombstoned()) return { absorbed: false, rows: 0, erased: true }
     const sql = this.ctx.storage.sql
     const seen = sql.exec('SELECT 1 FROM absorbed WHERE state_key = ?', fromKey).toArray().length > 0
     if (seen) return { absorbed: false, rows: 0 }
@@ -200,9 +202,9 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
   }
 
   /** Links identifier keys to this person up to the caps (stitching); refusals are recorded. */
-  async linkIdentifiers(req: LinkRequest): Promise<LinkOutcome> {
-    // Thrown: stitching stops before any IdentityIndex claim points at an erased person.
-    this.#refuseIfErased()
+  async linkIdentifiers(req: LinkRequest): Promise<LinkOutcome & { erased?: true }> {
+    // `erased`: stitching stops before any IdentityIndex claim points at an erased person.
+    if (this.#tombstoned()) return { accepted: [], already: [], refused: [], erased: true }
     return linkIdentifiers(this.ctx.storage.sql, req)
   }
 
@@ -502,18 +504,15 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
   // --- privacy (issue 7) ---
 
   /**
-   * True while this object is an erased subject's tombstone. Every feature's write path checks it
-   * first (`if (this.#tombstoned()) return <refused>`, or throw `SubjectErasedError`), so a late
-   * event or RPC carrying an old id cannot re-create the person before the tombstone expires.
+   * True while this object is an erased subject's tombstone. Every write RPC checks it first and
+   * returns a refusal its caller handles (`erased: true`, nothing written): a refusal rather than a
+   * thrown `SubjectErasedError`, because an error's class and name do not survive RPC (the caller
+   * sees a plain `Error`) and a thrown error would read as "object unavailable" (503) to callers.
+   * Write RPCs: recordEvents, setAttributes, reserve, recordTouchpoint, linkIdentifiers,
+   * unlinkIdentifier, absorb, restoreTimers. Timers need no check: erasure deleted them.
    */
   #tombstoned(now = Date.now()): boolean {
     return tombstoneUntil(this.ctx.storage, now) !== null
-  }
-
-  /** Throws `SubjectErasedError` while tombstoned (for writes whose caller must stop, not carry on). */
-  #refuseIfErased(): void {
-    const until = tombstoneUntil(this.ctx.storage, Date.now())
-    if (until !== null) throw new SubjectErasedError(until)
   }
 
   /**

@@ -9,6 +9,7 @@
  */
 import type { RetentionRules } from '../../worker/rules/concerns/privacy'
 import { dataTables } from '../lib/tables'
+import type { RecordEventsResult } from './events'
 
 const DAY_MS = 86_400_000
 
@@ -98,6 +99,23 @@ export function tombstoneUntil(storage: DurableObjectStorage, now: number): numb
 export function writeTombstone(storage: DurableObjectStorage, t: ObjectTombstone): void {
   const current = storage.kv.get<ObjectTombstone>(TOMBSTONE_KEY)
   storage.kv.put(TOMBSTONE_KEY, { ...t, until: Math.max(t.until, current?.until ?? 0) })
+}
+
+/**
+ * What `recordEvents` answers on an erased object: every event accepted (so clients do not retry)
+ * and none stored, no timer started, `erased: true` so the caller can say so.
+ */
+export function erasedEventsResult(input: { events: readonly unknown[] }): RecordEventsResult {
+  return {
+    accepted: input.events.length,
+    duplicates: 0,
+    stored: 0,
+    minimal: 0,
+    suppressed: [],
+    timersStarted: [],
+    timersCancelled: [],
+    erased: true,
+  }
 }
 
 /** Thrown by writes to an erased object: the caller must not re-create the person. */

@@ -107,6 +107,8 @@ export const eventRoutes = (opts: EventRoutesOptions): Hono<AppEnv> => {
       opts.storeBudgetMs,
     )
     if (!r.ok) return unavailable(c, r.error.what, r.error)
+    // An erased person (DSAR) is not re-created by a late event: accepted, so the client stops, not stored.
+    if (r.value.erased) return notStored('subject_erased')
     countConversions(c, opts.rules, batch.events, {
       duplicates: r.value.duplicates,
       measurement: purposes.measurement,
@@ -161,6 +163,19 @@ export const eventRoutes = (opts: EventRoutesOptions): Hono<AppEnv> => {
     )
     if (!r.ok) return unavailable(c, r.error.what, r.error)
     c.var.log?.info('ingest_events', { keyId: auth.value.keyId, events: batch.events.length, source })
+    if (r.value.erased) {
+      // The subject was erased (DSAR): the sender learns it, and nothing about them is stored again.
+      return c.json(
+        {
+          accepted: batch.events.length + batch.repeats,
+          rejected: batch.rejected,
+          duplicates: batch.repeats,
+          stored: false,
+          reason: 'subject_erased',
+        },
+        202,
+      )
+    }
     return c.json(
       {
         accepted: batch.events.length + batch.repeats,

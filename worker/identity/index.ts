@@ -12,6 +12,8 @@
  *   them and the customer's state absorbs the anonymous state once. The cookie then carries the
  *   customer id, so later page views need no lookup. If stitching fails or runs out of time, the
  *   cookie does not carry the customer yet, so the next request with the token retries.
+ * - Erased subjects (DSAR): a login or cookie renewal that meets a tombstoned id issues a new
+ *   anonymous id; `DELETE /v1/me` expires the cookie. See docs/identity.md "Erased visitors".
  */
 import type { MiddlewareHandler } from 'hono'
 import type { AppEnv, Env } from '../env'
@@ -30,6 +32,7 @@ import {
 } from './cookie'
 import { jwksFromConfig, verifyJwt, type JwtError, type JwtResult } from './jwt'
 import { stitch } from './stitch'
+import { tombstonedKeys } from '../privacy/tombstone'
 import type { Identity } from './types'
 
 export { verifyJwt, jwksFromConfig } from './jwt'
@@ -110,6 +113,20 @@ export const identity = (opts: IdentityOptions = {}): MiddlewareHandler<AppEnv> 
       log.info('anonymous_id_rotated', { reason: 'different_customer' })
     }
 
+    // DSAR tombstones, checked where an id is (re)established rather than on every page view (a D1
+    // read per request would sit on the hot path): at login (stitch reads them), and here when a
+    // cookie is due for renewal (once per `refreshAfterDays` per visitor). An id erased in between
+    // is still harmless: its CustomerState refuses every write until the tombstone expires.
+    if (ring && presented && !fresh && renewalDue(presented, ring, cfg, nowS)) {
+      const erased = await erasedIds(c.env, presented, cfg.stitching.callBudgetMs, log)
+      if (erased.anonymous || erased.customer) {
+        anonymousId = crypto.randomUUID()
+        fresh = true
+        if (erased.customer) carried = null
+        log.info('anonymous_id_rotated', { reason: 'erased' })
+      }
+    }
+
     let cookieCustomer = carried
     if (ring && jwt && carried !== jwt.subject) {
       if (fresh) {
@@ -122,7 +139,9 @@ export const identity = (opts: IdentityOptions = {}): MiddlewareHandler<AppEnv> 
           waitUntil(c, p),
         )
         if (outcome === 'linked') cookieCustomer = jwt.subject
-        else if (outcome === 'anonymous_conflict') {
+        else if (outcome === 'anonymous_conflict' || outcome === 'erased') {
+          // Erased: the old id is never used again; the customer's own state refuses writes while
+          // its tombstone lasts, so carrying the customer in the cookie re-creates nothing.
           anonymousId = crypto.randomUUID()
           fresh = true
           cookieCustomer = jwt.subject
@@ -187,6 +206,12 @@ export const identity = (opts: IdentityOptions = {}): MiddlewareHandler<AppEnv> 
 
     await next()
 
+    // The caller just erased themselves (`DELETE /v1/me`): their id must not come back, so the
+    // cookie is expired instead of renewed; the next visit starts a new anonymous id.
+    if (api && c.req.method === 'DELETE' && path === '/v1/me' && c.res.status === 200 && ring) {
+      appendHeaders(c, [['set-cookie', buildSetCookie(cfg.cookie.name, '', { maxAge: 0 })]])
+      return
+    }
     // Operators on /admin/ are not visitors: their responses carry no visitor id.
     if (api && !path.startsWith('/admin/')) {
       const extra: Array<[string, string]> = setCookies.map((line) => ['set-cookie', line])
@@ -277,6 +302,7 @@ async function keyRing(env: Env, log: Logger): Promise<CookieKeyRing | null> {
 /**
  * Stitches a login within the budget. `linked`: the cookie may carry the customer from now on;
  * `anonymous_conflict`: this anonymous id belongs to another customer (start a new one);
+ * `erased`: the customer or this anonymous id was erased (DSAR tombstone; start a new anonymous id);
  * `retry`: incomplete (timeout, an object failed), the next request with the token tries again.
  */
 async function login(
@@ -285,7 +311,7 @@ async function login(
   who: { customerId: string; anonymousId: string },
   log: Logger,
   keepAlive: (p: Promise<unknown>) => void,
-): Promise<'linked' | 'anonymous_conflict' | 'retry'> {
+): Promise<'linked' | 'anonymous_conflict' | 'erased' | 'retry'> {
   const work = stitch(env, {
     customerId: who.customerId,
     anonymousId: who.anonymousId,
@@ -301,6 +327,10 @@ async function login(
     return 'retry'
   }
   const result = r.value
+  if (result.erased.length > 0) {
+    log.info('stitch_refused', { reason: 'erased', keys: result.erased.length })
+    return 'erased'
+  }
   const anonKey = `anonymous_id:${who.anonymousId}`
   if (result.conflicts.some((x) => x.identifierKey === anonKey)) {
     log.warn('stitch_conflict', { identifierType: 'anonymous_id', reason: 'held_by_other_customer' })
@@ -316,6 +346,45 @@ async function login(
     conflicts: result.conflicts.length,
   })
   return 'linked'
+}
+
+/** The cookie is renewed on this request: old enough, or signed with a retired key. */
+function renewalDue(
+  presented: AnonymousToken,
+  ring: CookieKeyRing,
+  cfg: IdentityRules,
+  nowS: number,
+): boolean {
+  return (
+    presented.kid !== ring.signing.kid || nowS - presented.issuedAt >= cfg.cookie.refreshAfterDays * DAY_S
+  )
+}
+
+/**
+ * Whether the cookie's anonymous id or the customer it carries was erased (one D1 read). On timeout
+ * or error the answer is "not erased": the id's CustomerState still refuses writes, and the next
+ * renewal asks again.
+ */
+async function erasedIds(
+  env: Env,
+  presented: AnonymousToken,
+  budgetMs: number,
+  log: Logger,
+): Promise<{ anonymous: boolean; customer: boolean }> {
+  // Tombstones are peppered digests: without a pepper none can have been written.
+  if (!env.ID_PEPPER) return { anonymous: false, customer: false }
+  const anonymousKey = `a:${presented.anonymousId}`
+  const customerKey = presented.customerId ? `c:${presented.customerId}` : null
+  const r = await withBudget(
+    () => tombstonedKeys(env, customerKey ? [anonymousKey, customerKey] : [anonymousKey]),
+    budgetMs,
+    'd1.tombstones',
+  )
+  if (!r.ok) {
+    log.warn('tombstone_check_failed', { ...r.error })
+    return { anonymous: false, customer: false }
+  }
+  return { anonymous: r.value.has(anonymousKey), customer: customerKey !== null && r.value.has(customerKey) }
 }
 
 function waitUntil(c: { executionCtx: ExecutionContext }, p: Promise<unknown>): void {

@@ -9,6 +9,8 @@
  * 2. Target: the given customer id; else the customer already holding the highest-precedence
  *    identifier (JWT subject > CRM id > hashed email > hashed phone > anonymous id); else the
  *    anonymous visitor itself (`a:<anonymousId>`), whose links pass to a customer at login.
+ * 2a. Tombstones: keys of an erased subject (D1 `tombstones`, worker/privacy/tombstone.ts) are
+ *    dropped; when the target itself was erased nothing is linked (`erased` says which keys).
  * 3. Caps first: CustomerState.linkIdentifiers admits identifiers up to the caps in
  *    rules/identity.yaml (graph-collapse guard); refusals are recorded.
  * 4. Claims: each identifier's IdentityIndex object decides; a link held by another customer is
@@ -25,6 +27,7 @@
 import type { Env } from '../env'
 import { withBudget, type BudgetResult } from '../lib/budget'
 import { identifierKey, type IdentifierType } from './keys'
+import { tombstonedKeys } from '../privacy/tombstone'
 import type { ClaimResult } from '../../durable-objects/identity'
 
 export type AssertedBy = 'jwt' | 'event' | 'admin'
@@ -67,6 +70,11 @@ export interface StitchResult {
   invalid: Array<{ type: IdentifierType; index: number }>
   /** Anonymous state keys absorbed into the customer by this call. */
   absorbed: string[]
+  /**
+   * Keys (state keys and identifier keys) of erased subjects (DSAR tombstones) this call refused to
+   * link or absorb. When the target state key itself is one, nothing was linked (`stateKey` null).
+   */
+  erased: string[]
   /** Set when a call failed or ran out of time: the stitch is incomplete and safe to retry. */
   fallback: null | { reason: 'timeout' | 'error'; what: string; message: string }
 }
@@ -109,6 +117,7 @@ export async function stitch(env: Env, input: StitchInput): Promise<StitchResult
     conflicts: [],
     invalid: [],
     absorbed: [],
+    erased: [],
     fallback: null,
   }
   const call = async <T>(work: () => Promise<T>, what: string): Promise<T> => {
@@ -117,7 +126,7 @@ export async function stitch(env: Env, input: StitchInput): Promise<StitchResult
     return r.value
   }
   try {
-    const keyed = await keysOf(env, input, result)
+    let keyed = await keysOf(env, input, result)
     const customerKey = keyed.find((k) => k.type === 'customer_id')
     let customerId = customerKey ? customerKey.key.slice('customer_id:'.length) : null
     if (!customerId) {
@@ -134,6 +143,18 @@ export async function stitch(env: Env, input: StitchInput): Promise<StitchResult
         ? `a:${anonymousKey.key.slice('anonymous_id:'.length)}`
         : null
     if (!stateKey) return result
+
+    // An erased subject is not re-created (issue 7): one D1 read per stitch, which runs at logins,
+    // identify events and admin assertions only, never on ordinary page views. Without a pepper no
+    // tombstone can have been written (they are peppered digests), so there is nothing to read.
+    const erased = env.ID_PEPPER
+      ? await call(() => tombstonedKeys(env, [stateKey, ...keyed.map((k) => k.key)], now), 'd1.tombstones')
+      : new Set<string>()
+    if (erased.size > 0) {
+      result.erased = [...erased].sort()
+      if (erased.has(stateKey)) return result
+      keyed = keyed.filter((k) => !erased.has(k.key))
+    }
     result.customerId = customerId
     result.stateKey = stateKey
     if (customerId && !customerKey) keyed.unshift({ type: 'customer_id', key: `customer_id:${customerId}` })
@@ -220,6 +241,13 @@ async function linkAll(
         }),
       'customer_state.link_identifiers',
     )
+    if (outcome.erased) {
+      // Erased since the tombstone read (or D1 could not say): link nothing to the erased person.
+      result.erased.push(ctx.stateKey)
+      result.customerId = null
+      result.stateKey = null
+      return
+    }
     for (const key of outcome.refused)
       result.conflicts.push({ identifierKey: key, heldBy: null, reason: 'cap' })
     const admitted = pending.filter((k) => !outcome.refused.includes(k.key))
@@ -256,7 +284,7 @@ async function linkAll(
     for (const from of new Set(toAbsorb)) {
       if (from === ctx.stateKey || absorbedFrom.has(from) || !from.startsWith('a:')) continue
       absorbedFrom.add(from)
-      const brought = await absorbOnce(env, target, from, result, call)
+      const brought = await absorbOnce(env, target, from, result, call, ctx.stateKey)
       for (const link of brought) {
         if (!keyed.some((k) => k.key === link.key) && !next.some((k) => k.key === link.key)) next.push(link)
       }
@@ -307,10 +335,16 @@ async function absorbOnce(
   from: string,
   result: StitchResult,
   call: Call,
+  targetKey: string,
 ): Promise<Keyed[]> {
   const source = env.CUSTOMER.get(env.CUSTOMER.idFromName(from))
   const dump = await call(() => source.exportAll(), 'customer_state.export_all')
   const outcome = await call(() => target.absorb(from, dump), 'customer_state.absorb')
+  if (outcome.erased) {
+    // The customer was erased: the anonymous state stays where it is (nothing merged, nothing lost).
+    result.erased.push(targetKey)
+    return []
+  }
   if (outcome.absorbed) result.absorbed.push(from)
   // Timers do not travel with absorbed rows: re-arm them from the absorbed events, so a cart started
   // before login still gets its abandonment timer in the customer's state. Idempotent, so it also
