@@ -2,6 +2,16 @@
  * The RPC contract between the decision engine (worker/decide) and the CustomerState object
  * (caps, profile, events). Types only: the object implements these methods, the engine calls
  * them with a time budget and falls back (`state_unavailable`) when they do not answer.
+ *
+ * Calls per decided page (worker/decide/service.ts, worker/events/pageviews.ts):
+ * - `getDecisionState` only when one of the page's placements reads state (a condition on the
+ *   profile or events, or a capped variant) and the visitor has a state key; it starts before
+ *   the origin is asked and runs alongside it.
+ * - `reserve` only when a chosen variant is capped (a campaign or tags), one batch per request.
+ * - `recordEvents` (the page view) after the response head, and only for a 200 HTML page to a
+ *   visitor with measurement consent, in `waitUntil`. It is deliberately not folded into the
+ *   state read: that read happens before the origin's status is known, and recording it there
+ *   would count error pages (or delay every decision behind the origin).
  */
 
 export type Channel = 'web' | 'app' | 'email' | 'push' | 'sms'
