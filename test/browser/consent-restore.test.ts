@@ -4,9 +4,10 @@
  * execute, images and iframes get their src back) and the others stay blocked. The snippet is
  * read from the docs, so the docs cannot drift from what is tested. Nothing leaves the machine.
  */
-import { existsSync, readFileSync } from 'node:fs'
-import { chromium, type Browser } from 'playwright-core'
+import { readFileSync } from 'node:fs'
+import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { launchChromium } from './chromium'
 
 // The callbacks below run inside Chromium (page.evaluate serialises them); these are the few page
 // globals they touch, typed here because the project's lib is the Workers runtime, not the DOM.
@@ -20,17 +21,6 @@ declare const document: {
 }
 type HTMLImageElement = PageElement
 type HTMLIFrameElement = PageElement
-
-const CHROMIUM = '/usr/bin/chromium'
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-  '--disable-sync',
-]
 
 // The first ```html block after the "Restoring after the visitor consents" paragraph.
 const docs = readFileSync(new URL('../../docs/consent.md', import.meta.url), 'utf8')
@@ -54,9 +44,7 @@ ${snippet}
 let browser: Browser
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM))
-    throw new Error(`chromium not found at ${CHROMIUM}: install it (apt-get install chromium)`)
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS })
+  browser = await launchChromium()
 })
 
 afterAll(async () => {

@@ -4,25 +4,14 @@
  * gateway is blocked, so third-party tags are never fetched. If chromium is missing this test
  * fails: `.ci/run` installs it, so it can never be silently skipped.
  */
-import { existsSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { launchChromium } from './chromium'
 import { buildBundle, startGateway, type RunningWorker } from '../../bench/lib/gateway'
 // @ts-expect-error: plain ESM module without types
 import { startStorefront } from '../../examples/storefront/server.mjs'
-
-const CHROMIUM = '/usr/bin/chromium'
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-  '--disable-sync',
-]
 
 let storefront: Server
 let originUrl: string
@@ -31,13 +20,11 @@ let browser: Browser
 let context: BrowserContext
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM))
-    throw new Error(`chromium not found at ${CHROMIUM}: install it (apt-get install chromium)`)
   storefront = await startStorefront({ port: 0 })
   originUrl = `http://127.0.0.1:${(storefront.address() as AddressInfo).port}`
   const scriptPath = await buildBundle()
   gateway = await startGateway({ scriptPath, originUrl, bindings: { ORIGIN_TIMEOUT_MS: '1500' } })
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS })
+  browser = await launchChromium()
   context = await browser.newContext()
   // Nothing may leave the machine: only the gateway itself is reachable from the page.
   await context.route('**/*', (route) => {
