@@ -2,10 +2,13 @@
  * The Gatehouse Hono app: the request path of DESIGN.md as middleware stages, the gateway's own
  * routes, and the reverse proxy for every other path.
  *
- *   context -> log -> consent -> identity -> touchpoint -> [gateway routes] -> decide -> response -> origin
+ *   context -> log -> consent -> identity -> touchpoint -> [gateway routes]
+ *           -> decide -> page views -> response -> origin
  *
- * `log` and `response` wrap what follows them (they act after `next()`), so the order above is the
- * order in which a request is handled; the response then flows back through `response` and `log`.
+ * `log`, `response` and `page views` wrap what follows them (they act after `next()`), so the order
+ * above is the order in which a request is handled; the response then flows back through them.
+ * `/v1/decide` reads consent from its body, so its body is resolved before identity (which needs
+ * the storage purpose).
  */
 import { Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
@@ -47,7 +50,7 @@ export function createApp(opts: AppOptions = {}): Hono<AppEnv> {
   app.use('*', identity({ rules }))
   app.use('*', touchpoint({ rules }))
 
-  // --- gateway routes (each feature mounts its routes here) ---
+  // The gateway's own routes (docs/api.md); they answer without reaching the origin.
   app.route('/v1', health({ rules }))
   app.route('/v1', eventRoutes({ rules }))
   app.route('/v1', triggerMetricsRoutes())
@@ -56,7 +59,6 @@ export function createApp(opts: AppOptions = {}): Hono<AppEnv> {
   app.route('/', consentRoutes({ rules }))
   app.route('/v1', identityRoutes())
   app.route('/v1', decideRoutes({ rules }))
-  // --- end of gateway routes ---
 
   // Everything under /v1/ and /admin/ belongs to the gateway: never proxied (API.md).
   app.all('/v1/*', () => {

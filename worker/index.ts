@@ -18,7 +18,7 @@ const app = createApp()
 
 export default {
   fetch: app.fetch,
-  // --- queue consumers and scheduled jobs are added by the features that own them ---
+  // Queue consumers: the decision log (D1) and trigger delivery (webhooks, dead letters).
   async queue(batch: MessageBatch<unknown>, env: Env, _ctx: ExecutionContext): Promise<void> {
     switch (batch.queue) {
       case 'gatehouse-decisions':
