@@ -34,6 +34,7 @@ import {
 } from './identity-links'
 import {
   attributionTouches,
+  recordConversionCredit,
   recordTouchpoint,
   touchpointHistory,
   type TouchpointHistory,
@@ -300,6 +301,18 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
         if (measurement) {
           insertEvent(sql, e, { source: input.source, minimal: false, receivedAt })
           stored++
+          // A conversion is credited to the touchpoints that led to it, once, by every model.
+          const attribution = configuredRules.utm.attribution
+          if (attribution.conversionEvents.includes(e.type)) {
+            const value =
+              typeof e.props.value === 'number' && Number.isFinite(e.props.value) ? e.props.value : 0
+            const credit = attributeConversion(
+              attributionTouches(sql),
+              { id: e.id, at: e.ts, value },
+              attribution,
+            )
+            recordConversionCredit(sql, e.type, credit)
+          }
         } else if (keepMinimal.has(e.type)) {
           insertEvent(sql, e, { source: input.source, minimal: true, receivedAt })
           minimal++

@@ -7,7 +7,7 @@
  * Table: docs/storage.md "touchpoints".
  */
 import type { Touchpoint } from '../../worker/touchpoint/types'
-import type { AttributionTouch } from '../../worker/touchpoint/attribution'
+import type { AttributionResult, AttributionTouch } from '../../worker/touchpoint/attribution'
 import type { Migration } from '../lib/migrations'
 
 export const touchpointMigrations: Migration[] = [
@@ -28,7 +28,52 @@ export const touchpointMigrations: Migration[] = [
     );
     CREATE INDEX IF NOT EXISTS touchpoints_at ON touchpoints (at);`,
   },
+  {
+    // Credit per conversion event, by model, computed once when the conversion is recorded.
+    id: 'touchpoints-002',
+    sql: `CREATE TABLE IF NOT EXISTS conversion_credits (
+      event_id TEXT PRIMARY KEY,
+      type TEXT NOT NULL,
+      at INTEGER NOT NULL,
+      value REAL NOT NULL DEFAULT 0,
+      touchpoints INTEGER NOT NULL,
+      models TEXT NOT NULL
+    );`,
+  },
 ]
+
+/** Stores the credit of one conversion (first write wins: a conversion is credited once). */
+export function recordConversionCredit(sql: SqlStorage, type: string, result: AttributionResult): void {
+  if (!result.conversionId) return
+  sql.exec(
+    `INSERT OR IGNORE INTO conversion_credits (event_id, type, at, value, touchpoints, models)
+     VALUES (?, ?, ?, ?, ?, ?)`,
+    result.conversionId,
+    type,
+    result.conversionAt,
+    result.value,
+    result.touchpoints,
+    JSON.stringify(result.models),
+  )
+}
+
+/** Stored conversion credits, newest first. */
+export function conversionCredits(sql: SqlStorage, limit = 100): Array<AttributionResult & { type: string }> {
+  return sql
+    .exec<{ event_id: string; type: string; at: number; value: number; touchpoints: number; models: string }>(
+      'SELECT * FROM conversion_credits ORDER BY at DESC LIMIT ?',
+      limit,
+    )
+    .toArray()
+    .map((r) => ({
+      conversionId: r.event_id,
+      conversionAt: r.at,
+      type: r.type,
+      value: r.value,
+      touchpoints: r.touchpoints,
+      models: JSON.parse(r.models) as AttributionResult['models'],
+    }))
+}
 
 /** A stored touchpoint. */
 export interface StoredTouchpoint extends Touchpoint {

@@ -115,6 +115,60 @@ describe('CustomerState.attribute', () => {
     expect(linearOnly.models.linear!.map((c) => c.value)).toEqual([10, 10, 10])
   })
 
+  it('credits a purchase event to the touchpoints once, when it is recorded with measurement consent', async () => {
+    const key = `c:attr-${crypto.randomUUID()}`
+    const state = env.CUSTOMER.get(env.CUSTOMER.idFromName(key))
+    const now = Date.now()
+    for (const [i, source] of ['google', 'newsletter'].entries()) {
+      await state.recordTouchpoint({
+        source,
+        medium: 'cpc',
+        campaign: `camp-${i}`,
+        term: null,
+        content: null,
+        clickIds: {},
+        referrerHost: null,
+        landingPath: '/',
+        at: now - (2 - i) * DAY,
+        unmapped: [],
+      })
+    }
+    const all = { storage: true, measurement: true, personalization: true, advertising: true }
+    const purchase = { id: 'order-7', type: 'purchase', ts: now, props: { value: 50 } }
+    await state.recordEvents({ stateKey: key, source: 'web', purposes: all, events: [purchase] })
+    // The same event again (a retried batch) is not credited twice.
+    await state.recordEvents({ stateKey: key, source: 'web', purposes: all, events: [purchase] })
+    const rows = await runInDurableObject(state, (_i: CustomerState, ctx) =>
+      ctx.storage.sql
+        .exec<{ event_id: string; value: number; models: string }>('SELECT * FROM conversion_credits')
+        .toArray(),
+    )
+    expect(rows).toHaveLength(1)
+    expect(rows[0]).toMatchObject({ event_id: 'order-7', value: 50 })
+    const models = JSON.parse(rows[0]!.models) as Record<string, Array<{ source: string; value: number }>>
+    expect(models.first_touch).toEqual([expect.objectContaining({ source: 'google', value: 50 })])
+    expect(models.last_touch).toEqual([expect.objectContaining({ source: 'newsletter', value: 50 })])
+    expect(models.linear!.map((c) => c.value)).toEqual([25, 25])
+  })
+
+  it('credits nothing for a conversion recorded without measurement consent', async () => {
+    const key = `c:attr-${crypto.randomUUID()}`
+    const state = env.CUSTOMER.get(env.CUSTOMER.idFromName(key))
+    const none = { storage: true, measurement: false, personalization: false, advertising: false }
+    await state.recordEvents({
+      stateKey: key,
+      source: 'web',
+      purposes: none,
+      events: [{ id: 'order-8', type: 'purchase', ts: Date.now(), props: { value: 10 } }],
+    })
+    const n = await runInDurableObject(
+      state,
+      (_i: CustomerState, ctx) =>
+        ctx.storage.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM conversion_credits').one().n,
+    )
+    expect(n).toBe(0)
+  })
+
   it('rejects a conversion without a time', async () => {
     const state = env.CUSTOMER.get(env.CUSTOMER.idFromName(`c:attr-${crypto.randomUUID()}`))
     await runInDurableObject(state, async (instance: CustomerState) => {

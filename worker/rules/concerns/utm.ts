@@ -161,6 +161,13 @@ export type AttributionModel = (typeof ATTRIBUTION_MODELS)[number]
 
 export const attributionSchema = z
   .strictObject({
+    conversionEvents: z
+      .array(z.string().min(1).max(64))
+      .default(['purchase'])
+      .describe(
+        'Event types that are conversions: when one is recorded with measurement consent, it is credited to ' +
+          "the person's touchpoints by every model and the credit is stored with the person's state.",
+      ),
     models: z
       .array(z.enum(ATTRIBUTION_MODELS))
       .min(1)
