@@ -142,27 +142,42 @@ function murmur3Ascii(text: string, seed: number): number {
 }
 
 /**
- * `murmur3Ascii(a + b, 0)` without building the concatenation (which V8 would flatten, i.e.
- * allocate and copy, on the first `charCodeAt`); -1 when either part is not ASCII.
+ * `murmur3Ascii` of the prefix's bytes followed by `text`, resumed from the prefix's state (its
+ * full blocks mixed once, at compile time) so only the unit is hashed per request, and without
+ * building the concatenation; -1 when `text` is not ASCII.
  */
-function murmur3AsciiPair(a: string, b: string): number {
-  let h = 0
-  let k = 0
-  let shift = 0
-  const length = a.length + b.length
-  for (let part = 0; part < 2; part++) {
-    const text = part === 0 ? a : b
-    for (let i = 0; i < text.length; i++) {
-      const ch = text.charCodeAt(i)
-      if (ch >= 0x80) return -1
-      k |= ch << shift
-      shift += 8
-      if (shift === 32) {
-        h = mixBlock(h, k)
-        k = 0
-        shift = 0
-      }
+function murmur3AsciiResume(p: HashPrefix, text: string): number {
+  let h = p.h
+  let k = p.k
+  let shift = p.filled << 3
+  const n = text.length
+  let i = 0
+  // Finish the prefix's partial block, if any.
+  for (; shift !== 0 && i < n; i++) {
+    const ch = text.charCodeAt(i)
+    if (ch >= 0x80) return -1
+    k |= ch << shift
+    shift += 8
+    if (shift === 32) {
+      h = mixBlock(h, k)
+      k = 0
+      shift = 0
     }
+  }
+  // Whole blocks, four characters at a time.
+  for (const blocks = i + ((n - i) & ~3); i < blocks; i += 4) {
+    const a = text.charCodeAt(i)
+    const b = text.charCodeAt(i + 1)
+    const c = text.charCodeAt(i + 2)
+    const d = text.charCodeAt(i + 3)
+    if ((a | b | c | d) >= 0x80) return -1
+    h = mixBlock(h, a | (b << 8) | (c << 16) | (d << 24))
+  }
+  for (; i < n; i++) {
+    const ch = text.charCodeAt(i)
+    if (ch >= 0x80) return -1
+    k |= ch << shift
+    shift += 8
   }
   if (shift > 0) {
     k = Math.imul(k, C1)
@@ -170,7 +185,7 @@ function murmur3AsciiPair(a: string, b: string): number {
     k = Math.imul(k, C2)
     h ^= k
   }
-  h ^= length
+  h ^= p.bytes.length + n
   h ^= h >>> 16
   h = Math.imul(h, 0x85ebca6b)
   h ^= h >>> 13
@@ -193,23 +208,42 @@ export function bucket(version: HashVersion, seed: string, key: string, unit: st
   }
 }
 
-/** A `<seed>:<key>:` prefix encoded once, so per-request hashing only encodes the unit. */
+/**
+ * A `<seed>:<key>:` prefix encoded and hashed once: per-request hashing resumes from the state
+ * after the prefix (`h` after its whole 4-byte blocks, `k` and `filled` its 0-3 trailing bytes).
+ */
 export interface HashPrefix {
   version: HashVersion
   text: string
   bytes: Uint8Array
+  h: number
+  k: number
+  filled: number
 }
 
 export function hashPrefix(version: HashVersion, seed: string, key: string): HashPrefix {
   const text = `${seed}:${key}:`
-  return { version, text, bytes: new TextEncoder().encode(text) }
+  const bytes = new TextEncoder().encode(text)
+  // The same body steps as murmur3Stream over the prefix, with seed 0 (what bucketing uses).
+  let h = 0
+  let k = 0
+  let filled = 0
+  for (let i = 0; i < bytes.length; i++) {
+    k |= bytes[i]! << (filled << 3)
+    if (++filled === 4) {
+      h = mixBlock(h, k)
+      k = 0
+      filled = 0
+    }
+  }
+  return { version, text, bytes, h, k, filled }
 }
 
 /** `bucket(version, seed, key, unit)` for a precomputed prefix: the same value, less work. */
 export function bucketPrefixed(prefix: HashPrefix, unit: string): number {
   switch (prefix.version) {
     case 1: {
-      const fast = murmur3AsciiPair(prefix.text, unit)
+      const fast = murmur3AsciiResume(prefix, unit)
       return (fast >= 0 ? fast : murmur3Stream(prefix.bytes, unit, 0)) / 4294967296
     }
   }

@@ -20,6 +20,12 @@ export interface Scope {
   stale: string[] | null
   /** Audience/trait results already computed for this visitor (created on first use). */
   memo: Map<string, boolean> | null
+  /**
+   * When set, audience/trait results are memoised per generation inside each compiled condition
+   * instead of in `memo` (no Map per decision). A generation from `memoGeneration()` is unique to
+   * one evaluation: take a new one wherever `memo` would be reset.
+   */
+  gen?: number
   /** Conditions that could not be evaluated, logged by the caller (created on first use). */
   errors: string[] | null
 }
@@ -39,6 +45,12 @@ export interface ConditionLibrary {
 
 const FALSE: Predicate = () => false
 
+let generation = 0
+/** A fresh memo generation for `Scope.gen` (never reused in the isolate). */
+export function memoGeneration(): number {
+  return ++generation
+}
+
 /** Compiles one condition; `where` names it in traces and compile problems. */
 export function compileCondition(
   cond: ConditionInput,
@@ -52,7 +64,7 @@ export function compileCondition(
     return {
       usesState: parts.some((p) => p.usesState),
       test: (s) => {
-        for (const t of tests) if (!t(s)) return false
+        for (let i = 0; i < tests.length; i++) if (!tests[i]!(s)) return false
         return true
       },
     }
@@ -63,7 +75,7 @@ export function compileCondition(
     return {
       usesState: parts.some((p) => p.usesState),
       test: (s) => {
-        for (const t of tests) if (t(s)) return true
+        for (let i = 0; i < tests.length; i++) if (tests[i]!(s)) return true
         return false
       },
     }
@@ -230,11 +242,24 @@ export function conditionLibrary(
       const test = inner.test
       const yes = `${kind} ${name}: yes`
       const no = `${kind} ${name}: no`
+      // The last generation this condition was evaluated in, and its result. Evaluation is
+      // synchronous and a generation belongs to one scope, so one slot per condition suffices.
+      let lastGen = 0
+      let lastResult = false
       const compiled: Compiled = {
         usesState: inner.usesState,
         // Memoised per visitor: an audience used by several rules is evaluated once.
         // The memo is valid for one freshness limit; the engine clears it when the limit changes.
         test: (s) => {
+          const gen = s.gen
+          if (gen !== undefined) {
+            if (gen === lastGen) return lastResult
+            const r = test(s)
+            lastGen = gen
+            lastResult = r
+            s.trace.push(r ? yes : no)
+            return r
+          }
           const m = s.memo?.get(key)
           if (m !== undefined) return m
           const r = test(s)

@@ -7,7 +7,7 @@
 import type { RuleSet } from '../rules/types'
 import { bucketPrefixed, hashPrefix, pickWeighted, type HashPrefix, type HashVersion } from './bucket'
 import { thompsonPick } from './bandit'
-import { compileCondition, conditionLibrary, type Compiled, type Scope } from './condition'
+import { compileCondition, conditionLibrary, memoGeneration, type Compiled, type Scope } from './condition'
 import type { BanditStatsReader, DecisionContext, PurposeFlags } from './context'
 import { parseDuration } from './duration'
 import { pickLocale } from './locale'
@@ -57,6 +57,9 @@ interface CompiledVariant {
   contentKey: string | null
   /** Visitor locale -> the content locale it resolves to (few distinct locales; filled on use). */
   localeCache: Map<string, string | null>
+  /** The last visitor locale asked for and its answer: most traffic repeats one locale. */
+  lastWanted: string | null
+  lastLocale: string | null
 }
 
 interface CompiledExperiment {
@@ -196,6 +199,8 @@ export function compileEngine(
         content: frozenContent(v.content as Record<string, Record<string, unknown>>, v.contentKey ?? null),
         contentKey: v.contentKey ?? null,
         localeCache: new Map(),
+        lastWanted: null,
+        lastLocale: null,
       })
     }
     const compiledRules: CompiledRule[] = p.rules.map((r, i) => ({
@@ -293,6 +298,8 @@ function emptyVariant(id: string, problems: string[], placement: string): Compil
     content: {},
     contentKey: null,
     localeCache: new Map(),
+    lastWanted: null,
+    lastLocale: null,
   }
 }
 
@@ -312,12 +319,15 @@ export interface DecideOptions {
   banditStats?: BanditStatsReader
 }
 
+// Shared default: a `= {}` default would allocate an object on every call.
+const NO_OPTIONS: DecideOptions = Object.freeze({})
+
 /** Decides one placement for one visitor. Returns null for a placement the rule set does not have. */
 export function decidePlacement(
   engine: Engine,
   name: string,
   ctx: DecisionContext,
-  opts: DecideOptions = {},
+  opts: DecideOptions = NO_OPTIONS,
 ): EngineDecision | null {
   const p = engine.placements.get(name)
   if (!p) return null
@@ -358,14 +368,23 @@ export function decidePlacement(
 
   // One scope for the whole placement (fewer allocations); the freshness limit and stale list are per rule.
   // Its memo is shared by the rules, so an audience used by several rules is evaluated once.
-  const scope: Scope = { ctx, trace, maxAgeMs: p.maxAgeMs, stale: null, memo: null, errors: null }
+  // Audience results are memoised by generation (no Map per decision); see `Scope.gen`.
+  const scope: Scope = {
+    ctx,
+    trace,
+    maxAgeMs: p.maxAgeMs,
+    stale: null,
+    memo: null,
+    errors: null,
+    gen: memoGeneration(),
+  }
   for (const rule of p.rules) {
     const target = rule.target
     const maxAgeMs = target?.maxAgeMs ?? p.maxAgeMs
     if (maxAgeMs !== scope.maxAgeMs) {
       // Audience results depend on the freshness limit: a different limit starts a fresh memo.
       scope.maxAgeMs = maxAgeMs
-      scope.memo = null
+      scope.gen = memoGeneration()
     }
     scope.stale = null
     const matched = rule.when ? rule.when.test(scope) : true
@@ -482,10 +501,16 @@ function finish(
   line: string | null = null,
 ): EngineDecision {
   const wanted = ctx.locale ?? engine.defaultLocale
-  let locale = v.localeCache.get(wanted)
-  if (locale === undefined) {
-    locale = pickLocale(wanted, v.content, engine.localeFallbacks)
-    if (v.localeCache.size < 256) v.localeCache.set(wanted, locale)
+  let locale: string | null | undefined
+  if (wanted === v.lastWanted) locale = v.lastLocale
+  else {
+    locale = v.localeCache.get(wanted)
+    if (locale === undefined) {
+      locale = pickLocale(wanted, v.content, engine.localeFallbacks)
+      if (v.localeCache.size < 256) v.localeCache.set(wanted, locale)
+    }
+    v.lastWanted = wanted
+    v.lastLocale = locale
   }
   trace.push(line ?? (fallback ? `=> ${v.id} (${reason}, fallback: ${fallback})` : `=> ${v.id} (${reason})`))
   return {

@@ -60,17 +60,28 @@ function formatterFor(zone: string): Intl.DateTimeFormat {
 }
 
 // Formatting is the expensive part; within one minute the answer for a zone does not change.
-const minuteCache = new Map<string, { minute: number; value: LocalTime }>()
+// The entry also keeps the `YYYY-MM-DDTHH:mm` stamp schedules compare, built once per minute.
+interface MinuteEntry {
+  minute: number
+  value: LocalTime
+  stamp: string
+}
+const minuteCache = new Map<string, MinuteEntry>()
+
+function localMinute(now: number, zone: string): MinuteEntry {
+  const minute = Math.floor(now / 60_000)
+  const hit = minuteCache.get(zone)
+  if (hit && hit.minute === minute) return hit
+  const value = computeLocalTime(now, zone)
+  if (minuteCache.size > 500) minuteCache.clear()
+  const entry = { minute, value, stamp: `${value.date}T${value.time}` }
+  minuteCache.set(zone, entry)
+  return entry
+}
 
 /** The wall-clock date and time at `now` (ms since epoch) in `zone`. Throws on an unknown zone. */
 export function localTime(now: number, zone: string): LocalTime {
-  const minute = Math.floor(now / 60_000)
-  const hit = minuteCache.get(zone)
-  if (hit && hit.minute === minute) return hit.value
-  const value = computeLocalTime(now, zone)
-  if (minuteCache.size > 500) minuteCache.clear()
-  minuteCache.set(zone, { minute, value })
-  return value
+  return localMinute(now, zone).value
 }
 
 function computeLocalTime(now: number, zone: string): LocalTime {
@@ -89,22 +100,28 @@ function computeLocalTime(now: number, zone: string): LocalTime {
   }
 }
 
+export type ScheduleResult =
+  { ok: true } | { ok: false; reason: 'before_start' | 'after_end' | 'day' | 'hours' }
+
+// Answers are shared and frozen: schedules are checked on every decision that meets one.
+const INSIDE: ScheduleResult = Object.freeze({ ok: true })
+const BEFORE_START: ScheduleResult = Object.freeze({ ok: false, reason: 'before_start' })
+const AFTER_END: ScheduleResult = Object.freeze({ ok: false, reason: 'after_end' })
+const WRONG_DAY: ScheduleResult = Object.freeze({ ok: false, reason: 'day' })
+const WRONG_HOURS: ScheduleResult = Object.freeze({ ok: false, reason: 'hours' })
+
 /** Whether `now` falls inside `schedule`, and if not, which part excluded it. */
-export function inSchedule(
-  schedule: Schedule,
-  now: number,
-): { ok: true } | { ok: false; reason: 'before_start' | 'after_end' | 'day' | 'hours' } {
-  const t = localTime(now, schedule.timeZone)
-  const stamp = `${t.date}T${t.time}`
-  if (schedule.start && stamp < schedule.start) return { ok: false, reason: 'before_start' }
-  if (schedule.end && stamp >= schedule.end) return { ok: false, reason: 'after_end' }
-  if (schedule.days && schedule.days.length > 0 && !schedule.days.includes(t.weekday)) {
-    return { ok: false, reason: 'day' }
-  }
+export function inSchedule(schedule: Schedule, now: number): ScheduleResult {
+  const entry = localMinute(now, schedule.timeZone)
+  const t = entry.value
+  const stamp = entry.stamp
+  if (schedule.start && stamp < schedule.start) return BEFORE_START
+  if (schedule.end && stamp >= schedule.end) return AFTER_END
+  if (schedule.days && schedule.days.length > 0 && !schedule.days.includes(t.weekday)) return WRONG_DAY
   if (schedule.hours) {
     const { from, to } = schedule.hours
     const inside = from <= to ? t.time >= from && t.time < to : t.time >= from || t.time < to
-    if (!inside) return { ok: false, reason: 'hours' }
+    if (!inside) return WRONG_HOURS
   }
-  return { ok: true }
+  return INSIDE
 }
