@@ -30,6 +30,19 @@ export function decodeGppHeader(
   maxSections: number,
   maxLength: number,
 ): DecodeResult<GppHeader> {
+  const sectionIds = decodeGppHeaderIds(text, maxSections, maxLength)
+  return Array.isArray(sectionIds) ? { ok: true, value: { version: GPP_VERSION, sectionIds } } : sectionIds
+}
+
+/**
+ * `decodeGppHeader` without the Result and header objects (only Version 1 is accepted, so the
+ * section ids are all there is to return): the section ids, or the same failure.
+ */
+export function decodeGppHeaderIds(
+  text: string,
+  maxSections: number,
+  maxLength: number,
+): number[] | { ok: false; error: DecodeError } {
   const r = segmentReader(text, 'header', maxLength)
   if (!(r instanceof BitReader)) return r
   const type = r.readInt(6)
@@ -44,9 +57,7 @@ export function decodeGppHeader(
   }
   const sectionIds = readSectionIds(r, maxSections)
   if (!Array.isArray(sectionIds)) return sectionIds
-  const padding = checkPadding(r, 'header')
-  if (padding) return padding
-  return { ok: true, value: { version, sectionIds } }
+  return checkPadding(r, 'header') ?? sectionIds
 }
 
 const SECTIONS = 'header.Sections'

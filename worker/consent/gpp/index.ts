@@ -9,7 +9,7 @@ import { decodeError } from '../bits'
 import { decodeTcString } from '../tcf'
 import type { DecodeResult, GppSectionFields, GppString, TcfString } from '../types'
 import { decodeUspString } from '../usp'
-import { decodeGppHeader } from './header'
+import { decodeGppHeaderIds, GPP_VERSION } from './header'
 import { decodeTcfCaSection } from './tcfca'
 import { decodeUsSection, US_SECTIONS } from './us'
 
@@ -41,6 +41,12 @@ export const GPP_SECTIONS: ReadonlyMap<number, SectionEntry> = new Map<number, S
   ]),
 ])
 
+// The same entries indexed by id: an array load per section instead of a Map lookup.
+const SECTIONS_BY_ID: ReadonlyArray<SectionEntry | undefined> = Array.from(
+  { length: Math.max(...GPP_SECTIONS.keys()) + 1 },
+  (_, id) => GPP_SECTIONS.get(id),
+)
+
 /**
  * Decodes a GPP string. Fails (naming the field, e.g. `header.Sections`, `usnat.SaleOptOut`) when
  * the header or any known section is malformed, or when the number of sections differs from the
@@ -50,8 +56,9 @@ export const GPP_SECTIONS: ReadonlyMap<number, SectionEntry> = new Map<number, S
  * decodeGppString('DBABLA~BVQqAAAAAgA.QA')
  * // { ok: true, value: { version: 1, sectionIds: [7], sections: { usnat: { Version: 1, ..., Gpc: false } } } }
  */
-export function decodeGppString(input: string, opts: GppDecodeOptions = {}): DecodeResult<GppString> {
-  const maxLength = opts.maxLength ?? DEFAULT_GPP_MAX_LENGTH
+export function decodeGppString(input: string, opts?: GppDecodeOptions): DecodeResult<GppString> {
+  // No `opts = {}` default: that would allocate an object on every call without options.
+  const maxLength = opts?.maxLength ?? DEFAULT_GPP_MAX_LENGTH
   if (typeof input !== 'string') return decodeError('bad_type', 'gpp', 'the GPP string is not a string')
   if (input.length === 0) return decodeError('empty', 'gpp', 'the GPP string is empty')
   if (input.length > maxLength) {
@@ -69,9 +76,8 @@ export function decodeGppString(input: string, opts: GppDecodeOptions = {}): Dec
       `the GPP string has more than ${MAX_GPP_SECTIONS} sections`,
     )
   }
-  const header = decodeGppHeader(parts[0] as string, MAX_GPP_SECTIONS, maxLength)
-  if (!header.ok) return header
-  const { sectionIds } = header.value
+  const sectionIds = decodeGppHeaderIds(parts[0] as string, MAX_GPP_SECTIONS, maxLength)
+  if (!Array.isArray(sectionIds)) return sectionIds
   const bodies = parts.length - 1
   if (sectionIds.length !== bodies) {
     return decodeError(
@@ -81,12 +87,14 @@ export function decodeGppString(input: string, opts: GppDecodeOptions = {}): Dec
     )
   }
   const sections: GppString['sections'] = {}
-  const unknownSectionIds: number[] = []
+  // Allocated only when a string carries an id this decoder does not know.
+  let unknownSectionIds: number[] | null = null
   for (let i = 0; i < sectionIds.length; i++) {
     const id = sectionIds[i] as number
     const body = parts[i + 1] as string
-    const entry = GPP_SECTIONS.get(id)
+    const entry = SECTIONS_BY_ID[id]
     if (!entry) {
+      if (unknownSectionIds === null) unknownSectionIds = []
       unknownSectionIds.push(id)
       continue
     }
@@ -97,8 +105,8 @@ export function decodeGppString(input: string, opts: GppDecodeOptions = {}): Dec
     if (!decoded.ok) return decoded
     sections[entry.name] = decoded.value
   }
-  const value: GppString = { version: header.value.version, sectionIds, sections }
-  if (unknownSectionIds.length > 0) value.unknownSectionIds = unknownSectionIds
+  const value: GppString = { version: GPP_VERSION, sectionIds, sections }
+  if (unknownSectionIds !== null) value.unknownSectionIds = unknownSectionIds
   return { ok: true, value }
 }
 

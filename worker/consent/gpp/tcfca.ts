@@ -6,8 +6,8 @@
  */
 import { BitReader, decodeError } from '../bits'
 import type { DecodeResult, GppSectionFields } from '../types'
-import { checkPadding, int, readFields, segmentReader, splitSegments } from './fields'
-import type { FieldTable } from './fields'
+import { checkPadding, compileTable, int, readFields, segmentReader, splitSegments } from './fields'
+import type { CompiledTable, FieldTable } from './fields'
 
 // "Core sub-section", in order. Version is checked separately (only 1 is defined).
 const CORE: FieldTable = [
@@ -40,7 +40,12 @@ const PUBLISHER_PURPOSES: FieldTable = [
   ['CustomPurposesImpliedConsent', { type: 'bitfieldOf', lengthField: 'NumCustomPurposes' }],
 ]
 
-const SUBSECTIONS: Record<number, FieldTable> = { 1: DISCLOSED_VENDORS, 3: PUBLISHER_PURPOSES }
+// Flattened once per isolate for `readFields`.
+const CORE_COMPILED = compileTable(CORE)
+const SUBSECTIONS: Record<number, CompiledTable> = {
+  1: compileTable(DISCLOSED_VENDORS),
+  3: compileTable(PUBLISHER_PURPOSES),
+}
 // Every output key in spec order, null until read: a section always has the same keys (absent
 // sub-sections stay null), and decoding fills a copy of this shape instead of growing an object.
 const SHAPE: GppSectionFields = Object.fromEntries(
@@ -48,6 +53,7 @@ const SHAPE: GppSectionFields = Object.fromEntries(
 )
 
 const NAME = 'tcfcav1'
+const SUBSECTION_TYPE = `${NAME}.SubsectionType`
 
 /** Decodes a tcfcav1 section body: `core[.subsection[.subsection]]`. */
 export function decodeTcfCaSection(body: string, maxLength: number): DecodeResult<GppSectionFields> {
@@ -63,12 +69,12 @@ export function decodeTcfCaSection(body: string, maxLength: number): DecodeResul
     return decodeError('bad_version', `${NAME}.Version`, `${NAME}.Version is ${version}, only 1 is defined`)
   }
   const out: GppSectionFields = { ...SHAPE, Version: 1 }
-  const failed = readFields(r, CORE, NAME, out) ?? checkPadding(r, NAME)
+  const failed = readFields(r, CORE_COMPILED, NAME, out) ?? checkPadding(r, NAME)
   if (failed) return failed
 
   let seen = 0 // bit per SubsectionType already read
   for (let i = 1; i < segments.length; i++) {
-    const field = `${NAME}.SubsectionType`
+    const field = SUBSECTION_TYPE
     const s = segmentReader(segments[i] as string, field, maxLength)
     if (!(s instanceof BitReader)) return s
     const type = s.readInt(3)
