@@ -12,6 +12,7 @@
 import type { CapRule, CapsRules } from '../../worker/rules/concerns/caps'
 import type { Migration } from '../lib/migrations'
 import type { CapState, ReserveRequest, ReserveResult } from './contract'
+import { isTimeZone, wallClock, type WallClock } from '../../worker/lib/timezone'
 
 export const capsMigrations: Migration[] = [
   {
@@ -45,66 +46,13 @@ export const capsMigrations: Migration[] = [
 
 // ---------- time zones (pure) ----------
 
-const formatters = new Map<string, Intl.DateTimeFormat>()
-
-function formatter(tz: string): Intl.DateTimeFormat {
-  let f = formatters.get(tz)
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone: tz,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-      weekday: 'short',
-    })
-    formatters.set(tz, f)
-  }
-  return f
-}
-
-/** true when `tz` is an IANA time zone this runtime knows. */
-export function isTimeZone(tz: unknown): tz is string {
-  if (typeof tz !== 'string' || tz.length === 0 || tz.length > 64) return false
-  try {
-    formatter(tz)
-    return true
-  } catch {
-    return false
-  }
-}
-
 const WEEKDAYS = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'] as const
-const SHORT_DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat']
 
-export interface LocalTime {
-  year: number
-  month: number
-  day: number
-  hour: number
-  minute: number
-  second: number
-  /** 0 = Sunday. */
-  weekday: number
-}
+export { isTimeZone }
+export type LocalTime = WallClock
 
 /** The wall-clock time at `ms` in `tz`. */
-export function localTime(ms: number, tz: string): LocalTime {
-  const parts: Record<string, string> = {}
-  for (const p of formatter(tz).formatToParts(new Date(ms))) parts[p.type] = p.value
-  return {
-    year: Number(parts.year),
-    month: Number(parts.month),
-    day: Number(parts.day),
-    hour: Number(parts.hour),
-    minute: Number(parts.minute),
-    second: Number(parts.second),
-    weekday: SHORT_DAYS.indexOf(parts.weekday ?? 'Sun'),
-  }
-}
+export const localTime = wallClock
 
 /** Offset of `tz` from UTC at instant `ms`, in ms (CET: +3_600_000). */
 function offsetAt(ms: number, tz: string): number {

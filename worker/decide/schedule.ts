@@ -3,6 +3,7 @@
  * Friday, 09:00-18:00". Times are wall-clock times in the zone, so a daylight-saving change moves
  * nothing: 09:00 stays 09:00 local. Pure (uses only `Intl`).
  */
+import { isTimeZone, wallClock } from '../lib/timezone'
 
 export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const
 export type Weekday = (typeof WEEKDAYS)[number]
@@ -28,36 +29,7 @@ export interface LocalTime {
   weekday: Weekday
 }
 
-// Intl.DateTimeFormat is costly to build: one per time zone per isolate.
-const formatters = new Map<string, Intl.DateTimeFormat>()
-
-/** true when `zone` is an IANA time zone the runtime knows. */
-export function isTimeZone(zone: string): boolean {
-  try {
-    formatterFor(zone)
-    return true
-  } catch {
-    return false
-  }
-}
-
-function formatterFor(zone: string): Intl.DateTimeFormat {
-  let f = formatters.get(zone)
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone: zone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      weekday: 'short',
-    })
-    formatters.set(zone, f)
-  }
-  return f
-}
+export { isTimeZone }
 
 // Formatting is the expensive part; within one minute the answer for a zone does not change.
 // The entry also keeps the `YYYY-MM-DDTHH:mm` stamp schedules compare, built once per minute.
@@ -85,18 +57,15 @@ export function localTime(now: number, zone: string): LocalTime {
 }
 
 function computeLocalTime(now: number, zone: string): LocalTime {
-  const parts: Record<string, string> = {}
-  for (const p of formatterFor(zone).formatToParts(now)) parts[p.type] = p.value
-  const hour = Number(parts.hour) % 24
-  const minute = Number(parts.minute)
-  const hh = String(hour).padStart(2, '0')
-  const mm = String(minute).padStart(2, '0')
+  const t = wallClock(now, zone)
+  const two = (n: number) => String(n).padStart(2, '0')
   return {
-    date: `${parts.year}-${parts.month}-${parts.day}`,
-    time: `${hh}:${mm}`,
-    hour,
-    minute,
-    weekday: parts.weekday!.slice(0, 3).toLowerCase() as Weekday,
+    date: `${t.year}-${two(t.month)}-${two(t.day)}`,
+    time: `${two(t.hour)}:${two(t.minute)}`,
+    hour: t.hour,
+    minute: t.minute,
+    // WEEKDAYS starts on Monday; wallClock's weekday is 0 for Sunday.
+    weekday: WEEKDAYS[(t.weekday + 6) % 7]!,
   }
 }
 
