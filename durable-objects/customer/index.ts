@@ -84,7 +84,6 @@ import {
   type TimerPayload,
   type TriggerFireMessage,
 } from './triggers'
-import { bundledRules } from '../../worker/rules'
 export { SubjectErasedError } from './privacy'
 import {
   applyRetention,
@@ -547,7 +546,7 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
 
   /** Runs retention now (rules/privacy.yaml windows); returns rows deleted per table. */
   async runRetention(now = Date.now()): Promise<Record<string, number>> {
-    return applyRetention(this.ctx.storage.sql, bundledRules.privacy.retention.customerState, now)
+    return applyRetention(this.ctx.storage.sql, configuredRules.privacy.retention.customerState, now)
   }
 
   // Arms the daily retention pass once the object holds data (an empty or erased object is left
@@ -571,7 +570,7 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
   // Re-running it deletes nothing more (idempotent, as lib/schedule.ts requires).
   async #retentionDue(): Promise<void> {
     const now = Date.now()
-    applyRetention(this.ctx.storage.sql, bundledRules.privacy.retention.customerState, now)
+    applyRetention(this.ctx.storage.sql, configuredRules.privacy.retention.customerState, now)
     // The item itself is deleted by runDueItems after this returns; the next pass gets a new due time.
     this.ctx.storage.sql.exec("DELETE FROM due_items WHERE id = 'privacy:retention'")
     await this.#armRetention()
