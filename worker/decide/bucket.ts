@@ -24,6 +24,26 @@ function mixBlock(h: number, k: number): number {
 }
 
 /**
+ * The end of MurmurHash3 x86_32: mixes the 1-3 tail bytes in `k` (when there are any) and the
+ * total length into `h`, then the final avalanche (fmix32). Unsigned result.
+ */
+function finish(h: number, k: number, hasTail: boolean, length: number): number {
+  if (hasTail) {
+    k = Math.imul(k, C1)
+    k = (k << 15) | (k >>> 17)
+    k = Math.imul(k, C2)
+    h ^= k
+  }
+  h ^= length
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
+  return h >>> 0
+}
+
+/**
  * MurmurHash3 x86_32 (Austin Appleby's reference algorithm) of `prefix` followed by the UTF-8
  * bytes of `text`, unsigned. The bytes are fed straight from the string (lone surrogates as
  * U+FFFD, like TextEncoder): no buffer, no allocation. This runs on every bucketing decision.
@@ -89,19 +109,7 @@ function murmur3Stream(prefix: Uint8Array, text: string, seed: number): number {
     }
   }
   // Tail bytes (1-3), as in the reference implementation's fall-through switch.
-  if (filled > 0) {
-    k = Math.imul(k, C1)
-    k = (k << 15) | (k >>> 17)
-    k = Math.imul(k, C2)
-    h ^= k
-  }
-  h ^= length
-  h ^= h >>> 16
-  h = Math.imul(h, 0x85ebca6b)
-  h ^= h >>> 13
-  h = Math.imul(h, 0xc2b2ae35)
-  h ^= h >>> 16
-  return h >>> 0
+  return finish(h, k, filled > 0, length)
 }
 
 /**
@@ -126,19 +134,7 @@ function murmur3Ascii(text: string, seed: number): number {
     if (ch >= 0x80) return -1
     k |= ch << shift
   }
-  if (length & 3) {
-    k = Math.imul(k, C1)
-    k = (k << 15) | (k >>> 17)
-    k = Math.imul(k, C2)
-    h ^= k
-  }
-  h ^= length
-  h ^= h >>> 16
-  h = Math.imul(h, 0x85ebca6b)
-  h ^= h >>> 13
-  h = Math.imul(h, 0xc2b2ae35)
-  h ^= h >>> 16
-  return h >>> 0
+  return finish(h, k, (length & 3) !== 0, length)
 }
 
 /**
@@ -179,19 +175,7 @@ function murmur3AsciiResume(p: HashPrefix, text: string): number {
     k |= ch << shift
     shift += 8
   }
-  if (shift > 0) {
-    k = Math.imul(k, C1)
-    k = (k << 15) | (k >>> 17)
-    k = Math.imul(k, C2)
-    h ^= k
-  }
-  h ^= p.bytes.length + n
-  h ^= h >>> 16
-  h = Math.imul(h, 0x85ebca6b)
-  h ^= h >>> 13
-  h = Math.imul(h, 0xc2b2ae35)
-  h ^= h >>> 16
-  return h >>> 0
+  return finish(h, k, shift > 0, p.bytes.length + n)
 }
 
 /** MurmurHash3 x86_32 (Austin Appleby's reference algorithm) of the UTF-8 bytes of `text`, unsigned. */
