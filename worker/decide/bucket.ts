@@ -11,7 +11,6 @@ export type HashVersion = (typeof HASH_VERSIONS)[number]
 
 const C1 = 0xcc9e2d51
 const C2 = 0x1b873593
-const NO_BYTES = new Uint8Array(0)
 
 // One 32-bit block into the running hash (the reference algorithm's body step).
 function mixBlock(h: number, k: number): number {
@@ -44,23 +43,16 @@ function finish(h: number, k: number, hasTail: boolean, length: number): number 
 }
 
 /**
- * MurmurHash3 x86_32 (Austin Appleby's reference algorithm) of `prefix` followed by the UTF-8
- * bytes of `text`, unsigned. The bytes are fed straight from the string (lone surrogates as
- * U+FFFD, like TextEncoder): no buffer, no allocation. This runs on every bucketing decision.
+ * MurmurHash3 x86_32 (Austin Appleby's reference algorithm), continued over the UTF-8 bytes of
+ * `text` from a state (`h` with whole blocks mixed, up to 3 pending bytes in `k`, `length` bytes
+ * so far), unsigned. The bytes are fed straight from the string (lone surrogates as U+FFFD, like
+ * TextEncoder): no buffer, no allocation. Used when the ASCII fast paths decline.
  */
-function murmur3Stream(prefix: Uint8Array, text: string, seed: number): number {
-  let h = seed >>> 0
-  let k = 0
-  let filled = 0
-  let length = prefix.length
-  for (let i = 0; i < prefix.length; i++) {
-    k |= prefix[i]! << (filled << 3)
-    if (++filled === 4) {
-      h = mixBlock(h, k)
-      k = 0
-      filled = 0
-    }
-  }
+function murmur3Stream(
+  start: { h: number; k: number; filled: number; length: number },
+  text: string,
+): number {
+  let { h, k, filled, length } = start
   for (let i = 0; i < text.length; i++) {
     let cp = text.charCodeAt(i)
     if (cp < 0x80) {
@@ -181,7 +173,7 @@ function murmur3AsciiResume(p: HashPrefix, text: string): number {
 /** MurmurHash3 x86_32 (Austin Appleby's reference algorithm) of the UTF-8 bytes of `text`, unsigned. */
 export function murmur3(text: string, seed = 0): number {
   const fast = murmur3Ascii(text, seed)
-  return fast >= 0 ? fast : murmur3Stream(NO_BYTES, text, seed)
+  return fast >= 0 ? fast : murmur3Stream({ h: seed >>> 0, k: 0, filled: 0, length: 0 }, text)
 }
 
 /** The unit's position in [0, 1) for `key` (experiment id, layer id, holdout) under `seed`. */
@@ -208,7 +200,8 @@ export interface HashPrefix {
 export function hashPrefix(version: HashVersion, seed: string, key: string): HashPrefix {
   const text = `${seed}:${key}:`
   const bytes = new TextEncoder().encode(text)
-  // The same body steps as murmur3Stream over the prefix, with seed 0 (what bucketing uses).
+  // The prefix's whole blocks are mixed once here, with seed 0 (what bucketing uses); hashing a
+  // unit resumes from this state.
   let h = 0
   let k = 0
   let filled = 0
@@ -228,7 +221,7 @@ export function bucketPrefixed(prefix: HashPrefix, unit: string): number {
   switch (prefix.version) {
     case 1: {
       const fast = murmur3AsciiResume(prefix, unit)
-      return (fast >= 0 ? fast : murmur3Stream(prefix.bytes, unit, 0)) / 4294967296
+      return (fast >= 0 ? fast : murmur3Stream({ ...prefix, length: prefix.bytes.length }, unit)) / 4294967296
     }
   }
 }
