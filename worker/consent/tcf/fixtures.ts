@@ -3,6 +3,7 @@
  * raw access to every count and id so tests can build strings no real encoder would produce
  * (hostile NumEntries, backwards ranges, truncations). Used by the tests and the benchmark only.
  */
+import type { TcfString } from '../types'
 import { CORE_FIELDS, PUBLISHER_TC_FIELDS, SEGMENT_TYPE_BITS } from './fields'
 
 /** `value` as an `n`-bit big-endian bit string. */
@@ -66,23 +67,15 @@ export function restrictions(list: readonly RestrictionEntry[], numPubRestrictio
   return bits
 }
 
-export interface CoreValues {
-  version: number
-  created: string
-  lastUpdated: string
-  cmpId: number
-  cmpVersion: number
-  consentScreen: number
-  consentLanguage: string
-  vendorListVersion: number
-  policyVersion: number
-  isServiceSpecific: boolean
-  useNonStandardTexts: boolean
-  specialFeatureOptIns: number[]
-  purposeConsents: number[]
-  purposeLegitimateInterests: number[]
-  purposeOneTreatment: boolean
-  publisherCountryCode: string
+/** A core segment's values: the decoded fields, with the vendor sections as raw bits. */
+export interface CoreValues extends Omit<
+  TcfString,
+  | 'vendorConsents'
+  | 'vendorLegitimateInterests'
+  | 'publisherRestrictions'
+  | 'disclosedVendors'
+  | 'publisherTC'
+> {
   /** Raw section bits. */
   vendorConsents: string
   vendorLegitimateInterests: string
