@@ -79,7 +79,7 @@ export function createApp(opts: AppOptions = {}): Hono<AppEnv> {
       return problemResponse({ type: 'about:blank', title: err.message || 'Error', status: err.status })
     }
     // Anything unexpected: log the detail, give the client a clean problem, never a stack trace.
-    c.var.log?.error('unhandled_error', { error: err instanceof Error ? err : String(err) })
+    c.get('log')?.error('unhandled_error', { error: err instanceof Error ? err : String(err) })
     return problemResponse({
       type: 'about:blank',
       title: 'Internal error',

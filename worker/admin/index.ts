@@ -56,7 +56,7 @@ export const adminGuard = (): MiddlewareHandler<AdminEnv> =>
       const reason = auth.error.reason
       c.set('auditDetail', { reason })
       if (reason === 'not_configured' || reason === 'keys_unavailable') {
-        c.var.log.error('admin_auth_unavailable', { reason })
+        c.get('log').error('admin_auth_unavailable', { reason })
       }
       denied =
         reason === 'keys_unavailable'
@@ -80,7 +80,7 @@ export const adminGuard = (): MiddlewareHandler<AdminEnv> =>
     // Handler errors are turned into responses by app.onError before next() returns.
     if (!denied) await next()
     const status = denied ? denied.status : c.res.status
-    await writeAudit(c.env, c.var.log, {
+    await writeAudit(c.env, c.get('log'), {
       id: crypto.randomUUID(),
       at: started,
       actor: principal?.sub ?? null,
@@ -88,8 +88,8 @@ export const adminGuard = (): MiddlewareHandler<AdminEnv> =>
       action,
       outcome: outcomeOf(status),
       status,
-      requestId: c.var.requestId,
-      detail: c.var.auditDetail,
+      requestId: c.get('requestId'),
+      detail: c.get('auditDetail'),
     })
     if (denied) return denied
   }
@@ -141,8 +141,8 @@ export function admin(opts: AdminOptions): Hono<AdminEnv> {
     try {
       const doc = await exportSubject(c.env, subject, {
         retention: rules.privacy.retention,
-        requestedBy: c.var.admin.sub,
-        log: c.var.log,
+        requestedBy: c.get('admin').sub,
+        log: c.get('log'),
         budgetMs: storeBudget(c.env),
       })
       c.set('auditDetail', { subject: subject.digest, receiptId: doc.receiptId })
@@ -156,7 +156,7 @@ export function admin(opts: AdminOptions): Hono<AdminEnv> {
       })
     } catch (error) {
       if (error instanceof StoreUnavailableError) {
-        c.var.log.warn('dsar_export_incomplete', { subject: subject.digest, store: error.store })
+        c.get('log').warn('dsar_export_incomplete', { subject: subject.digest, store: error.store })
         throw new ProblemError(
           503,
           'Store unavailable',
@@ -176,8 +176,8 @@ export function admin(opts: AdminOptions): Hono<AdminEnv> {
     try {
       const receipt = await eraseSubject(c.env, subject, {
         retention: rules.privacy.retention,
-        requestedBy: c.var.admin.sub,
-        log: c.var.log,
+        requestedBy: c.get('admin').sub,
+        log: c.get('log'),
         budgetMs: storeBudget(c.env),
       })
       c.set('auditDetail', { subject: subject.digest, receiptId: receipt.receiptId, status: receipt.status })

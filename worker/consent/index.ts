@@ -1,6 +1,6 @@
 /**
  * The `consent` stage (DESIGN.md request path): reads every consent signal of the request once,
- * resolves them into one `Consent` (`c.var.consent`, set on every request, gateway routes
+ * resolves them into one `Consent` (`c.get('consent')`, set on every request, gateway routes
  * included) and, for proxied requests, registers the enforcement hooks: consent header and cookie
  * filtering towards the origin, Set-Cookie filtering, tag blocking and Consent Mode on the way back.
  *
@@ -36,7 +36,7 @@ export function consentSignals(consent: Consent): ReportedSignals {
 export const consent = (opts: ConsentStageOptions = {}): MiddlewareHandler<AppEnv> =>
   async function consent(c, next) {
     const rules = opts.rules ?? bundledRules
-    const req = c.var.request
+    const req = c.get('request')
     let resolved: Consent
     try {
       const input = consentInputFromRequest(c.req.raw.headers, req.cookies, req.url)
@@ -50,7 +50,7 @@ export const consent = (opts: ConsentStageOptions = {}): MiddlewareHandler<AppEn
           source.signal === 'tcf' || source.signal === 'gpp' || source.signal === 'usp'
             ? signals[source.signal]
             : undefined
-        c.var.log.info('consent_signal_ignored', {
+        c.get('log').info('consent_signal_ignored', {
           signal: source.signal,
           from: source.from,
           errors: reported && !reported.valid ? reported.errors : [],
@@ -58,12 +58,12 @@ export const consent = (opts: ConsentStageOptions = {}): MiddlewareHandler<AppEn
       }
     } catch (err) {
       // Resolution never throws by design; if a bug makes it, the visitor gets nothing granted.
-      c.var.log.error('consent_resolution_failed', { error: err instanceof Error ? err : String(err) })
+      c.get('log').error('consent_resolution_failed', { error: err instanceof Error ? err : String(err) })
       resolved = failClosed()
     }
     c.set('consent', resolved)
     if (!req.gatewayRoute) {
-      enforceConsent(c.var.hooks, resolved, rules, { url: req.url, headers: c.req.raw.headers })
+      enforceConsent(c.get('hooks'), resolved, rules, { url: req.url, headers: c.req.raw.headers })
     }
     await next()
   }

@@ -13,7 +13,7 @@ export function consentRoutes({ rules }: { rules: RuleSet }): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
 
   app.get('/v1/consent', (c) => {
-    const consent = c.var.consent
+    const consent = c.get('consent')
     const body = {
       jurisdiction: consent.jurisdiction,
       regime: consent.regime,

@@ -205,7 +205,7 @@ function reading<T>(from: string, result: DecodeResult<T>): Reading<T> {
  * Decodes and resolves a request's (or a decide body's) signals into one consent, with the
  * `signals` report of `GET /v1/consent`.
  *
- * @example resolveConsent(consentInputFromBody(body.consent), rules, c.var.request.location, new Date())
+ * @example resolveConsent(consentInputFromBody(body.consent), rules, c.get('request').location, new Date())
  */
 export function resolveConsent(
   input: ConsentInput,

@@ -32,7 +32,7 @@ export const decideBodyConsent = (opts: { rules?: RuleSet } = {}): MiddlewareHan
     const stated = raw && typeof raw === 'object' ? (raw as { consent?: unknown }).consent : undefined
     const parsed = stated === undefined ? null : consentBodySchema.safeParse(stated)
     if (parsed?.success) {
-      const req = c.var.request
+      const req = c.get('request')
       const base = consentInputFromRequest(c.req.raw.headers, req.cookies, req.url)
       const rules = opts.rules ?? bundledRules
       c.set(

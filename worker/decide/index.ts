@@ -27,7 +27,7 @@ export const decide = (opts: DecideOptions = {}): MiddlewareHandler<AppEnv> =>
   async function decide(c, next) {
     const rules = opts.rules ?? bundledRules
     const method = c.req.method
-    if (c.var.request.gatewayRoute || (method !== 'GET' && method !== 'HEAD')) return next()
+    if (c.get('request').gatewayRoute || (method !== 'GET' && method !== 'HEAD')) return next()
     const svc = decisionService(rules)
     if (svc.engine.placements.size === 0) return next()
 
@@ -35,22 +35,22 @@ export const decide = (opts: DecideOptions = {}): MiddlewareHandler<AppEnv> =>
     // not spend a visitor's frequency cap. Anything else that turns out to be HTML shows fallbacks.
     const wantsPage =
       (c.req.header('accept') ?? '').includes('text/html') || c.req.header('sec-fetch-dest') === 'document'
-    const mapped = wantsPage ? placementsForPath(svc.engine, c.var.request.url.pathname) : []
+    const mapped = wantsPage ? placementsForPath(svc.engine, c.get('request').url.pathname) : []
     let pending: Promise<Map<string, EngineDecision>> | null = null
     if (mapped.length > 0) {
       // Set before the response stage runs: it marks the page Cache-Control: private.
-      c.var.hooks.personalised = true
+      c.get('hooks').personalised = true
       pending = decideForRequest(c, svc, { placements: mapped, channel: 'page', url: c.req.url })
         .then((r) => new Map(r.decisions.map((d) => [d.placement, d])))
         .catch((e: unknown) => {
-          c.var.log.error('page_decision_failed', { error: e instanceof Error ? e : String(e) })
+          c.get('log').error('page_decision_failed', { error: e instanceof Error ? e : String(e) })
           return new Map<string, EngineDecision>()
         })
     }
     const waitUntil = executionWaitUntil(c)
     const locale = preferredLocale(c.req.header('accept-language'))
 
-    c.var.hooks.html.push({
+    c.get('hooks').html.push({
       selector: SLOT_SELECTOR,
       handler: {
         element: async (el) => {
@@ -66,7 +66,11 @@ export const decide = (opts: DecideOptions = {}): MiddlewareHandler<AppEnv> =>
           }
           const fallback = fallbackContent(svc.engine, name, locale)
           if (fallback) fillSlot(el, fallback.content, fallback.variant, 'fallback')
-          else c.var.log.warn('unknown_slot', { slot: name.slice(0, 64), path: c.var.request.url.pathname })
+          else
+            c.get('log').warn('unknown_slot', {
+              slot: name.slice(0, 64),
+              path: c.get('request').url.pathname,
+            })
         },
       },
     })

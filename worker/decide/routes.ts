@@ -30,7 +30,7 @@ export function decideRoutes({ rules }: { rules: RuleSet }): Hono<AppEnv> {
     if (unknown.length) throw invalid(unknown, 'Some placements are not in the rule set.')
 
     // Body signals were resolved before the identity stage (./body-consent.ts); this is that consent.
-    const consent = c.var.consent
+    const consent = c.get('consent')
     const result = await decideForRequest(c, svc, {
       placements: body.placements,
       channel: 'api',
@@ -47,7 +47,7 @@ export function decideRoutes({ rules }: { rules: RuleSet }): Hono<AppEnv> {
 
     const payload: DecideResponse = {
       rulesVersion: rules.version,
-      requestId: c.var.requestId,
+      requestId: c.get('requestId'),
       consent: result.consent
         ? {
             jurisdiction: result.consent.jurisdiction,

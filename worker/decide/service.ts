@@ -71,7 +71,7 @@ function purposesOf(consent: Consent | undefined): DecisionContext['consent'] {
 
 /** The identity stage's value, or an ephemeral visitor when it set none. */
 export function identityOf(c: Context<AppEnv>): Identity {
-  const id = c.var.identity
+  const id = c.get('identity')
   if (id) return id
   const anonymousId = crypto.randomUUID()
   return { basis: 'ephemeral', anonymousId, customerId: null, unitId: anonymousId, stateKey: null }
@@ -84,17 +84,17 @@ export async function decideForRequest(
   input: RequestDecisionInput,
 ): Promise<RequestDecisions> {
   const { engine } = svc
-  const consent = input.consent ?? c.var.consent
+  const consent = input.consent ?? c.get('consent')
   const identity = identityOf(c)
-  const log = c.var.log
+  const log = c.get('log')
   const now = Date.now()
-  const url = safeUrl(input.url) ?? c.var.request?.url ?? null
-  const tp = c.var.touchpoint ?? null
+  const url = safeUrl(input.url) ?? c.get('request')?.url ?? null
+  const tp = c.get('touchpoint') ?? null
   const ctx: DecisionContext = {
     now,
     geo: {
-      country: c.var.request?.location.country ?? null,
-      region: c.var.request?.location.region ?? null,
+      country: c.get('request')?.location.country ?? null,
+      region: c.get('request')?.location.region ?? null,
       jurisdiction: consent?.jurisdiction ?? null,
     },
     device: { type: deviceType(c.req.header('user-agent')) },
@@ -123,11 +123,13 @@ export async function decideForRequest(
   }
 
   const placements = input.placements.filter((p) => engine.placements.has(p))
-  const needsState = placements.some((p) => engine.placements.get(p)!.usesState)
-  const stub = needsState && identity.stateKey ? customerStub(c, identity.stateKey) : null
+  // Only the parts of state these placements read (StatePart flags): often none at all.
+  let parts = 0
+  for (const p of placements) parts |= engine.placements.get(p)!.state
+  const stub = parts !== 0 && identity.stateKey ? customerStub(c, identity.stateKey) : null
   if (stub) {
     const r = await withBudget(
-      () => stub.getDecisionState(now),
+      () => stub.getDecisionState(now, parts),
       engine.stateBudgetMs,
       'customer_state.getDecisionState',
     )
@@ -152,7 +154,7 @@ export async function decideForRequest(
   const toReserve = decisions.filter((d) => d.reserve)
   if (stub && toReserve.length > 0) {
     const requests: ReserveRequest[] = toReserve.map((d) => ({
-      decisionId: `${c.var.requestId}:${d.placement}`,
+      decisionId: `${c.get('requestId')}:${d.placement}`,
       placement: d.placement,
       campaign: d.reserve!.campaign,
       channel: input.channel === 'page' ? 'web' : 'app',
@@ -180,7 +182,7 @@ export async function decideForRequest(
     })
   }
 
-  let records = c.var.decisionRecords
+  let records = c.get('decisionRecords')
   if (!records) c.set('decisionRecords', (records = []))
   for (const d of decisions)
     records.push(toRecord(c, d, input.channel, consent, identity, reservations.get(d.placement)))
@@ -198,7 +200,7 @@ function toRecord(
   return {
     id: crypto.randomUUID(),
     time: new Date().toISOString(),
-    requestId: c.var.requestId,
+    requestId: c.get('requestId'),
     channel,
     placement: d.placement,
     variant: d.variant,

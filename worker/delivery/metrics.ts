@@ -126,7 +126,7 @@ export const triggerMetricsRoutes = (): Hono<AppEnv> => {
         'cache-control': 'no-store',
       })
     } catch (error) {
-      c.var.log?.warn('trigger_metrics_unavailable', { error })
+      c.get('log')?.warn('trigger_metrics_unavailable', { error })
       return problemResponse(
         {
           type: 'about:blank',

@@ -21,10 +21,11 @@ function wantsHtml(accept: string | undefined): boolean {
 
 export const pageViews = (opts: PageViewOptions = {}): MiddlewareHandler<AppEnv> =>
   async function pageViews(c, next) {
-    const page = c.req.method === 'GET' && !c.var.request?.gatewayRoute && wantsHtml(c.req.header('accept'))
-    const measurement = c.var.consent?.purposes.measurement === true
+    const page =
+      c.req.method === 'GET' && !c.get('request')?.gatewayRoute && wantsHtml(c.req.header('accept'))
+    const measurement = c.get('consent')?.purposes.measurement === true
     if (page && measurement && opts.injectBeacon !== false) {
-      c.var.hooks.html.push({
+      c.get('hooks').html.push({
         selector: 'head',
         handler: {
           element(el) {
@@ -35,10 +36,10 @@ export const pageViews = (opts: PageViewOptions = {}): MiddlewareHandler<AppEnv>
     }
     await next()
 
-    const stateKey = c.var.identity?.stateKey ?? null
+    const stateKey = c.get('identity')?.stateKey ?? null
     if (!page || !measurement || !stateKey) return
     if (c.res.status !== 200 || !(c.res.headers.get('content-type') ?? '').includes('text/html')) return
-    const url = c.var.request?.url ?? new URL(c.req.url)
+    const url = c.get('request')?.url ?? new URL(c.req.url)
     const referrer = c.req.header('referer')
     const props: Record<string, unknown> = { path: url.pathname.slice(0, 512) }
     const refHost = referrer ? safeHost(referrer) : null
@@ -47,11 +48,11 @@ export const pageViews = (opts: PageViewOptions = {}): MiddlewareHandler<AppEnv>
     const work = recordEvents(c.env, {
       stateKey,
       source: 'gateway',
-      purposes: c.var.consent.purposes,
-      events: [{ id: `pv:${c.var.requestId}`, type: 'page_view', ts: Date.now(), props }],
+      purposes: c.get('consent').purposes,
+      events: [{ id: `pv:${c.get('requestId')}`, type: 'page_view', ts: Date.now(), props }],
       consentFromVisitor: true,
     }).then((r) => {
-      if (!r.ok) c.var.log?.warn('page_view_not_recorded', { reason: r.error.reason, what: r.error.what })
+      if (!r.ok) c.get('log')?.warn('page_view_not_recorded', { reason: r.error.reason, what: r.error.what })
     })
     try {
       c.executionCtx.waitUntil(work)

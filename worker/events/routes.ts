@@ -55,7 +55,7 @@ function batchOrThrow(body: unknown, now: number, maxAgeMs: number): ValidatedBa
 }
 
 function unavailable(c: Context<AppEnv>, what: string, error: unknown): Response {
-  c.var.log?.warn('events_store_unavailable', { what, error })
+  c.get('log')?.warn('events_store_unavailable', { what, error })
   return problemResponse(
     {
       type: 'https://gatehouse.dev/problems/state-unavailable',
@@ -81,8 +81,8 @@ export const eventRoutes = (opts: EventRoutesOptions): Hono<AppEnv> => {
     }
     const now = Date.now()
     const batch = batchOrThrow(await readJsonBody(c.req.raw, LIMITS.maxBodyBytes), now, LIMITS.maxAgeMs)
-    const purposes = c.var.consent?.purposes ?? NO_CONSENT
-    const stateKey = c.var.identity?.stateKey ?? null
+    const purposes = c.get('consent')?.purposes ?? NO_CONSENT
+    const stateKey = c.get('identity')?.stateKey ?? null
     const head = { accepted: batch.events.length + batch.repeats, rejected: batch.rejected }
     const notStored = (reason: string) =>
       c.json({ ...head, duplicates: batch.repeats, stored: false, reason }, 202)
@@ -99,7 +99,7 @@ export const eventRoutes = (opts: EventRoutesOptions): Hono<AppEnv> => {
       c.env,
       {
         stateKey,
-        source: c.var.identity?.basis === 'jwt' ? 'app' : 'web',
+        source: c.get('identity')?.basis === 'jwt' ? 'app' : 'web',
         purposes,
         events: batch.events.map(({ index: _index, ...e }) => ({ ...e, props: scrubProps(e.props).props })),
         consentFromVisitor: true,
@@ -128,7 +128,7 @@ export const eventRoutes = (opts: EventRoutesOptions): Hono<AppEnv> => {
   app.post('/ingest/events', async function ingestEvents(c) {
     const auth = await ingestCredential(c)
     if (!auth.ok) {
-      c.var.log?.warn('ingest_auth_failed', { reason: auth.error.reason })
+      c.get('log')?.warn('ingest_auth_failed', { reason: auth.error.reason })
       const status = auth.error.reason === 'invalid_key' || auth.error.reason === 'forbidden_role' ? 403 : 401
       throw new ProblemError(
         status,
@@ -162,7 +162,7 @@ export const eventRoutes = (opts: EventRoutesOptions): Hono<AppEnv> => {
       opts.storeBudgetMs,
     )
     if (!r.ok) return unavailable(c, r.error.what, r.error)
-    c.var.log?.info('ingest_events', { keyId: auth.value.keyId, events: batch.events.length, source })
+    c.get('log')?.info('ingest_events', { keyId: auth.value.keyId, events: batch.events.length, source })
     if (r.value.erased) {
       // The subject was erased (DSAR): the sender learns it, and nothing about them is stored again.
       return c.json(
@@ -242,7 +242,7 @@ function countConversions(
   const conversions = banditConversions(rules.experiments, events)
   if (conversions.length === 0 || !seen.measurement) return
   if (seen.duplicates > 0) {
-    c.var.log?.info('bandit_conversions_skipped', {
+    c.get('log')?.info('bandit_conversions_skipped', {
       reason: 'repeated_events',
       conversions: conversions.length,
     })
@@ -268,7 +268,7 @@ async function identify(
   const identifiers = batch.events
     .filter((e) => e.type === 'identify')
     .flatMap((e) => identifyIdentifiers(e.props))
-  const who = c.var.identity
+  const who = c.get('identity')
   if (identifiers.length === 0 || !who?.stateKey) return null
   const r = await withBudget(
     () =>
@@ -282,7 +282,7 @@ async function identify(
     'identity.stitch',
   )
   if (!r.ok || r.value.fallback) {
-    c.var.log?.warn('identify_incomplete', { reason: r.ok ? r.value.fallback?.reason : r.error.reason })
+    c.get('log')?.warn('identify_incomplete', { reason: r.ok ? r.value.fallback?.reason : r.error.reason })
     return {
       linked: r.ok ? r.value.linked.length : 0,
       conflicts: r.ok ? r.value.conflicts.length : 0,

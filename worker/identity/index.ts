@@ -56,13 +56,13 @@ export const identity = (opts: IdentityOptions = {}): MiddlewareHandler<AppEnv> 
   const foreign = opts.foreignAuthorizationPaths ?? ['/admin/', '/v1/ingest/']
   return async function identity(c, next) {
     const cfg = (opts.rules ?? bundledRules).identity
-    const req = c.var.request
-    const log = c.var.log
+    const req = c.get('request')
+    const log = c.get('log')
     const path = req.url.pathname
     const api = req.gatewayRoute
     const nowS = Math.floor(Date.now() / 1000)
     // Fail closed: no consent value at all means no storage consent.
-    const storage = c.var.consent?.purposes?.storage === true
+    const storage = c.get('consent')?.purposes?.storage === true
 
     // --- known visitor (JWT) ---
     let jwt: { subject: string; claims: Record<string, unknown> } | null = null
@@ -191,7 +191,7 @@ export const identity = (opts: IdentityOptions = {}): MiddlewareHandler<AppEnv> 
     }
 
     // The origin never sees the gateway's own identifiers.
-    c.var.hooks.originHeaders.push(function stripGatewayIdentity(headers) {
+    c.get('hooks').originHeaders.push(function stripGatewayIdentity(headers) {
       headers.delete(ANONYMOUS_ID_HEADER)
       const jar = parseCookieHeader(headers.get('cookie'))
       if (jar.delete(cfg.cookie.name)) {
@@ -200,8 +200,8 @@ export const identity = (opts: IdentityOptions = {}): MiddlewareHandler<AppEnv> 
       }
     })
     if (!api) {
-      c.var.hooks.cookies.push(...setCookies)
-      if (setCookies.length) c.var.hooks.personalised = true
+      c.get('hooks').cookies.push(...setCookies)
+      if (setCookies.length) c.get('hooks').personalised = true
     }
 
     await next()

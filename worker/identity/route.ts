@@ -9,7 +9,7 @@ import type { AppEnv } from '../env'
 export const identityRoutes = (): Hono<AppEnv> => {
   const routes = new Hono<AppEnv>()
   routes.get('/identity', (c) => {
-    const id = c.var.identity
+    const id = c.get('identity')
     c.header('cache-control', 'no-store')
     return c.json({
       basis: id.basis,
@@ -18,7 +18,7 @@ export const identityRoutes = (): Hono<AppEnv> => {
       unitId: id.unitId,
       // null: nothing is kept for this visitor (no storage consent, no verified customer).
       stateKey: id.stateKey,
-      touchpoint: c.var.touchpoint ?? null,
+      touchpoint: c.get('touchpoint') ?? null,
     })
   })
   return routes

@@ -3,7 +3,7 @@
  * - `GET /v1/me`: what the gateway holds about the caller, and for their recent decisions why
  *   they saw what they saw (reason, rules version, fallback, consent, experiment, trace).
  * - `DELETE /v1/me`: self-service erase; returns a receipt like the admin erase.
- * The caller is who the identity stage says they are (`c.var.identity`); an ephemeral visitor has
+ * The caller is who the identity stage says they are (`c.get('identity')`); an ephemeral visitor has
  * no stored state, and gets an honest empty answer.
  */
 import { Hono } from 'hono'
@@ -43,7 +43,7 @@ export function me(opts: MeOptions): Hono<AppEnv> {
 
   app.get('/me', async (c) => {
     const budget = storeBudget(c.env)
-    const identity = c.var.identity as Identity | undefined
+    const identity = c.get('identity') as Identity | undefined
     const id = callerIdentifier(identity)
     const headers = { 'cache-control': 'no-store, private' }
     if (!id) {
@@ -132,7 +132,7 @@ export function me(opts: MeOptions): Hono<AppEnv> {
 
   app.delete('/me', async (c) => {
     const budget = storeBudget(c.env)
-    const identity = c.var.identity as Identity | undefined
+    const identity = c.get('identity') as Identity | undefined
     const id = callerIdentifier(identity)
     if (!id) {
       return c.json({ receiptId: null, status: 'completed', stores: {}, detail: NOTHING_HELD }, 200, {
@@ -140,11 +140,11 @@ export function me(opts: MeOptions): Hono<AppEnv> {
       })
     }
     try {
-      const subject = await resolveDsarSubject(c.env, id, c.var.log)
+      const subject = await resolveDsarSubject(c.env, id, c.get('log'))
       const receipt = await eraseSubject(c.env, subject, {
         retention: opts.rules.privacy.retention,
         requestedBy: 'self',
-        log: c.var.log,
+        log: c.get('log'),
         budgetMs: budget,
       })
       return c.json(receipt, 200, { 'cache-control': 'no-store' })

@@ -45,7 +45,7 @@ function budgetMs(envValue: string | undefined, fallback: number): number {
 export const origin = ({ rules }: OriginOptions): MiddlewareHandler<AppEnv> =>
   async function origin(c) {
     const site = rules.site
-    const log = c.var.log
+    const log = c.get('log')
     const request = c.req.raw
     const method = request.method.toUpperCase()
 
@@ -61,7 +61,7 @@ export const origin = ({ rules }: OriginOptions): MiddlewareHandler<AppEnv> =>
         { path: 'method', message: 'CONNECT is not proxied' },
       ])
     }
-    const built = buildTarget(base, c.var.request.url)
+    const built = buildTarget(base, c.get('request').url)
     if (!built.ok) {
       log.warn('open_proxy_refused', { reason: built.error.reason, detail: built.error.detail })
       throw new ProblemError(
@@ -72,15 +72,15 @@ export const origin = ({ rules }: OriginOptions): MiddlewareHandler<AppEnv> =>
       )
     }
     const target = built.value
-    for (const hook of c.var.hooks.originUrl) hook(target)
+    for (const hook of c.get('hooks').originUrl) hook(target)
     // Hooks may trim the query (click ids); none may move the request to another host.
     if (target.origin !== base.origin) throw new Error('an originUrl hook changed the origin')
 
     const headers = originRequestHeaders(request.headers, {
-      publicUrl: c.var.request.url,
+      publicUrl: c.get('request').url,
       clientIp: request.headers.get('cf-connecting-ip'),
     })
-    for (const hook of c.var.hooks.originHeaders) hook(headers)
+    for (const hook of c.get('hooks').originHeaders) hook(headers)
 
     const websocket = isWebSocketUpgrade(request.headers)
     const budget = budgetMs(c.env.ORIGIN_TIMEOUT_MS, site.originTimeoutMs)
@@ -150,7 +150,7 @@ async function fallbackFor(
   failure: OriginFailure,
 ): Promise<Response | null> {
   if (c.req.method.toUpperCase() !== 'GET') return null
-  const copy = await findCopy(target, failure, c.var.log)
+  const copy = await findCopy(target, failure, c.get('log'))
   if (copy) return copy
   if (acceptsHtml(c.req.raw.headers)) return fallbackPage(site, failure)
   return null

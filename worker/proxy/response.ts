@@ -31,8 +31,8 @@ export const response = ({ rules }: ResponseOptions): MiddlewareHandler<AppEnv> 
     // A switched protocol (WebSocket) has no HTTP body or cookies left to shape.
     if (res.status === 101 || res.webSocket) return
 
-    const hooks = c.var.hooks
-    const publicUrl = c.var.request.url
+    const hooks = c.get('hooks')
+    const publicUrl = c.get('request').url
     const configured = configuredOrigin(c.env.ORIGIN_URL || rules.site.origin)
     // The origin stage and the fallbacks build their own responses, whose headers can be changed
     // in place; a response with immutable headers (straight from fetch) is copied once. The probe
@@ -40,7 +40,7 @@ export const response = ({ rules }: ResponseOptions): MiddlewareHandler<AppEnv> 
     let headers = res.headers
     let copied = false
     try {
-      headers.set('x-request-id', c.var.requestId)
+      headers.set('x-request-id', c.get('requestId'))
     } catch {
       headers = new Headers(res.headers)
       copied = true
@@ -65,7 +65,7 @@ export const response = ({ rules }: ResponseOptions): MiddlewareHandler<AppEnv> 
       for (const line of outcome.kept) headers.append('set-cookie', line)
       for (const line of hooks.cookies) headers.append('set-cookie', line)
       if (outcome.dropped.length || outcome.malformed) {
-        c.var.log.info('set_cookie_filtered', { dropped: outcome.dropped, malformed: outcome.malformed })
+        c.get('log').info('set_cookie_filtered', { dropped: outcome.dropped, malformed: outcome.malformed })
       }
     }
 

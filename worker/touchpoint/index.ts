@@ -2,7 +2,7 @@
  * The `touchpoint` stage (DESIGN.md request path): where this visit came from.
  *
  * - Normalises UTM parameters, click ids and the referrer against rules/utm.yaml (./normalise.ts)
- *   and sets `c.var.touchpoint` (null for a visit without campaign data or a referrer of note).
+ *   and sets `c.get('touchpoint')` (null for a visit without campaign data or a referrer of note).
  * - Click ids without advertising consent are removed from the URL the origin receives.
  * - The origin receives the touchpoint in `X-Gatehouse-Touchpoint` (a client-sent one is replaced).
  * - With measurement consent and a state key, the touchpoint is stored in the person's
@@ -41,13 +41,13 @@ export function unmappedCounts(): ReadonlyMap<string, number> {
 export const touchpoint = (opts: TouchpointOptions = {}): MiddlewareHandler<AppEnv> =>
   async function touchpoint(c, next) {
     const rules = (opts.rules ?? bundledRules).utm
-    const req = c.var.request
+    const req = c.get('request')
     // Admin routes are operators, not visits.
     if (req.url.pathname.startsWith('/admin/')) {
       c.set('touchpoint', null)
       return next()
     }
-    const purposes = c.var.consent?.purposes
+    const purposes = c.get('consent')?.purposes
     const out = normaliseTouchpoint(
       {
         url: req.url,
@@ -66,21 +66,21 @@ export const touchpoint = (opts: TouchpointOptions = {}): MiddlewareHandler<AppE
       const key = `${miss.field}:${value}`
       const count = (otherCounts.get(key) ?? 0) + 1
       if (otherCounts.has(key) || otherCounts.size < MAX_COUNTED_VALUES) otherCounts.set(key, count)
-      c.var.log.info('utm_other', { field: miss.field, value, count })
+      c.get('log').info('utm_other', { field: miss.field, value, count })
     }
 
     const strip = new Set(out.strip)
     if (strip.size) {
-      c.var.hooks.originUrl.push(function stripClickIds(url) {
+      c.get('hooks').originUrl.push(function stripClickIds(url) {
         for (const name of [...url.searchParams.keys()]) if (strip.has(name)) url.searchParams.delete(name)
       })
     }
-    c.var.hooks.originHeaders.push(function touchpointForOrigin(headers) {
+    c.get('hooks').originHeaders.push(function touchpointForOrigin(headers) {
       headers.delete(TOUCHPOINT_HEADER)
       if (tp) headers.set(TOUCHPOINT_HEADER, touchpointHeader(tp))
     })
 
-    const stateKey = c.var.identity?.stateKey ?? null
+    const stateKey = c.get('identity')?.stateKey ?? null
     if (tp && purposes?.measurement === true && stateKey)
       record(c, stateKey, tp, rules.historyLimit, opts.recordBudgetMs ?? 1000)
 
@@ -102,7 +102,7 @@ function record(
   historyLimit: number,
   budgetMs: number,
 ): void {
-  const log = c.var.log
+  const log = c.get('log')
   const stub = c.env.CUSTOMER.get(c.env.CUSTOMER.idFromName(stateKey))
   const work = withBudget(
     () => stub.recordTouchpoint(tp, { historyLimit }),
@@ -120,10 +120,10 @@ function record(
 
 /** 302 to the URL without the captured parameters, keeping the cookies the earlier stages set. */
 function cleanRedirect(c: Context<AppEnv>, captured: string[]): Response {
-  const url = new URL(c.var.request.url)
+  const url = new URL(c.get('request').url)
   const drop = new Set(captured)
   for (const name of [...url.searchParams.keys()]) if (drop.has(name)) url.searchParams.delete(name)
   const headers = new Headers({ location: url.pathname + url.search + url.hash, 'cache-control': 'no-store' })
-  for (const line of c.var.hooks.cookies) headers.append('set-cookie', line)
+  for (const line of c.get('hooks').cookies) headers.append('set-cookie', line)
   return new Response(null, { status: 302, headers })
 }
