@@ -24,6 +24,26 @@ export interface ProfileAttribute {
   updatedAt: number
 }
 
+/**
+ * Parts of `DecisionState` a caller can ask for, as bit flags: the engine knows at compile time
+ * which parts a page's placements read (worker/decide/fields.ts), so the object reads only those
+ * (the session score alone scans the current session's events). Parts not asked for come back
+ * empty (`{}`, `0`, `[]`).
+ */
+export const StatePart = {
+  /** `attributes` and the `timeZone` derived from them. */
+  attributes: 1,
+  /** `events`: counts and last times by type. */
+  events: 2,
+  /** `intentScore`: the current session's score. */
+  intent: 4,
+  /** `suppressedCampaigns`. */
+  suppressions: 8,
+} as const
+
+/** Every part (what a caller that names none gets). */
+export const ALL_STATE_PARTS = 15
+
 /** What the engine needs to evaluate audiences for this person, read in one call. */
 export interface DecisionState {
   attributes: Record<string, ProfileAttribute>
@@ -61,7 +81,8 @@ export type ReserveResult =
 
 /** Methods CustomerState offers to the decision engine. */
 export interface DecisionStateApi {
-  getDecisionState(now?: number): Promise<DecisionState>
+  /** `parts`: StatePart flags, default every part. */
+  getDecisionState(now?: number, parts?: number): Promise<DecisionState>
   /** Check-and-reserve for several placements in one atomic call (no over-delivery under concurrency). */
   reserve(requests: ReserveRequest[]): Promise<ReserveResult[]>
 }

@@ -52,7 +52,15 @@ import {
   suppressedCampaigns,
   validReserveRequest,
 } from './caps'
-import type { Channel, DecisionState, DecisionStateApi, ReserveRequest, ReserveResult } from './contract'
+import {
+  ALL_STATE_PARTS,
+  StatePart,
+  type Channel,
+  type DecisionState,
+  type DecisionStateApi,
+  type ReserveRequest,
+  type ReserveResult,
+} from './contract'
 import {
   eventSeen,
   eventSummary,
@@ -142,7 +150,8 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
     const seen = sql.exec('SELECT 1 FROM absorbed WHERE state_key = ?', fromKey).toArray().length > 0
     if (seen) return { absorbed: false, rows: 0 }
     return this.ctx.storage.transactionSync(() => {
-      const inserted = importTables(sql, dump, ['absorbed'])
+      // state_meta holds this object's own name: the source's must not take its place.
+      const inserted = importTables(sql, dump, ['absorbed', 'state_meta'])
       const rows = Object.values(inserted).reduce((a, b) => a + b, 0)
       sql.exec(
         'INSERT INTO absorbed (state_key, absorbed_at, rows) VALUES (?, ?, ?)',
@@ -159,6 +168,7 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
     const counts = countRows(this.ctx.storage.sql)
     await this.ctx.storage.deleteAlarm()
     await this.ctx.storage.deleteAll()
+    this.#knownStateKey = null
     // deleteAll drops the tables; recreate the schema so the object stays usable.
     migrate(this.ctx.storage.sql, customerMigrations)
     return counts
@@ -226,19 +236,19 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
 
   // --- events, profile, caps, triggers (issue 6) ---
 
-  /** What the decision engine needs in one read (contract.ts). */
-  async getDecisionState(now: number = Date.now()): Promise<DecisionState> {
+  /** What the decision engine needs in one read, only the parts asked for (contract.ts). */
+  async getDecisionState(now: number = Date.now(), parts: number = ALL_STATE_PARTS): Promise<DecisionState> {
     const sql = this.ctx.storage.sql
-    const rules = stateRules()
-    const attributes = readAttributes(sql)
-    const session = currentSession(sql, rules.profile, now)
+    // Anything but a valid set of flags reads everything (never less than the caller needs).
+    const want = Number.isInteger(parts) && parts >= 0 && parts <= ALL_STATE_PARTS ? parts : ALL_STATE_PARTS
+    const attributes = want & StatePart.attributes ? readAttributes(sql) : {}
     const tz = attributes.time_zone?.value
     return {
       attributes,
-      events: eventSummary(sql),
-      intentScore: session.score,
+      events: want & StatePart.events ? eventSummary(sql) : {},
+      intentScore: want & StatePart.intent ? currentSession(sql, stateRules().profile, now).score : 0,
       timeZone: isTimeZone(tz) ? tz : null,
-      suppressedCampaigns: [...suppressedCampaigns(sql, now)].sort(),
+      suppressedCampaigns: want & StatePart.suppressions ? [...suppressedCampaigns(sql, now)].sort() : [],
     }
   }
 
@@ -286,19 +296,21 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
 
     const fresh: StateEvent[] = []
     const result = this.ctx.storage.transactionSync(() => {
-      // The name rarely changes: a read is cheaper than rewriting the same row on every page view.
-      if (readMeta(sql, 'state_key') !== input.stateKey) writeMeta(sql, 'state_key', input.stateKey)
+      // The name never changes for an object (it is the object's own name): checked once per
+      // instance rather than read on every page view.
+      if (this.#knownStateKey !== input.stateKey && readMeta(sql, 'state_key') !== input.stateKey)
+        writeMeta(sql, 'state_key', input.stateKey)
       let duplicates = 0
       let stored = 0
       let minimal = 0
       const suppressed: string[] = []
       for (const e of input.events) {
-        if (eventSeen(sql, e.id)) {
-          duplicates++
-          continue
-        }
         if (measurement) {
-          insertEvent(sql, e, { source: input.source, minimal: false, receivedAt })
+          // INSERT OR IGNORE: an id seen before is not written again, and counts as a duplicate.
+          if (!insertEvent(sql, e, { source: input.source, minimal: false, receivedAt })) {
+            duplicates++
+            continue
+          }
           stored++
           // A conversion is credited to the touchpoints that led to it, once, by every model.
           const attribution = configuredRules.utm.attribution
@@ -313,8 +325,15 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
             recordConversionCredit(sql, e.type, credit)
           }
         } else if (keepMinimal.has(e.type)) {
-          insertEvent(sql, e, { source: input.source, minimal: true, receivedAt })
+          if (!insertEvent(sql, e, { source: input.source, minimal: true, receivedAt })) {
+            duplicates++
+            continue
+          }
           minimal++
+        } else if (eventSeen(sql, e.id)) {
+          // Not stored now, but stored earlier (with consent then): still a duplicate.
+          duplicates++
+          continue
         }
         fresh.push(e)
         suppressed.push(...applySuppressions(sql, rules.caps, { id: e.id, type: e.type, at: e.ts }))
@@ -326,6 +345,8 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
       if (input.attributes?.length) writeAttributes(sql, rules.profile, input.attributes)
       return { duplicates, stored, minimal, suppressed: [...new Set(suppressed)].sort() }
     })
+    // Only after the transaction committed: a rolled-back write must be checked again.
+    this.#knownStateKey = input.stateKey
 
     // Timers: cancellations always (a purchase must stop a running abandonment timer whatever the
     // consent now); new timers only as the trigger's consent allows (checked in timerActions).
@@ -400,6 +421,8 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
   }
 
   #prunedAt = 0
+  /** The `state_key` meta row as last read or written by this instance (null: not checked yet). */
+  #knownStateKey: string | null = null
 
   #stateKey(): string {
     return readMeta(this.ctx.storage.sql, 'state_key') ?? `id:${this.ctx.id.toString()}`

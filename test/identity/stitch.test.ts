@@ -40,6 +40,23 @@ async function anonymousVisitor(): Promise<{ cookie: string; anonymousId: string
 }
 
 describe('login stitching', () => {
+  it("keeps the customer object's own name when it absorbs an anonymous visitor's state", async () => {
+    const from = `a:meta-${crypto.randomUUID()}`
+    const to = `c:meta-${crypto.randomUUID()}`
+    await customer(from).recordEvents({
+      stateKey: from,
+      source: 'gateway',
+      purposes: { storage: true, measurement: true, personalization: true, advertising: true },
+      events: [{ id: `${from}:pv`, type: 'page_view', ts: Date.now(), props: { path: '/' } }],
+    })
+    const dump = await customer(from).exportAll()
+    expect(dump.state_meta).toEqual([{ key: 'state_key', value: from }])
+    expect(await customer(to).absorb(from, dump)).toMatchObject({ absorbed: true })
+    // Fired triggers name their person from this row: it must never become the anonymous key.
+    expect((await customer(to).exportAll()).state_meta ?? []).toEqual([])
+    expect((await customer(to).exportAll()).events).toHaveLength(1)
+  })
+
   it('absorbs the anonymous state exactly once when 20 logins race', async () => {
     const { cookie, anonymousId } = await anonymousVisitor()
     const sub = `race-${crypto.randomUUID()}`

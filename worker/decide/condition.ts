@@ -3,6 +3,7 @@
  * interpretation of the YAML tree at request time. A predicate never throws: a condition that
  * cannot be evaluated is false, and says so in the trace. Pure.
  */
+import { ALL_STATE_PARTS } from '../../durable-objects/customer/contract'
 import type { ConditionInput } from '../rules/concerns/audiences'
 import type { DecisionContext } from './context'
 import { parseDuration } from './duration'
@@ -34,8 +35,11 @@ export type Predicate = (s: Scope) => boolean
 
 export interface Compiled {
   test: Predicate
-  /** Reads customer state (customer.*, events.*, intent) directly or through references. */
-  usesState: boolean
+  /**
+   * The parts of customer state (StatePart flags: customer.* attributes, events.*, intent) it
+   * reads, directly or through references; 0 when it reads none.
+   */
+  state: number
 }
 
 /** Named conditions by kind, compiled on first use (references may point forwards). */
@@ -62,7 +66,7 @@ export function compileCondition(
     const parts = cond.all.map((c, i) => compileCondition(c, lib, `${where}.all[${i}]`, problems))
     const tests = parts.map((p) => p.test)
     return {
-      usesState: parts.some((p) => p.usesState),
+      state: parts.reduce((m, p) => m | p.state, 0),
       test: (s) => {
         for (let i = 0; i < tests.length; i++) if (!tests[i]!(s)) return false
         return true
@@ -73,7 +77,7 @@ export function compileCondition(
     const parts = cond.any.map((c, i) => compileCondition(c, lib, `${where}.any[${i}]`, problems))
     const tests = parts.map((p) => p.test)
     return {
-      usesState: parts.some((p) => p.usesState),
+      state: parts.reduce((m, p) => m | p.state, 0),
       test: (s) => {
         for (let i = 0; i < tests.length; i++) if (tests[i]!(s)) return true
         return false
@@ -82,7 +86,7 @@ export function compileCondition(
   }
   if (cond.not) {
     const inner = compileCondition(cond.not, lib, `${where}.not`, problems)
-    return { usesState: inner.usesState, test: (s) => !inner.test(s) }
+    return { state: inner.state, test: (s) => !inner.test(s) }
   }
   if (cond.audience !== undefined || cond.trait !== undefined) {
     const kind = cond.audience !== undefined ? 'audience' : 'trait'
@@ -94,7 +98,7 @@ export function compileCondition(
   if (cond.schedule) {
     const schedule = cond.schedule as Schedule
     return {
-      usesState: false,
+      state: 0,
       test: (s) => {
         try {
           return inSchedule(schedule, s.ctx.now).ok
@@ -111,7 +115,7 @@ export function compileCondition(
 
 function impossible(message: string, problems: string[]): Compiled {
   problems.push(message)
-  return { usesState: false, test: FALSE }
+  return { state: 0, test: FALSE }
 }
 
 function compileLeaf(cond: ConditionInput, where: string, problems: string[]): Compiled {
@@ -124,7 +128,7 @@ function compileLeaf(cond: ConditionInput, where: string, problems: string[]): C
   const attribute = acc.attribute
   const isState = acc.source === 'state'
   return {
-    usesState: isState,
+    state: isState ? (acc.part ?? ALL_STATE_PARTS) : 0,
     test: (s) => {
       try {
         let value: unknown
@@ -234,7 +238,7 @@ export function conditionLibrary(
       if (!def) return undefined
       if (building.has(key)) {
         problems.push(`${kind} "${name}" refers to itself`)
-        return { usesState: false, test: FALSE }
+        return { state: 0, test: FALSE }
       }
       building.add(key)
       const inner = compileCondition(def.when, lib, `${kind} ${name}`, problems)
@@ -247,7 +251,7 @@ export function conditionLibrary(
       let lastGen = 0
       let lastResult = false
       const compiled: Compiled = {
-        usesState: inner.usesState,
+        state: inner.state,
         // Memoised per visitor: an audience used by several rules is evaluated once.
         // The memo is valid for one freshness limit; the engine clears it when the limit changes.
         test: (s) => {

@@ -4,6 +4,7 @@
  * the same code runs in the Worker, in `rules:explain` and in the benchmarks. It never throws at
  * request time; every decision carries its reason and the trace that led to it.
  */
+import { StatePart } from '../../durable-objects/customer/contract'
 import type { RuleSet } from '../rules/types'
 import { bucketPrefixed, hashPrefix, pickWeighted, type HashPrefix, type HashVersion } from './bucket'
 import { thompsonPick } from './bandit'
@@ -105,8 +106,11 @@ export interface CompiledPlacement {
   fallback: CompiledVariant
   variants: Map<string, CompiledVariant>
   rules: CompiledRule[]
-  /** Some rule reads customer state, or some variant is capped: the caller reads state first. */
-  usesState: boolean
+  /**
+   * The parts of customer state (StatePart flags) its rules, compliance guards and capped
+   * variants read; the caller reads those first. 0: no state call at all.
+   */
+  state: number
   holdout: number
   holdoutPrefix: HashPrefix
   maxAgeMs: number
@@ -219,9 +223,11 @@ export function compileEngine(
       variant: r.variant ?? null,
       experiment: r.experiment ? (experiments.get(r.experiment) ?? null) : null,
     }))
-    const guardState = [...variants.values()].some((v) =>
-      v.compliance.some((g) => (g.name === 'regulated' ? guards.regulated : guards.age_restricted).usesState),
-    )
+    let state = capped ? StatePart.suppressions : 0
+    for (const v of variants.values())
+      for (const g of v.compliance)
+        state |= (g.name === 'regulated' ? guards.regulated : guards.age_restricted).state
+    for (const r of compiledRules) state |= r.when?.state ?? 0
     const fallback =
       variants.get(p.fallback) ??
       // Only reachable with a rule set that skipped the compiler: show nothing rather than throw.
@@ -231,7 +237,7 @@ export function compileEngine(
       fallback,
       variants,
       rules: compiledRules,
-      usesState: capped || guardState || compiledRules.some((r) => r.when?.usesState),
+      state,
       holdout: rules.experiments.placementHoldouts[name] ?? 0,
       holdoutPrefix: hashPrefix(1, rules.experiments.holdout.seed, `holdout:${name}`),
       maxAgeMs,
@@ -334,7 +340,7 @@ export function decidePlacement(
   const trace: string[] = []
   // No closures on this hot path: bundlers that keep function names (wrangler's esbuild does)
   // pay a defineProperty for every closure created per call.
-  if (p.usesState && ctx.state === 'unavailable') {
+  if (p.state !== 0 && ctx.state === 'unavailable') {
     trace.push('customer state did not answer within its time budget')
     return finish(engine, name, ctx, trace, null, p.fallback, 'fallback', 'state_unavailable', null)
   }

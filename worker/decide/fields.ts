@@ -2,6 +2,7 @@
  * The fields a condition can test, defined once: the compiler checks names against this list (and
  * suggests the nearest for a typo); the evaluator turns each into an accessor closure. Pure.
  */
+import { StatePart } from '../../durable-objects/customer/contract'
 import type { DecisionContext } from './context'
 import { localTime } from './schedule'
 
@@ -10,6 +11,8 @@ export type FieldSource = 'request' | 'state'
 export interface FieldAccessor {
   /** Where the value comes from: `state` fields need customer state (and personalization consent). */
   source: FieldSource
+  /** For `state` fields: the StatePart the value is in (the object reads only parts asked for). */
+  part?: number
   /** A customer attribute whose age the freshness guard checks. */
   attribute?: string
   read(ctx: DecisionContext, timeZone: string): unknown
@@ -46,6 +49,7 @@ const STATIC: Record<string, FieldAccessor> = {
   'time.date': { source: 'request', read: (c, tz) => localTime(c.now, tz).date },
   intent: {
     source: 'state',
+    part: StatePart.intent,
     read: (c) => (typeof c.state === 'object' && c.state ? c.state.intentScore : undefined),
   },
 }
@@ -77,6 +81,7 @@ export function resolveField(name: string): FieldResult {
       ok: true,
       value: {
         source: 'state',
+        part: StatePart.attributes,
         attribute: attr,
         read: (c) => (typeof c.state === 'object' && c.state ? c.state.attributes[attr]?.value : undefined),
       },
@@ -89,6 +94,7 @@ export function resolveField(name: string): FieldResult {
         ok: true,
         value: {
           source: 'state',
+          part: StatePart.events,
           read: (c) =>
             typeof c.state === 'object' && c.state ? (c.state.events[type]?.count ?? 0) : undefined,
         },
@@ -99,6 +105,7 @@ export function resolveField(name: string): FieldResult {
         ok: true,
         value: {
           source: 'state',
+          part: StatePart.events,
           read: (c) => {
             if (typeof c.state !== 'object' || !c.state) return undefined
             const seen = c.state.events[type]
