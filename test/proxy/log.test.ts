@@ -5,7 +5,7 @@
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import type { DecisionRecord } from '../../worker/log/record'
-import { sendDecisionRecords } from '../../worker/log'
+import { DecisionRecordBatcher, sendDecisionRecords } from '../../worker/log'
 import { createLogger } from '../../worker/lib/log'
 import { PAGE, testGateway } from './support'
 
@@ -101,6 +101,53 @@ describe('decision records', () => {
     await res.text()
     expect(sends).toEqual([2])
     expect(gw.lines.find((l) => l.event === 'request')).toMatchObject({ decisions: 2 })
+  })
+
+  it('sends the records of concurrent requests together, none lost or repeated', async () => {
+    const sent: string[][] = []
+    const queue = {
+      async sendBatch(messages: Iterable<MessageSendRequest>) {
+        const list = [...messages]
+        sent.push(list.map((m) => (m.body as DecisionRecord).id))
+        await env.DECISIONS.sendBatch(list)
+      },
+    } as unknown as Queue
+    let n = 0
+    const gw = testGateway({
+      env: { DECISIONS: queue },
+      stage: (c) => {
+        const i = n++
+        c.get('decisionRecords').push(record(`c-${i}-a`), record(`c-${i}-b`))
+      },
+    })
+    // Each fetch waits for its own waitUntil work only: the window's first request sends for all.
+    const responses = await Promise.all(
+      Array.from({ length: 8 }, () => gw.fetch('/product/lamp', { headers: PAGE })),
+    )
+    await Promise.all(responses.map((r) => r.text()))
+    expect(sent.length).toBeLessThan(8)
+    expect(sent.flat().sort()).toEqual(
+      Array.from({ length: 8 }, (_, i) => [`c-${i}-a`, `c-${i}-b`])
+        .flat()
+        .sort(),
+    )
+  })
+
+  it('sends a window at once when it reaches the queue batch limit', async () => {
+    const batcher = new DecisionRecordBatcher(200)
+    const sends: number[] = []
+    const send = async (batch: DecisionRecord[]) => (sends.push(batch.length), 0)
+    const leader = batcher.add([record('w-1')], send)
+    expect(leader).not.toBeNull()
+    expect(batcher.add([record('w-2')], send)).toBeNull()
+    await batcher.add(
+      Array.from({ length: 98 }, (_, i) => record(`w-${i + 3}`)),
+      send,
+    )
+    expect(sends).toEqual([100])
+    // The leader's window then ends with nothing left to send.
+    await leader
+    expect(sends).toEqual([100])
   })
 
   it('retries a failing queue with backoff until the records are sent', async () => {
