@@ -118,6 +118,8 @@ export interface GatewayOptions {
   bindings?: Record<string, string>
   /** Print the Worker's log lines (default: discard them). */
   showLogs?: boolean
+  /** Open the V8 inspector on this port (bench/profile-proxy.ts). */
+  inspectorPort?: number
 }
 
 /** Starts the built gateway on a free loopback port with wrangler.toml's bindings. */
@@ -141,6 +143,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningWorker>
       ...opts.bindings,
     },
     ...(opts.showLogs ? {} : { handleRuntimeStdio: drain }),
+    ...(opts.inspectorPort ? { inspectorPort: opts.inspectorPort } : {}),
   } as ConstructorParameters<typeof Miniflare>[0])
   await applyMigrations(mf)
   return { url, mf, pid, dispose: () => mf.dispose() }
