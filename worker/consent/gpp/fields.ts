@@ -1,12 +1,14 @@
 /**
  * Table-driven reading of GPP section fields (GPP Consent String Specification, "Section
  * Encoding" data types): a section segment is a list of `[FieldName, FieldType]` rows read in
- * order by one small function per type, so no decoder counts bit offsets by hand. Built on the
- * shared `BitReader` (`../bits`); never throws, every failure names the field as
- * `<section>.<FieldName>`.
+ * order by one small function per type, so no decoder counts bit offsets by hand. Reads from the
+ * shared `SegmentReader` (`./reader`) into a list of values by position, from which each section
+ * builds its output object in one step (`builderFor`). Never throws; every failure names the
+ * field as `<section>.<FieldName>`.
  */
-import { BitReader, decodeBase64Url, decodeError, readRangeList } from '../bits'
-import type { DecodeError, DecodeResult, GppRangeEntry, GppSectionFields, IdRanges } from '../types'
+import { decodeBase64Url, decodeError } from '../bits'
+import type { DecodeError, GppRangeEntry, GppSectionFields, IdRanges } from '../types'
+import type { SegmentReader } from './reader'
 
 export type FieldType =
   /** Int(bits); values outside min..max are `out_of_range`. */
@@ -46,6 +48,74 @@ export const int2List = (count: number): FieldType => ({ type: 'intList', bits: 
 
 export type FieldError = { ok: false; error: DecodeError }
 
+/** One decoded field value. */
+export type FieldValue = GppSectionFields[string]
+
+/** The most fields a section has, Version and sub-sections included (tcfcav1: 22). */
+export const MAX_FIELDS = 24
+type Tuple<N extends number, T extends FieldValue[] = []> = T['length'] extends N
+  ? T
+  : Tuple<N, [...T, FieldValue]>
+/** A section's field values by output position (Version first), before its object is built. */
+export type Values = Tuple<typeof MAX_FIELDS>
+
+/**
+ * The values list every GPP decoder fills, one section at a time, and clears after building the
+ * section's object (`buildSection`): nothing it held outlives the call.
+ */
+export const VALUES: Values = Array.from({ length: MAX_FIELDS }, () => null) as Values
+
+/** Builds a section's output object from its values by position. */
+export type Build = (v: Values) => GppSectionFields
+
+/**
+ * Picks, for a section layout whose output keys are `keys` (in order), the builder among
+ * `candidates` that writes exactly those keys in that order, each from its own position; checked
+ * here, when the module loads, by building from the positions themselves. A layout that no
+ * candidate fits gets a generic builder (same object, built key by key, several times slower).
+ *
+ * Why literals: V8 allocates an object literal with its final shape in one step, while filling a
+ * copied shape field by field goes through a megamorphic keyed store per field (the names change
+ * on every store): that was a third of a US section's decode.
+ */
+export function builderFor(keys: readonly string[], candidates: readonly Build[]): Build {
+  const positions = Array.from({ length: MAX_FIELDS }, (_, i) => i) as Values
+  for (const build of candidates) {
+    const probe = build(positions)
+    const built = Object.keys(probe)
+    if (built.length === keys.length && built.every((key, i) => key === keys[i] && probe[key] === i)) {
+      return build
+    }
+  }
+  const generic: Build = (v) => {
+    const out: GppSectionFields = {}
+    for (let i = 0; i < keys.length; i++) out[keys[i] as string] = v[i] ?? null
+    return out
+  }
+  GENERIC_BUILDERS.add(generic)
+  return generic
+}
+
+const GENERIC_BUILDERS = new WeakSet<Build>()
+
+/** Whether `build` is the generic fallback of `builderFor` (tests require a literal for every layout). */
+export function isGenericBuilder(build: Build): boolean {
+  return GENERIC_BUILDERS.has(build)
+}
+
+/** Builds the section object from `VALUES` and clears the `count` positions it used. */
+export function buildSection(build: Build, count: number): GppSectionFields {
+  const out = build(VALUES)
+  for (let i = 0; i < count; i++) VALUES[i] = null
+  return out
+}
+
+/** Drops the values a failed section had read (nothing of it is built) and returns `failure`. */
+export function discard(failure: FieldError): FieldError {
+  VALUES.fill(null)
+  return failure
+}
+
 /**
  * A FieldTable flattened once per isolate into parallel arrays, so the per-request loop reads
  * small integers from typed arrays instead of loading and switching on each row's type object.
@@ -59,6 +129,12 @@ export interface CompiledTable {
   readonly min: Float64Array
   readonly max: Float64Array
   readonly counts: Uint16Array
+  /** For `bitfieldOf` rows, the row holding the length (-1 for others). */
+  readonly lengthRows: Int8Array
+  /** Total width when every row is a 2-bit Int or N-Bitfield (the US tables), else -1. */
+  readonly int2Bits: number
+  /** Per 2-bit row, bit v set when the value v is out of range (INT2: 0b1000, 1..2: 0b1001). */
+  readonly invalid: Uint8Array
   /** The row's type, for the less frequent types read by `readOther`. */
   readonly types: readonly FieldType[]
 }
@@ -71,13 +147,17 @@ const KIND_OTHER = 3
 /** Flattens `table` for `readFields`; call once when the module loads, never per request. */
 export function compileTable(table: FieldTable): CompiledTable {
   const n = table.length
+  const names = table.map((row) => row[0])
   const compiled = {
-    names: table.map((row) => row[0]),
+    names,
     kinds: new Uint8Array(n),
     bits: new Uint8Array(n),
     min: new Float64Array(n),
     max: new Float64Array(n),
     counts: new Uint16Array(n),
+    lengthRows: new Int8Array(n).fill(-1),
+    int2Bits: 0,
+    invalid: new Uint8Array(n),
     types: table.map((row) => row[1]),
   }
   for (let i = 0; i < n; i++) {
@@ -88,29 +168,72 @@ export function compileTable(table: FieldTable): CompiledTable {
       compiled.min[i] = t.min
       compiled.max[i] = t.max
       compiled.counts[i] = t.count
+      let invalid = 0
+      for (let v = 0; v < 4; v++) if (v < t.min || v > t.max) invalid |= 1 << v
+      compiled.invalid[i] = invalid
     } else compiled.kinds[i] = t.type === 'bool' ? KIND_BOOL : KIND_OTHER
+    // An earlier row of the same table; a missing one reads as length 0.
+    if (t.type === 'bitfieldOf') compiled.lengthRows[i] = names.indexOf(t.lengthField)
+    const int2 = (t.type === 'int' || t.type === 'intList') && t.bits === 2
+    compiled.int2Bits = int2 && compiled.int2Bits >= 0 ? compiled.int2Bits + 2 * t.count : -1
   }
   return compiled
 }
 
 /**
- * Reads every row of `table` from `r` into `out` (field names as in the table). Returns the
+ * `readFields` for a table of 2-bit rows only (every US core), at an even bit position: one
+ * bounds check for the whole table, then a shift and mask per value. Returns false, having
+ * consumed nothing, when the table is not all 2-bit, the bits run out or a value is out of
+ * range: then `readFields` reads the same rows again and names the field at fault.
+ */
+export function readInt2Fields(r: SegmentReader, table: CompiledTable, values: Values, at: number): boolean {
+  const start = r.pos
+  if (table.int2Bits < 0 || (start & 1) !== 0 || table.int2Bits > r.bitLength - start) return false
+  const { kinds, counts, invalid } = table
+  const bytes = r.bytes
+  let pos = start
+  for (let i = 0; i < kinds.length; i++) {
+    const bad = invalid[i] as number
+    if (kinds[i] === KIND_INT) {
+      const v = ((bytes[pos >> 3] as number) >> (6 - (pos & 7))) & 3
+      pos += 2
+      if (((bad >> v) & 1) !== 0) return false
+      values[at + i] = v
+    } else {
+      const count = counts[i] as number
+      const list = new Array<number>(count)
+      for (let k = 0; k < count; k++) {
+        const v = ((bytes[pos >> 3] as number) >> (6 - (pos & 7))) & 3
+        pos += 2
+        if (((bad >> v) & 1) !== 0) return false
+        list[k] = v
+      }
+      values[at + i] = list
+    }
+  }
+  r.pos = pos
+  return true
+}
+
+/**
+ * Reads every row of `table` from `r` into `values`, row i at position `at + i`. Returns the
  * first failure, naming `<prefix>.<FieldName>`, or null when all fields were read. The common
  * types (Int, Boolean, N-Bitfield) are read inline: this loop runs for every section of every
  * request, so it allocates nothing but the values themselves.
  */
 export function readFields(
-  r: BitReader,
+  r: SegmentReader,
   table: CompiledTable,
   prefix: string,
-  out: GppSectionFields,
+  values: Values,
+  at: number,
 ): FieldError | null {
   const { names, kinds, bits: widths, min: mins, max: maxes, counts } = table
   for (let i = 0; i < kinds.length; i++) {
     const kind = kinds[i] as number
     if (kind === KIND_INT) {
       const bits = widths[i] as number
-      const v = bits === 2 ? read2(r) : r.readInt(bits)
+      const v = bits === 2 ? r.read2() : r.readInt(bits)
       if (r.overrun) return truncated(`${prefix}.${names[i] as string}`)
       const min = mins[i] as number
       const max = maxes[i] as number
@@ -118,53 +241,47 @@ export function readFields(
         const field = `${prefix}.${names[i] as string}`
         return decodeError('out_of_range', field, `${field} is ${v}, allowed ${min}..${max}`)
       }
-      out[names[i] as string] = v
+      values[at + i] = v
     } else if (kind === KIND_BOOL) {
       const v = r.readBool()
       if (r.overrun) return truncated(`${prefix}.${names[i] as string}`)
-      out[names[i] as string] = v
+      values[at + i] = v
     } else if (kind === KIND_INT_LIST) {
       const bits = widths[i] as number
       const count = counts[i] as number
       if (!r.has(bits * count)) return truncated(`${prefix}.${names[i] as string}`)
       const min = mins[i] as number
       const max = maxes[i] as number
-      const values = new Array<number>(count)
+      const list = new Array<number>(count)
       for (let k = 0; k < count; k++) {
-        const v = bits === 2 ? read2(r) : r.readInt(bits)
+        const v = bits === 2 ? r.read2() : r.readInt(bits)
         if (v < min || v > max) {
           const field = `${prefix}.${names[i] as string}`
           return decodeError('out_of_range', field, `${field}[${k + 1}] is ${v}, allowed ${min}..${max}`)
         }
-        values[k] = v
+        list[k] = v
       }
-      out[names[i] as string] = values
+      values[at + i] = list
     } else {
-      const failed = readOther(r, table.types[i] as FieldType, prefix, names[i] as string, out)
+      const failed = readOther(r, table, i, prefix, values, at)
       if (failed) return failed
     }
   }
   return null
 }
 
-// Int(2) is nearly every US field. At an even bit position it cannot straddle a byte, so it is
-// one shift and mask; otherwise (never in the US layouts) the general reader takes it.
-function read2(r: BitReader): number {
-  const pos = r.pos
-  if ((pos & 1) !== 0 || pos + 2 > r.bitLength) return r.readInt(2)
-  r.pos = pos + 2
-  return ((r.bytes[pos >> 3] as number) >> (6 - (pos & 7))) & 3
-}
-
-// The less frequent types (tcfcav1): each writes `out[name]` itself and returns null, or the
-// failure; the field's full name is only built when it is needed.
+// The less frequent types (tcfcav1): each stores its value and returns null, or the failure; the
+// field's full name is only built when it is needed.
 function readOther(
-  r: BitReader,
-  t: FieldType,
+  r: SegmentReader,
+  table: CompiledTable,
+  i: number,
   prefix: string,
-  name: string,
-  out: GppSectionFields,
+  values: Values,
+  at: number,
 ): FieldError | null {
+  const t = table.types[i] as FieldType
+  const name = table.names[i] as string
   switch (t.type) {
     case 'int':
     case 'bool':
@@ -172,11 +289,12 @@ function readOther(
       // Read inline by readFields; listed so the switch stays exhaustive.
       return decodeError('bad_table', `${prefix}.${name}`, `${prefix}.${name} has no reader`)
     case 'bitfield':
-      out[name] = readIdBitfield(r, t.bits)
+      values[at + i] = r.readIdBitfield(t.bits)
       break
     case 'bitfieldOf': {
-      const n = out[t.lengthField]
-      out[name] = readIdBitfield(r, typeof n === 'number' ? n : 0)
+      const row = table.lengthRows[i] as number
+      const n = row >= 0 ? values[at + row] : 0
+      values[at + i] = r.readIdBitfield(typeof n === 'number' ? n : 0)
       break
     }
     case 'string': {
@@ -185,11 +303,11 @@ function readOther(
         const field = `${prefix}.${name}`
         return decodeError('out_of_range', field, `${field} has a letter outside A..Z`)
       }
-      out[name] = s
+      values[at + i] = s
       break
     }
     case 'datetime':
-      out[name] = r.readDatetime()
+      values[at + i] = r.readDatetime()
       break
     case 'optimizedRange':
     case 'arrayOfRanges': {
@@ -198,37 +316,12 @@ function readOther(
         t.type === 'optimizedRange'
           ? readOptimizedRange(r, field)
           : readArrayOfRanges(r, t.keyBits, t.typeBits, field)
-      if (!value.ok) return value
-      out[name] = value.value
+      if (!Array.isArray(value)) return value
+      values[at + i] = value
       break
     }
   }
   return r.overrun ? truncated(`${prefix}.${name}`) : null
-}
-
-/**
- * `r.readBitfield(n)` (the 1-based ids whose bit is set; nothing read when fewer than `n` bits
- * remain), skipping whole zero bytes: purpose bitfields are mostly zeros, and a bit-by-bit loop
- * over them was a tenth of a tcfcav1 decode.
- */
-function readIdBitfield(r: BitReader, n: number): number[] {
-  const ids: number[] = []
-  if (!r.has(n)) return ids
-  const bytes = r.bytes
-  const first = r.pos
-  const end = first + n
-  let pos = first
-  while (pos < end) {
-    const byte = bytes[pos >> 3] as number
-    if ((pos & 7) === 0 && byte === 0 && pos + 8 <= end) {
-      pos += 8
-      continue
-    }
-    if (((byte >> (7 - (pos & 7))) & 1) === 1) ids.push(pos - first + 1)
-    pos++
-  }
-  r.pos = end
-  return ids
 }
 
 /**
@@ -239,26 +332,22 @@ function readIdBitfield(r: BitReader, n: number): number[] {
  * the Int(16) first, so that is the layout decoded here (docs/performance.md `## GPP decoder`).
  * Ids stay ranges and are bounded by MaxId.
  */
-export function readOptimizedRange(r: BitReader, field: string): DecodeResult<IdRanges> {
+export function readOptimizedRange(r: SegmentReader, field: string): IdRanges | FieldError {
   const maxId = r.readInt(16)
   const isRange = r.readBool()
   if (r.overrun) return truncated(field)
-  if (isRange) {
-    return readRangeList(r, { field, encoding: 'fibonacci', maxId, names: RANGE_NAMES })
-  }
+  if (isRange) return r.readFibonacciRanges(field, maxId)
   const ranges = r.readBitfieldRanges(maxId)
-  return r.overrun ? truncated(`${field}.Bitfield`) : { ok: true, value: ranges }
+  return r.overrun ? truncated(`${field}.Bitfield`) : ranges
 }
-
-const RANGE_NAMES = { start: 'StartOrOnlyId', end: 'EndId' } as const
 
 /** N-ArrayOfRanges(X, Y): NumEntries Int(12), then per entry Key Int(X), Type Int(Y), OptimizedRange. */
 function readArrayOfRanges(
-  r: BitReader,
+  r: SegmentReader,
   keyBits: number,
   typeBits: number,
   field: string,
-): DecodeResult<GppRangeEntry[]> {
+): GppRangeEntry[] | FieldError {
   const count = r.readInt(12)
   if (r.overrun) return truncated(`${field}.NumEntries`)
   // Each entry needs Key, Type, MaxId and IsRange at least: reject counts the bits cannot hold.
@@ -276,84 +365,32 @@ function readArrayOfRanges(
     const type = r.readInt(typeBits)
     if (r.overrun) return truncated(`${field}.Key`)
     const ids = readOptimizedRange(r, `${field}.Ids`)
-    if (!ids.ok) return ids
-    entries.push({ key, type, ids: ids.value })
+    if (!Array.isArray(ids)) return ids
+    entries.push({ key, type, ids })
   }
-  return { ok: true, value: entries }
+  return entries
 }
 
 function truncated(field: string): FieldError {
   return decodeError('truncated', field, `${field} runs past the end of the segment`)
 }
 
-// One reusable byte buffer for segment decoding (typed-array allocation is a large share of a
-// small segment's cost). Safe because decoding is synchronous and every GPP decoder finishes with
-// a segment's reader before it opens the next one; longer segments get their own buffer.
-const SCRATCH = new Uint8Array(1024)
-
 /**
- * Decodes one '.'-separated base64url segment into a reader. Both paddings seen in the wild decode
- * the same: the spec's (zero bits up to a multiple of 6, `DBABM`) and the IAB encoders' (zero bits
- * up to a whole byte, then to a multiple of 6, `DBABMA`); `checkPadding` accepts any run of zero
- * bits after the last field.
+ * The failure for a segment `SegmentReader.load` refused (empty, or a character outside
+ * base64url): `segment` is its text, which `decodeBase64Url` rejects with the reason and position.
+ * Both paddings seen in the wild load the same: the spec's (zero bits up to a multiple of 6,
+ * `DBABM`) and the IAB encoders' (zero bits up to a whole byte, then to a multiple of 6,
+ * `DBABMA`); `checkPadding` accepts any run of zero bits after the last field.
  */
-export function segmentReader(segment: string, field: string, maxLength: number): BitReader | FieldError {
-  const n = segment.length
-  // Fast path for the common case (a valid segment that fits the scratch buffer): decode straight
-  // into it, with no Result or DecodedBits objects. Anything else (empty, too long, a character
-  // outside the alphabet, a segment larger than the buffer) goes through `decodeBase64Url`, which
-  // writes the same bytes and builds the error, so both paths give the same reader or failure.
-  if (n === 0 || n > maxLength || n > SCRATCH_CHARS) return generalSegmentReader(segment, field, maxLength)
-  const bytes = SCRATCH
-  const whole = n - (n & 3)
-  let j = 0
-  for (let i = 0; i < whole; i += 4) {
-    const c0 = segment.charCodeAt(i)
-    const c1 = segment.charCodeAt(i + 1)
-    const c2 = segment.charCodeAt(i + 2)
-    const c3 = segment.charCodeAt(i + 3)
-    if ((c0 | c1 | c2 | c3) > 127) return generalSegmentReader(segment, field, maxLength)
-    const a = SEXTET[c0] as number
-    const b = SEXTET[c1] as number
-    const c = SEXTET[c2] as number
-    const d = SEXTET[c3] as number
-    if ((a | b | c | d) < 0) return generalSegmentReader(segment, field, maxLength)
-    const v = (a << 18) | (b << 12) | (c << 6) | d
-    bytes[j] = v >> 16
-    bytes[j + 1] = (v >> 8) & 0xff
-    bytes[j + 2] = v & 0xff
-    j += 3
-  }
-  let acc = 0
-  let accBits = 0
-  for (let i = whole; i < n; i++) {
-    const code = segment.charCodeAt(i)
-    const v = code < 128 ? (SEXTET[code] as number) : -1
-    if (v < 0) return generalSegmentReader(segment, field, maxLength)
-    acc = (acc << 6) | v
-    accBits += 6
-    if (accBits >= 8) {
-      accBits -= 8
-      bytes[j++] = (acc >> accBits) & 0xff
-      acc &= (1 << accBits) - 1
-    }
-  }
-  if (accBits > 0) bytes[j] = (acc << (8 - accBits)) & 0xff
-  return new BitReader(bytes, n * 6)
+export function segmentError(segment: string, field: string, maxLength: number): FieldError {
+  const decoded = decodeBase64Url(segment, { field, maxLength })
+  return decoded.ok ? decodeError('bad_base64', field, `${field} could not be read as base64url`) : decoded
 }
 
-// The longest segment the fast path decodes into SCRATCH (6 bits per character).
-const SCRATCH_CHARS = Math.floor((SCRATCH.length * 8) / 6)
-
-// RFC 4648 section 5 alphabet as in `decodeBase64Url`: every other code point maps to -1.
-const SEXTET = new Int8Array(128).fill(-1)
-for (let i = 0; i < 64; i++) {
-  SEXTET['ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.charCodeAt(i)] = i
-}
-
-function generalSegmentReader(segment: string, field: string, maxLength: number): BitReader | FieldError {
-  const decoded = decodeBase64Url(segment, { field, maxLength, scratch: SCRATCH })
-  return decoded.ok ? BitReader.of(decoded.value) : decoded
+/** The text of the segment that starts at `start`: up to the first '.' before `end`, or `end`. */
+export function segmentText(text: string, start: number, end: number): string {
+  const dot = text.indexOf('.', start)
+  return text.slice(start, dot === -1 || dot > end ? end : dot)
 }
 
 /**
@@ -362,31 +399,15 @@ function generalSegmentReader(segment: string, field: string, maxLength: number)
  * different layout than the one decoded (e.g. a usnat v2 body labelled Version 1), so it is
  * rejected rather than half-read.
  */
-export function checkPadding(r: BitReader, field: string): FieldError | null {
-  while (r.remaining > 0) {
-    const n = Math.min(r.remaining, 48)
-    if (r.readInt(n) !== 0) {
-      return decodeError('bad_padding', field, `${field} has set bits after its last field`)
-    }
-  }
-  return null
+export function checkPadding(r: SegmentReader, field: string): FieldError | null {
+  return r.restIsZero()
+    ? null
+    : decodeError('bad_padding', field, `${field} has set bits after its last field`)
 }
 
-/**
- * Splits a section body on '.' into at most `max` segments without `String.prototype.split`
- * (measurably slower with a limit in V8). Returns null when there are more than `max`.
- */
-export function splitSegments(body: string, max: number): string[] | null {
-  const out: string[] = []
-  let start = 0
-  for (;;) {
-    const dot = body.indexOf('.', start)
-    if (dot === -1) {
-      out.push(start === 0 ? body : body.slice(start))
-      return out
-    }
-    if (out.length === max - 1) return null
-    out.push(body.slice(start, dot))
-    start = dot + 1
-  }
+/** How many '.'-separated segments `text[start..end)` holds, counting at most to `max + 1`. */
+export function countSegments(text: string, start: number, end: number, max: number): number {
+  let count = 1
+  for (let i = start; i < end && count <= max; i++) if (text.charCodeAt(i) === 46) count++
+  return count
 }

@@ -4,9 +4,10 @@
  * against the remaining bits, Fibonacci codes are capped at 48 bits, and every entry's ids are
  * checked against the id and count caps before they are added (a range 1..2^40 costs nothing).
  */
-import { BitReader, decodeError, MAX_FIBONACCI_BITS } from '../bits'
+import { decodeError, MAX_FIBONACCI_BITS } from '../bits'
 import type { DecodeError, DecodeResult } from '../types'
-import { checkPadding, segmentReader } from './fields'
+import { checkPadding, segmentError } from './fields'
+import { SEGMENT, type SegmentReader } from './reader'
 
 /** "Fixed to 3 as GPP Header field". */
 export const GPP_HEADER_TYPE = 3
@@ -30,21 +31,24 @@ export function decodeGppHeader(
   maxSections: number,
   maxLength: number,
 ): DecodeResult<GppHeader> {
-  const sectionIds = decodeGppHeaderIds(text, maxSections, maxLength)
+  const sectionIds = decodeGppHeaderIds(text, text.length, maxSections, maxLength)
   return Array.isArray(sectionIds) ? { ok: true, value: { version: GPP_VERSION, sectionIds } } : sectionIds
 }
 
 /**
  * `decodeGppHeader` without the Result and header objects (only Version 1 is accepted, so the
- * section ids are all there is to return): the section ids, or the same failure.
+ * section ids are all there is to return) for the header `text[0..end)`, the start of a GPP
+ * string: the section ids, or the same failure.
  */
 export function decodeGppHeaderIds(
   text: string,
+  end: number,
   maxSections: number,
   maxLength: number,
 ): number[] | { ok: false; error: DecodeError } {
-  const r = segmentReader(text, 'header', maxLength)
-  if (!(r instanceof BitReader)) return r
+  const r = SEGMENT
+  // A '.' ends a segment for `load`, but the header is one segment: it is a bad character here.
+  if (r.load(text, 0, end) !== end) return segmentError(text.slice(0, end), 'header', maxLength)
   const type = r.readInt(6)
   if (r.overrun) return decodeError('truncated', 'header.Type', 'header.Type runs past the end')
   if (type !== GPP_HEADER_TYPE) {
@@ -72,7 +76,7 @@ const END = `${SECTIONS}.EndId`
  * order, so this checks every id against MAX_SECTION_ID and the running count against
  * `maxSections` before adding an entry's ids: a range 1..2^30 fails on its end, never expands.
  */
-function readSectionIds(r: BitReader, maxSections: number): number[] | { ok: false; error: DecodeError } {
+function readSectionIds(r: SegmentReader, maxSections: number): number[] | { ok: false; error: DecodeError } {
   const count = r.readInt(12)
   if (r.overrun) return decodeError('truncated', NUM_ENTRIES, `${NUM_ENTRIES} runs past the end`)
   // Each entry needs IsRange plus a Fibonacci code of at least 2 bits.
@@ -114,7 +118,7 @@ function readSectionIds(r: BitReader, maxSections: number): number[] | { ok: fal
   return ids
 }
 
-function fibonacciError(r: BitReader, field: string): { ok: false; error: DecodeError } {
+function fibonacciError(r: SegmentReader, field: string): { ok: false; error: DecodeError } {
   return r.overrun
     ? decodeError('truncated', field, `${field} runs past the end`)
     : decodeError('bad_fibonacci', field, `${field} has no terminator within ${MAX_FIBONACCI_BITS} bits`)

@@ -11,7 +11,7 @@ import type { DecodeResult, GppSectionFields, GppString, TcfString } from '../ty
 import { decodeUspString } from '../usp'
 import { decodeGppHeaderIds, GPP_VERSION } from './header'
 import { decodeTcfCaSection } from './tcfca'
-import { decodeUsSection, US_SECTIONS } from './us'
+import { US_SECTIONS, usSectionDecoder } from './us'
 
 /** Default cap on a GPP string in characters, checked before anything else (16 KB). */
 export const DEFAULT_GPP_MAX_LENGTH = 16_384
@@ -23,7 +23,13 @@ export interface GppDecodeOptions {
   maxLength?: number
 }
 
-type SectionDecoder = (body: string, maxLength: number) => DecodeResult<GppSectionFields | TcfString>
+/** Decodes the section body `text[start..end)` (between '~' separators, never empty). */
+type SectionDecoder = (
+  text: string,
+  start: number,
+  end: number,
+  maxLength: number,
+) => DecodeResult<GppSectionFields | TcfString>
 
 interface SectionEntry {
   name: string
@@ -37,7 +43,7 @@ export const GPP_SECTIONS: ReadonlyMap<number, SectionEntry> = new Map<number, S
   [6, { name: 'uspv1', decode: decodeUspSection }],
   ...US_SECTIONS.map((spec): [number, SectionEntry] => [
     spec.id,
-    { name: spec.name, decode: (body, maxLength) => decodeUsSection(spec, body, maxLength) },
+    { name: spec.name, decode: usSectionDecoder(spec) },
   ]),
 ])
 
@@ -68,17 +74,27 @@ export function decodeGppString(input: string, opts?: GppDecodeOptions): DecodeR
       `the GPP string is ${input.length} characters, the limit is ${maxLength}`,
     )
   }
-  const parts = splitBounded(input, '~', MAX_GPP_SECTIONS + 1)
-  if (parts === null) {
-    return decodeError(
-      'too_many_sections',
-      'gpp',
-      `the GPP string has more than ${MAX_GPP_SECTIONS} sections`,
-    )
+  // Count the '~' separators first (stopping past the cap): the section count is checked before
+  // the header is read. Sections are then read in place, as ranges of `input`.
+  const headerEnd = input.indexOf('~')
+  let bodies = 0
+  for (let at = headerEnd; at !== -1; at = input.indexOf('~', at + 1)) {
+    if (bodies === MAX_GPP_SECTIONS) {
+      return decodeError(
+        'too_many_sections',
+        'gpp',
+        `the GPP string has more than ${MAX_GPP_SECTIONS} sections`,
+      )
+    }
+    bodies++
   }
-  const sectionIds = decodeGppHeaderIds(parts[0] as string, MAX_GPP_SECTIONS, maxLength)
+  const sectionIds = decodeGppHeaderIds(
+    input,
+    headerEnd === -1 ? input.length : headerEnd,
+    MAX_GPP_SECTIONS,
+    maxLength,
+  )
   if (!Array.isArray(sectionIds)) return sectionIds
-  const bodies = parts.length - 1
   if (sectionIds.length !== bodies) {
     return decodeError(
       'section_count_mismatch',
@@ -89,19 +105,22 @@ export function decodeGppString(input: string, opts?: GppDecodeOptions): DecodeR
   const sections: GppString['sections'] = {}
   // Allocated only when a string carries an id this decoder does not know.
   let unknownSectionIds: number[] | null = null
+  let end = headerEnd
   for (let i = 0; i < sectionIds.length; i++) {
     const id = sectionIds[i] as number
-    const body = parts[i + 1] as string
+    const start = end + 1
+    end = input.indexOf('~', start)
+    if (end === -1) end = input.length
     const entry = SECTIONS_BY_ID[id]
     if (!entry) {
       if (unknownSectionIds === null) unknownSectionIds = []
       unknownSectionIds.push(id)
       continue
     }
-    if (body.length === 0) {
+    if (start === end) {
       return decodeError('empty', entry.name, `section ${entry.name} (id ${id}) is empty`)
     }
-    const decoded = entry.decode(body, maxLength)
+    const decoded = entry.decode(input, start, end, maxLength)
     if (!decoded.ok) return decoded
     sections[entry.name] = decoded.value
   }
@@ -130,33 +149,22 @@ export function checkGppSid(gpp: GppString, sid: number[]): string[] {
   return errors
 }
 
-// Splits without building more than `maxParts` pieces; null when there would be more.
-function splitBounded(input: string, separator: string, maxParts: number): string[] | null {
-  const parts: string[] = []
-  let start = 0
-  for (;;) {
-    const at = input.indexOf(separator, start)
-    if (parts.length === maxParts - 1 && at !== -1) return null
-    if (at === -1) {
-      parts.push(input.slice(start))
-      return parts
-    }
-    parts.push(input.slice(start, at))
-    start = at + 1
-  }
-}
-
 // tcfeuv2 is the TC string itself, segments separated by '.' (GPPExtension: IAB Europe TCF).
-function decodeTcfEuSection(body: string, maxLength: number): DecodeResult<TcfString> {
-  const decoded = decodeTcString(body, { maxLength })
+function decodeTcfEuSection(
+  text: string,
+  start: number,
+  end: number,
+  maxLength: number,
+): DecodeResult<TcfString> {
+  const decoded = decodeTcString(text.slice(start, end), { maxLength })
   if (decoded.ok) return decoded
   const field = `tcfeuv2.${decoded.error.field}`
   return decodeError(decoded.error.reason, field, `tcfeuv2: ${decoded.error.message}`)
 }
 
 // uspv1 is the 4-character US Privacy string (GPPExtension: IAB Privacy's US Privacy).
-function decodeUspSection(body: string): DecodeResult<GppSectionFields> {
-  const decoded = decodeUspString(body)
+function decodeUspSection(text: string, start: number, end: number): DecodeResult<GppSectionFields> {
+  const decoded = decodeUspString(text.slice(start, end))
   if (!decoded.ok) {
     const field = `uspv1.${decoded.error.field}`
     return decodeError(decoded.error.reason, field, `uspv1: ${decoded.error.message}`)

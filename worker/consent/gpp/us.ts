@@ -11,9 +11,27 @@
  *   N-Bitfield(2,8), reported as `SensitiveDataProcessing` (null when absent).
  */
 import type { DecodeResult, GppSectionFields } from '../types'
-import { BitReader, decodeError } from '../bits'
-import { checkPadding, compileTable, INT2, INT2_YES_NO, int2List, readFields, segmentReader } from './fields'
-import type { CompiledTable, FieldTable } from './fields'
+import { decodeError } from '../bits'
+import {
+  builderFor,
+  buildSection,
+  checkPadding,
+  compileTable,
+  countSegments,
+  discard,
+  INT2,
+  INT2_YES_NO,
+  int2List,
+  isGenericBuilder,
+  readFields,
+  readInt2Fields,
+  segmentError,
+  segmentText,
+  VALUES,
+} from './fields'
+import type { Build, CompiledTable, FieldTable } from './fields'
+import { SEGMENT } from './reader'
+import { US_BUILDERS } from './us-objects'
 
 export interface UsSectionSpec {
   id: number
@@ -273,110 +291,130 @@ export const US_SECTIONS: readonly UsSectionSpec[] = [
 
 const SENSITIVE_SUBSECTION = compileTable([['SensitiveDataProcessing', int2List(8)]])
 
+/** Decodes one section body, `text[start..end)` (the text between '~' separators). */
+export type UsSectionDecoder = (
+  text: string,
+  start: number,
+  end: number,
+  maxLength: number,
+) => DecodeResult<GppSectionFields>
+
+interface Layout {
+  /** The core fields after the version field, flattened for `readFields`. */
+  fields: CompiledTable
+  /** Position of the sub-section's value (`Gpc`, `SensitiveDataProcessing`), -1 when none. */
+  sub: number
+  /** Positions used: version, core fields, sub-section. */
+  count: number
+  /** The section's object literal (see `us-objects.ts`). */
+  build: Build
+}
+
+/** Output keys of one section version: version field, core fields, then the sub-section's field. */
+function layoutKeys(spec: UsSectionSpec, table: FieldTable): string[] {
+  const keys = [spec.versionField, ...table.map(([name]) => name)]
+  if (spec.subsection === 'gpc') keys.push('Gpc')
+  if (spec.subsection === 'sensitive') keys.push('SensitiveDataProcessing')
+  return keys
+}
+
 /**
- * Decodes one US section body (the text between '~' separators) with its spec table.
+ * The decoder of one US section, its layouts (one per version) built when the module loads.
  *
- * @example decodeUsSection(usnatSpec, 'BVQqAAAAAgA.QA', 16384) // { ok: true, value: { Version: 1, ..., Gpc: false } }
+ * @example usSectionDecoder(usnatSpec)('BVQqAAAAAgA.QA', 0, 14, 16384) // { ok: true, value: { Version: 1, ..., Gpc: false } }
  */
-export function decodeUsSection(
+export function usSectionDecoder(spec: UsSectionSpec): UsSectionDecoder {
+  // Indexed by the version field's value (Int(6): 0..63).
+  const layouts: Array<Layout | undefined> = Array.from({ length: 64 }, () => undefined)
+  for (const [version, table] of Object.entries(spec.versions)) {
+    const keys = layoutKeys(spec, table)
+    layouts[Number(version)] = {
+      fields: compileTable(table),
+      sub: spec.subsection === null ? -1 : keys.length - 1,
+      count: keys.length,
+      build: builderFor(keys, US_BUILDERS),
+    }
+  }
+  return (text, start, end, maxLength) => decodeUsSection(spec, layouts, text, start, end, maxLength)
+}
+
+/** Used by tests: every US layout whose output object is built by the generic builder. */
+export function layoutsWithoutLiteral(): string[] {
+  return US_SECTIONS.flatMap((spec) =>
+    Object.entries(spec.versions)
+      .filter(([, table]) => isGenericBuilder(builderFor(layoutKeys(spec, table), US_BUILDERS)))
+      .map(([version]) => `${spec.name} v${version}`),
+  )
+}
+
+function decodeUsSection(
   spec: UsSectionSpec,
-  body: string,
+  layouts: ReadonlyArray<Layout | undefined>,
+  text: string,
+  start: number,
+  end: number,
   maxLength: number,
 ): DecodeResult<GppSectionFields> {
   const prefix = spec.name
-  // `core[.sub]`, split by hand: most bodies have no sub-section, and this runs per request.
-  const dot = body.indexOf('.')
-  if (dot !== -1 && body.indexOf('.', dot + 1) !== -1) {
-    return decodeError('unexpected_segment', prefix, `${prefix} has more than one sub-section`)
+  const r = SEGMENT
+  // `core[.sub]`: the core loads up to the first '.'; a second '.' fails before anything is read.
+  const stop = r.load(text, start, end)
+  if (stop < 0 || (stop < end && countSegments(text, stop + 1, end, 1) > 1)) {
+    if (countSegments(text, start, end, 2) > 2) {
+      return decodeError('unexpected_segment', prefix, `${prefix} has more than one sub-section`)
+    }
+    return segmentError(segmentText(text, start, end), prefix, maxLength)
   }
-  const r = segmentReader(dot === -1 ? body : body.slice(0, dot), prefix, maxLength)
-  if (!(r instanceof BitReader)) return r
   const version = r.readInt(6)
-  const table = r.overrun ? undefined : spec.versions[version]
-  if (!table) {
+  const layout = r.overrun ? undefined : layouts[version]
+  if (!layout) {
     const versionField = `${prefix}.${spec.versionField}`
     if (r.overrun) return decodeError('truncated', versionField, `${versionField} runs past the end`)
     const known = Object.keys(spec.versions).join(', ')
     return decodeError('bad_version', versionField, `${versionField} is ${version}, known: ${known}`)
   }
-  // Start from a copy of the section's shape (every key, in spec order, null, version filled in)
-  // so the reads below fill existing properties instead of growing a fresh object key by key.
-  const layout = LAYOUTS.get(spec)?.[version] as Layout
-  const out = layout.clone(layout.shape)
-  const failed = readFields(r, layout.fields, prefix, out) ?? checkPadding(r, prefix)
-  if (failed) return failed
-  if (dot === -1) return { ok: true, value: out }
-  const sub = body.slice(dot + 1)
+  VALUES[0] = version
+  const failed =
+    (readInt2Fields(r, layout.fields, VALUES, 1) ? null : readFields(r, layout.fields, prefix, VALUES, 1)) ??
+    checkPadding(r, prefix)
+  if (failed) return discard(failed)
+  if (stop === end) {
+    if (layout.sub >= 0) VALUES[layout.sub] = null
+    return { ok: true, value: buildSection(layout.build, layout.count) }
+  }
   if (spec.subsection === null) {
-    return decodeError('unexpected_segment', prefix, `${prefix} defines no sub-section`)
+    return discard(decodeError('unexpected_segment', prefix, `${prefix} defines no sub-section`))
   }
   const subField = spec.subsection === 'gpc' ? `${prefix}.Gpc` : `${prefix}.SensitiveDataProcessing`
-  const s = segmentReader(sub, subField, maxLength)
-  if (!(s instanceof BitReader)) return s
+  if (r.load(text, stop + 1, end) < 0) {
+    return discard(segmentError(text.slice(stop + 1, end), subField, maxLength))
+  }
   if (spec.subsection === 'gpc') {
     // "SubsectionType: 0 Core, 1 GPC": a second core or an unknown type is not a GPC sub-section.
-    const type = s.readInt(2)
+    const type = r.readInt(2)
     const typeField = `${prefix}.SubsectionType`
-    if (s.overrun) return decodeError('truncated', typeField, `${typeField} runs past the end`)
+    if (r.overrun) return discard(decodeError('truncated', typeField, `${typeField} runs past the end`))
     if (type !== 1) {
-      return decodeError(
-        'unknown_subsection',
-        typeField,
-        `${typeField} is ${type}, only 1 (GPC) may follow the core`,
+      return discard(
+        decodeError(
+          'unknown_subsection',
+          typeField,
+          `${typeField} is ${type}, only 1 (GPC) may follow the core`,
+        ),
       )
     }
-    const gpc = s.readBool()
-    if (s.overrun) return decodeError('truncated', subField, `${subField} runs past the end`)
-    out.Gpc = gpc
+    const gpc = r.readBool()
+    if (r.overrun) return discard(decodeError('truncated', subField, `${subField} runs past the end`))
+    VALUES[layout.sub] = gpc
   } else {
-    const bad = readFields(s, SENSITIVE_SUBSECTION, prefix, out)
-    if (bad) return bad
+    if (!readInt2Fields(r, SENSITIVE_SUBSECTION, VALUES, layout.sub)) {
+      const bad = readFields(r, SENSITIVE_SUBSECTION, prefix, VALUES, layout.sub)
+      if (bad) return discard(bad)
+    }
   }
-  return checkPadding(s, subField) ?? { ok: true, value: out }
+  const badPadding = checkPadding(r, subField)
+  return badPadding ? discard(badPadding) : { ok: true, value: buildSection(layout.build, layout.count) }
 }
-
-interface Layout {
-  /** The output keys: version field (filled in), core fields, then the sub-section field. */
-  shape: GppSectionFields
-  /** The core fields after the version field, flattened for `readFields`. */
-  fields: CompiledTable
-  /** `{ ...shape }` from an object-spread site shared with few other layouts (see CLONERS). */
-  clone: (shape: GppSectionFields) => GppSectionFields
-}
-
-// Each layout starts from a copy of its shape. One `{ ...shape }` site shared by every US layout
-// sees more than four hidden classes, goes megamorphic and then copies through the runtime
-// (about 170 ns instead of 25 ns per copy in Node 20). So layouts take turns over these separate
-// spread sites (distinct function literals, each with its own inline cache): with 24 layouts each
-// site sees three shapes and stays polymorphic.
-const CLONERS: ReadonlyArray<(shape: GppSectionFields) => GppSectionFields> = [
-  (shape) => ({ ...shape }),
-  (shape) => ({ ...shape }),
-  (shape) => ({ ...shape }),
-  (shape) => ({ ...shape }),
-  (shape) => ({ ...shape }),
-  (shape) => ({ ...shape }),
-  (shape) => ({ ...shape }),
-  (shape) => ({ ...shape }),
-]
-let layoutCount = 0
-
-// Each section version's output shape and compiled core table, built once when the module loads.
-const LAYOUTS = new Map<UsSectionSpec, Record<number, Layout>>(
-  US_SECTIONS.map((spec) => [
-    spec,
-    Object.fromEntries(
-      Object.entries(spec.versions).map(([version, table]): [string, Layout] => {
-        const shape: GppSectionFields = { [spec.versionField]: Number(version) }
-        for (const [name] of table) shape[name] = null
-        if (spec.subsection === 'gpc') shape.Gpc = null
-        if (spec.subsection === 'sensitive') shape.SensitiveDataProcessing = null
-        const clone = CLONERS[layoutCount++ % CLONERS.length] as Layout['clone']
-        return [version, { shape, fields: compileTable(table), clone }]
-      }),
-    ),
-  ]),
-)
 
 /** Used by tests and docs: the core fields of a section version, version field first. */
 export function coreFieldNames(spec: UsSectionSpec, version: number): string[] {

@@ -1,0 +1,363 @@
+/**
+ * The bit reader the GPP decoders share: one instance, reloaded for each base64url segment (the
+ * header, a section's core, a sub-section) straight from a range of the input string, so a
+ * request allocates no readers, no byte arrays and no substrings for the segments it reads.
+ * Reads follow `../bits` `BitReader` (the TCF decoder's reader): big-endian fields, never
+ * throwing, a sticky `overrun` flag when a read needs more bits than the segment has.
+ *
+ * Safe to share because decoding is synchronous and every GPP decoder finishes with one segment
+ * before it loads the next; nothing read from it outlives the call that read it, and bytes past
+ * the loaded segment (an earlier segment's) are never part of a value.
+ */
+import { isoFromEpochMs, MAX_FIBONACCI_BITS, mergeRanges } from '../bits'
+import type { DecodeError, IdRanges } from '../types'
+
+type Failure = { ok: false; error: DecodeError }
+
+// RFC 4648 section 5 alphabet, as `../bits` `decodeBase64Url`: every other code point is -1.
+const SEXTET = new Int8Array(128).fill(-1)
+for (let i = 0; i < 64; i++) {
+  SEXTET['ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.charCodeAt(i)] = i
+}
+const DOT = 46
+
+// Fibonacci numbers F(2).. (1, 2, 3, 5, ...), enough for MAX_FIBONACCI_BITS-bit codes.
+const FIBONACCI: number[] = [1, 2]
+while (FIBONACCI.length < MAX_FIBONACCI_BITS) {
+  FIBONACCI.push((FIBONACCI[FIBONACCI.length - 1] as number) + (FIBONACCI[FIBONACCI.length - 2] as number))
+}
+
+// Slack after a segment's last byte, so a 32-bit window read up to 64 bits past the segment's end
+// (the bitfield scan reads one window ahead) stays inside the buffer and needs no bounds checks.
+// Those bytes may be an earlier segment's: every read masks or shifts off the bits past the end
+// (and `load` writes the last partial byte's unused bits as zeros, which `restIsZero` relies on).
+const TAIL = 16
+// Segments up to the default GPP length cap (16 KB) decode into one buffer; a longer one (only
+// with a larger `maxLength`) gets its own for that call.
+const SCRATCH_CHARS = 16_384
+
+export class SegmentReader {
+  bytes = new Uint8Array(Math.ceil((SCRATCH_CHARS * 6) / 8) + TAIL)
+  readonly #scratch = this.bytes
+  /** Bits in the loaded segment (6 per character). */
+  bitLength = 0
+  /** Next bit to read. */
+  pos = 0
+  /** Set once any read needed more bits than remained. */
+  overrun = false
+  #lastDeciseconds = -1
+  #lastIso = ''
+
+  /**
+   * Loads the segment that starts at `text[start]` and ends at the first '.' or at `end`: its
+   * characters decoded to bits, position 0. Returns the index where it stopped (the '.' or
+   * `end`), or -1 when the segment is empty or holds a character outside base64url; then nothing
+   * can be read and the caller builds the error from the segment's text (`segmentError`).
+   */
+  load(text: string, start: number, end: number): number {
+    let bytes = this.#scratch
+    const most = end - start
+    if (most > SCRATCH_CHARS) bytes = new Uint8Array(Math.ceil((most * 6) / 8) + TAIL)
+    this.bytes = bytes
+    this.pos = 0
+    this.bitLength = 0
+    this.overrun = false
+    this.#lastDeciseconds = -1
+    // Four characters make three bytes; the first group with a '.' or a bad character ends the
+    // fast loop, and the tail loop finds which it was.
+    let i = start
+    let j = 0
+    for (; i + 4 <= end; i += 4) {
+      const c0 = text.charCodeAt(i)
+      const c1 = text.charCodeAt(i + 1)
+      const c2 = text.charCodeAt(i + 2)
+      const c3 = text.charCodeAt(i + 3)
+      if ((c0 | c1 | c2 | c3) > 127) break
+      const a = SEXTET[c0] as number
+      const b = SEXTET[c1] as number
+      const c = SEXTET[c2] as number
+      const d = SEXTET[c3] as number
+      if ((a | b | c | d) < 0) break
+      const v = (a << 18) | (b << 12) | (c << 6) | d
+      bytes[j] = v >> 16
+      bytes[j + 1] = (v >> 8) & 0xff
+      bytes[j + 2] = v & 0xff
+      j += 3
+    }
+    let acc = 0
+    let accBits = 0
+    for (; i < end; i++) {
+      const code = text.charCodeAt(i)
+      if (code === DOT) break
+      const v = code < 128 ? (SEXTET[code] as number) : -1
+      if (v < 0) return -1
+      acc = (acc << 6) | v
+      accBits += 6
+      if (accBits >= 8) {
+        accBits -= 8
+        bytes[j++] = (acc >> accBits) & 0xff
+        acc &= (1 << accBits) - 1
+      }
+    }
+    if (i === start) return -1
+    if (accBits > 0) bytes[j] = (acc << (8 - accBits)) & 0xff
+    this.bitLength = (i - start) * 6
+    return i
+  }
+
+  get remaining(): number {
+    return this.bitLength - this.pos
+  }
+
+  /** True when `n` more bits are available; otherwise sets `overrun` and returns false. */
+  has(n: number): boolean {
+    if (n <= this.bitLength - this.pos) return true
+    this.overrun = true
+    return false
+  }
+
+  /** Unsigned big-endian integer of `n` bits, 0 <= n <= 48. */
+  readInt(n: number): number {
+    if (n > this.bitLength - this.pos || n < 0 || n > 48) {
+      this.overrun = true
+      return 0
+    }
+    if (n <= 24) {
+      if (n === 0) return 0
+      const value = this.#word(this.pos) >>> (32 - n)
+      this.pos += n
+      return value
+    }
+    // Above 24 bits: high part times 2^24 plus the low 24 bits (no 32-bit overflow).
+    const high = this.#word(this.pos) >>> (56 - n)
+    const low = this.#word(this.pos + n - 24) >>> 8
+    this.pos += n
+    return high * 16_777_216 + low
+  }
+
+  /**
+   * Int(2), nearly every US field. At an even bit position it cannot straddle a byte, so it is
+   * one shift and mask; at an odd one (never in the US layouts) `readInt` takes it.
+   */
+  read2(): number {
+    const pos = this.pos
+    if ((pos & 1) !== 0 || pos + 2 > this.bitLength) return this.readInt(2)
+    this.pos = pos + 2
+    return ((this.bytes[pos >> 3] as number) >> (6 - (pos & 7))) & 3
+  }
+
+  readBool(): boolean {
+    const pos = this.pos
+    if (pos >= this.bitLength) {
+      this.overrun = true
+      return false
+    }
+    this.pos = pos + 1
+    return (((this.bytes[pos >> 3] as number) >> (7 - (pos & 7))) & 1) === 1
+  }
+
+  /** True when every bit after the position is zero (the segment's padding). */
+  restIsZero(): boolean {
+    const pos = this.pos
+    if (pos >= this.bitLength) return true
+    const bytes = this.bytes
+    // Bits past bitLength in the last byte are zero by construction (see `load`).
+    const last = (this.bitLength + 7) >> 3
+    let i = pos >> 3
+    if (((bytes[i] as number) & (0xff >> (pos & 7))) !== 0) return false
+    for (i++; i < last; i++) if (bytes[i] !== 0) return false
+    return true
+  }
+
+  /** The 32 bits from `pos` as a signed 32-bit integer (bits past the segment are not zeroed). */
+  #word(pos: number): number {
+    const bytes = this.bytes
+    const i = pos >> 3
+    const off = pos & 7
+    const hi =
+      ((bytes[i] as number) << 24) |
+      ((bytes[i + 1] as number) << 16) |
+      ((bytes[i + 2] as number) << 8) |
+      (bytes[i + 3] as number)
+    return off === 0 ? hi : (hi << off) | ((bytes[i + 4] as number) >>> (8 - off))
+  }
+
+  /** `chars` letters of 6 bits, 0 = 'A' .. 25 = 'Z'; null when one is out of range or bits run out. */
+  readString6(chars: number): string | null {
+    if (!this.has(chars * 6)) return null
+    let out = ''
+    for (let i = 0; i < chars; i++) {
+      const v = this.readInt(6)
+      if (v > 25) return null
+      out += String.fromCharCode(65 + v)
+    }
+    return out
+  }
+
+  /** 36-bit deciseconds since the Unix epoch as ISO 8601 (formatted once when repeated). */
+  readDatetime(): string {
+    const deciseconds = this.readInt(36)
+    // Created and LastUpdated are usually equal: format once per segment.
+    if (deciseconds !== this.#lastDeciseconds) {
+      this.#lastDeciseconds = deciseconds
+      this.#lastIso = isoFromEpochMs(deciseconds * 100)
+    }
+    return this.#lastIso
+  }
+
+  /**
+   * A Fibonacci-coded positive integer (GPP spec "Fibonacci Integer"): bit i adds F(i+2) and the
+   * code ends at the first "11". Returns -1, without consuming, when no terminator appears
+   * within `MAX_FIBONACCI_BITS` or before the end (then `overrun` is set).
+   */
+  readFibonacci(): number {
+    const bytes = this.bytes
+    let pos = this.pos
+    let value = 0
+    let prev = 0
+    const limit = Math.min(this.bitLength, this.pos + MAX_FIBONACCI_BITS)
+    for (let i = 0; pos < limit; i++, pos++) {
+      const bit = ((bytes[pos >> 3] as number) >> (7 - (pos & 7))) & 1
+      if (bit === 1 && prev === 1) {
+        this.pos = pos + 1
+        return value
+      }
+      if (bit === 1) value += FIBONACCI[i] as number
+      prev = bit
+    }
+    if (limit === this.bitLength) this.overrun = true
+    return -1
+  }
+
+  /**
+   * Bitfield(n) as the 1-based ids whose bit is set (nothing read when fewer than `n` bits
+   * remain). Jumps between set bits with Math.clz32 on 32-bit windows: purpose bitfields are
+   * mostly zeros.
+   */
+  readIdBitfield(n: number): number[] {
+    const ids: number[] = []
+    if (!this.has(n)) return ids
+    const first = this.pos
+    const end = first + n
+    for (let pos = first; pos < end; pos += 32) {
+      // Bits past `end` in the window are masked off.
+      const left = end - pos
+      let window = left >= 32 ? this.#word(pos) : this.#word(pos) & ~(-1 >>> left)
+      while (window !== 0) {
+        const k = Math.clz32(window)
+        ids.push(pos - first + k + 1)
+        window &= ~(0x8000_0000 >>> k)
+      }
+    }
+    this.pos = end
+    return ids
+  }
+
+  /**
+   * Bitfield(n) as merged inclusive ranges of the set ids, bit i standing for id i + 1 (vendor
+   * bitfields, whose ids run into the tens of thousands). Jumps from one run boundary to the next
+   * with Math.clz32 on a 32-bit window (on its complement inside a run), so the cost is per run
+   * and per 32 bits, not per bit.
+   */
+  readBitfieldRanges(n: number): IdRanges {
+    const ranges: IdRanges = []
+    if (!this.has(n)) return ranges
+    const endPos = this.pos + n
+    // Id of bit `pos` is `pos - base`.
+    const base = this.pos - 1
+    let pos = this.pos
+    let runStart = -1
+    let window = this.#word(pos)
+    // The window's bits still ahead of `pos`; shifted-in low bits are never taken for a boundary.
+    let valid = 32
+    while (pos < endPos) {
+      const k = Math.clz32(runStart < 0 ? window : ~window)
+      if (k >= valid) {
+        pos += valid
+        window = this.#word(pos)
+        valid = 32
+        continue
+      }
+      pos += k
+      if (pos >= endPos) break
+      if (runStart < 0) runStart = pos - base
+      else {
+        ranges.push([runStart, pos - base - 1])
+        runStart = -1
+      }
+      window <<= k
+      valid -= k
+    }
+    if (runStart >= 0) ranges.push([runStart, endPos - base - 1])
+    this.pos = endPos
+    return ranges
+  }
+
+  /**
+   * GPP "Range (Fibonacci)" as merged ranges (`../bits` `readRangeList` with the Fibonacci
+   * encoding and the same errors): NumEntries Int(12), then per entry IsRange, a Fibonacci offset
+   * from the previous id to the start and, for a range, a Fibonacci length to its end. NumEntries
+   * is checked against the bits that remain before the first entry; ids must be in 1..maxId.
+   */
+  readFibonacciRanges(field: string, maxId: number): IdRanges | Failure {
+    const count = this.readInt(12)
+    if (this.overrun) return fail('truncated', `${field}.NumEntries`, 'runs past the end')
+    // Every entry needs at least IsRange plus a Fibonacci code of 2 bits.
+    if (count * 3 > this.remaining) {
+      return fail(
+        'truncated',
+        `${field}.NumEntries`,
+        `is ${count} but only ${this.remaining} bits remain (3 per entry at least)`,
+      )
+    }
+    const ranges: IdRanges = []
+    // Entries written in ascending, non-touching order (what encoders write) need no merge pass.
+    let merged = true
+    let last = -1
+    let offset = 0
+    for (let i = 0; i < count; i++) {
+      const isRange = this.readBool()
+      const s = this.readFibonacci()
+      if (s < 0) return this.#fibonacciError(`${field}.StartOrOnlyId`)
+      const start = offset + s
+      let end = start
+      offset = start
+      if (isRange) {
+        const e = this.readFibonacci()
+        if (e < 0) return this.#fibonacciError(`${field}.EndId`)
+        end = offset + e
+        offset = end
+      }
+      if (this.overrun) {
+        const at = isRange ? `${field}.EndId` : `${field}.StartOrOnlyId`
+        const message = `${field} entry ${i + 1} runs past the end`
+        return { ok: false, error: { reason: 'truncated', field: at, message } }
+      }
+      if (start < 1 || start > maxId) {
+        return fail('out_of_range', `${field}.StartOrOnlyId`, `${start} is outside 1..${maxId}`)
+      }
+      if (end < start) {
+        return fail('bad_range', `${field}.EndId`, `${end} is before ${field}.StartOrOnlyId ${start}`)
+      }
+      if (end > maxId) return fail('out_of_range', `${field}.EndId`, `${end} is above ${maxId}`)
+      if (start <= last + 1) merged = false
+      last = end
+      ranges.push([start, end])
+    }
+    return merged ? ranges : mergeRanges(ranges)
+  }
+
+  #fibonacciError(field: string): Failure {
+    return this.overrun
+      ? fail('truncated', field, 'runs past the end')
+      : fail('bad_fibonacci', field, `has no terminator within ${MAX_FIBONACCI_BITS} bits`)
+  }
+}
+
+// The failure `{ reason, field, message: "<field> <detail>" }`.
+function fail(reason: string, field: string, detail: string): Failure {
+  return { ok: false, error: { reason, field, message: `${field} ${detail}` } }
+}
+
+/** The one reader every GPP decoder loads its segments into. */
+export const SEGMENT = new SegmentReader()
