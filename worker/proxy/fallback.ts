@@ -21,6 +21,12 @@ const CACHE_NAME = 'gatehouse:last-good-copy'
 const lastWritten = new Map<string, number>()
 const MAX_TRACKED = 10_000
 
+/** true when the copy of `target` is due for a rewrite (read-only: see `claimCopyRefresh`). */
+export function copyRefreshDue(target: URL, refreshSeconds: number, now = Date.now()): boolean {
+  const last = lastWritten.get(target.href)
+  return last === undefined || now - last >= refreshSeconds * 1000
+}
+
 /**
  * true when the copy of `target` is due for a rewrite, and marks it as written now. Marking
  * before the write finishes keeps concurrent requests from all writing the same copy.

@@ -17,6 +17,7 @@ import { decideCopy } from './cache-policy'
 import {
   acceptsHtml,
   claimCopyRefresh,
+  copyRefreshDue,
   fallbackPage,
   findCopy,
   storeCopy,
@@ -130,8 +131,13 @@ export const origin = ({ rules }: OriginOptions): MiddlewareHandler<AppEnv> =>
 
     const outgoing = clientResponseHeaders(res.headers)
     let body = res.body
-    const copy = decideCopy(method, request.headers, res.status, res.headers, site)
-    if (copy.ok && body && claimCopyRefresh(target, site.staleCopyRefreshSeconds)) {
+    // The header checks run only when this isolate's copy is due for a refresh (once a minute
+    // per URL by default), not on every response.
+    const copy =
+      body && copyRefreshDue(target, site.staleCopyRefreshSeconds)
+        ? decideCopy(method, request.headers, res.status, res.headers, site)
+        : null
+    if (copy?.ok && body && claimCopyRefresh(target, site.staleCopyRefreshSeconds)) {
       const [toClient, toCache] = body.tee()
       body = toClient
       runInBackground(
