@@ -20,6 +20,11 @@ function isFlag(c: string): c is Flag {
   return c === 'Y' || c === 'N' || c === '-'
 }
 
+/** The flag a character code stands for (`Y`, `N` or `-`), or null. */
+export function uspFlag(code: number): Flag | null {
+  return code === 89 ? 'Y' : code === 78 ? 'N' : code === 45 ? '-' : null
+}
+
 /**
  * Decodes a US Privacy string. Anything but exactly 4 characters, version `1`, and `Y`/`N`/`-`
  * in each of the three flag positions is an error naming the position (case-sensitive: the spec
@@ -28,6 +33,16 @@ function isFlag(c: string): c is Flag {
  * @example decodeUspString('1YNN') // { ok: true, value: { version: 1, notice: 'Y', optOutSale: 'N', lspaCovered: 'N' } }
  */
 export function decodeUspString(input: string): DecodeResult<UspString> {
+  // The common case, a valid string, in one pass over its character codes; anything else takes
+  // the checks below, which name the position at fault.
+  if (typeof input === 'string' && input.length === 4 && input.charCodeAt(0) === 49) {
+    const notice = uspFlag(input.charCodeAt(1))
+    const optOutSale = uspFlag(input.charCodeAt(2))
+    const lspaCovered = uspFlag(input.charCodeAt(3))
+    if (notice !== null && optOutSale !== null && lspaCovered !== null) {
+      return { ok: true, value: { version: 1, notice, optOutSale, lspaCovered } }
+    }
+  }
   if (typeof input !== 'string' || input.length !== 4) {
     const length = typeof input === 'string' ? input.length : 0
     return decodeError('bad_length', 'usprivacy', `a US Privacy string has 4 characters, got ${length}`)

@@ -8,7 +8,7 @@
 import { decodeError } from '../bits'
 import { decodeTcString } from '../tcf'
 import type { DecodeResult, GppSectionFields, GppString, TcfString } from '../types'
-import { decodeUspString } from '../usp'
+import { decodeUspString, uspFlag } from '../usp'
 import { decodeGppHeaderIds, GPP_VERSION } from './header'
 import { decodeTcfCaSection } from './tcfca'
 import { US_SECTIONS, usSectionDecoder } from './us'
@@ -164,6 +164,18 @@ function decodeTcfEuSection(
 
 // uspv1 is the 4-character US Privacy string (GPPExtension: IAB Privacy's US Privacy).
 function decodeUspSection(text: string, start: number, end: number): DecodeResult<GppSectionFields> {
+  // Read in place when valid; otherwise `decodeUspString` names the position at fault.
+  if (end - start === 4 && text.charCodeAt(start) === 49) {
+    const notice = uspFlag(text.charCodeAt(start + 1))
+    const optOutSale = uspFlag(text.charCodeAt(start + 2))
+    const lspaCovered = uspFlag(text.charCodeAt(start + 3))
+    if (notice !== null && optOutSale !== null && lspaCovered !== null) {
+      return {
+        ok: true,
+        value: { Version: 1, Notice: notice, OptOutSale: optOutSale, LspaCovered: lspaCovered },
+      }
+    }
+  }
   const decoded = decodeUspString(text.slice(start, end))
   if (!decoded.ok) {
     const field = `uspv1.${decoded.error.field}`

@@ -211,6 +211,34 @@ export class SegmentReader {
    * within `MAX_FIBONACCI_BITS` or before the end (then `overrun` is set).
    */
   readFibonacci(): number {
+    // Codes up to 32 bits (every id and offset below F(33), 3.5 million): find the terminator with
+    // Math.clz32 on `window & (window << 1)` (bit i set where bits i and i + 1 both are), then add
+    // the Fibonacci numbers of the set bits before it. Longer codes take the bit loop below.
+    const avail = this.bitLength - this.pos
+    let window = this.#word(this.pos)
+    // Bits past the segment's end are not zeroed (see `#word`): mask them off.
+    if (avail < 32) window = avail <= 0 ? 0 : window & ~(-1 >>> avail)
+    const pairs = window & (window << 1)
+    if (pairs !== 0) {
+      const last = Math.clz32(pairs) // the bit before the terminator, at most 30
+      let bits = window & ~(-1 >>> (last + 1))
+      let value = 0
+      while (bits !== 0) {
+        const i = Math.clz32(bits)
+        value += FIBONACCI[i] as number
+        bits &= ~(0x8000_0000 >>> i)
+      }
+      this.pos += last + 2
+      return value
+    }
+    if (avail < 32) {
+      this.overrun = true
+      return -1
+    }
+    return this.#readLongFibonacci()
+  }
+
+  #readLongFibonacci(): number {
     const bytes = this.bytes
     let pos = this.pos
     let value = 0
