@@ -3,7 +3,7 @@
  * consent, unforgeable, rotating keys without losing visitors, and gone when consent is withdrawn.
  */
 import { describe, expect, it } from 'vitest'
-import { cookieKeyRing, signAnonymousToken } from '../../worker/identity/cookie'
+import { cookieKeyRing, signAnonymousToken, verifyAnonymousToken } from '../../worker/identity/cookie'
 import { createApp } from '../../worker/app'
 import { DE, US_CA, appFetch, gate, idCookie, signToken, testEnv, whoami } from './support'
 
@@ -88,6 +88,28 @@ describe('anonymous id cookie with storage consent', () => {
     const echo = (await res.json()) as { headers: Record<string, string> }
     expect(echo.headers['cookie'] ?? '').not.toContain('gh_id')
     expect(echo.headers['x-gatehouse-id']).toBeUndefined()
+  })
+})
+
+describe('verifying a returning visitor once per isolate', () => {
+  it('still checks the times of a value it has verified before, and only for the key ring that signed it', async () => {
+    const ring = await cookieKeyRing(testEnv.COOKIE_KEYS)
+    const t = now()
+    const value = await signAnonymousToken(ring, {
+      anonymousId: crypto.randomUUID(),
+      customerId: null,
+      issuedAt: t,
+      expiresAt: t + 60,
+    })
+    expect((await verifyAnonymousToken(ring, value, t)).ok).toBe(true)
+    // The same value, later: remembered as verified, but past its expiry all the same.
+    expect(await verifyAnonymousToken(ring, value, t + 61)).toMatchObject({
+      ok: false,
+      error: { reason: 'expired' },
+    })
+    // A rotated-away key ring does not inherit what the old one verified.
+    const foreign = await cookieKeyRing(FOREIGN_KEYS)
+    expect((await verifyAnonymousToken(foreign, value, t)).ok).toBe(false)
   })
 })
 

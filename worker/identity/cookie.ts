@@ -144,6 +144,10 @@ export async function verifyAnonymousToken(
   value: string,
   nowSeconds: number,
 ): Promise<CookieResult<AnonymousToken>> {
+  // A returning visitor presents the same value on every page view: once its signature has been
+  // checked against this key ring, only its times need checking again.
+  const known = verifiedTokens.get(ring)?.get(value)
+  if (known) return checkTimes(known, nowSeconds)
   if (value.length > MAX_VALUE_LENGTH) return fail('malformed', 'value too long')
   const parts = value.split('.')
   if (parts.length !== 4 || parts[0] !== VERSION) return fail('malformed', 'not a v1 token')
@@ -173,19 +177,35 @@ export async function verifyAnonymousToken(
   if (c !== null && (typeof c !== 'string' || c.length === 0 || c.length > 256))
     return fail('malformed', 'bad customer id')
   if (!Number.isSafeInteger(iat) || !Number.isSafeInteger(exp)) return fail('malformed', 'bad times')
-  if ((exp as number) <= nowSeconds) return fail('expired', 'token expired')
+  const token: AnonymousToken = Object.freeze({
+    anonymousId: a,
+    customerId: (c as string | null) ?? null,
+    issuedAt: iat as number,
+    expiresAt: exp as number,
+    kid,
+  })
+  const result = checkTimes(token, nowSeconds)
+  if (result.ok) remember(ring, value, token)
+  return result
+}
+
+function checkTimes(token: AnonymousToken, nowSeconds: number): CookieResult<AnonymousToken> {
+  if (token.expiresAt <= nowSeconds) return fail('expired', 'token expired')
   // A token issued in the future (beyond a minute of clock drift) was not issued by this gateway's clock.
-  if ((iat as number) > nowSeconds + 60) return fail('not_yet_valid', 'issued in the future')
-  return {
-    ok: true,
-    value: {
-      anonymousId: a,
-      customerId: (c as string | null) ?? null,
-      issuedAt: iat as number,
-      expiresAt: exp as number,
-      kid,
-    },
-  }
+  if (token.issuedAt > nowSeconds + 60) return fail('not_yet_valid', 'issued in the future')
+  return { ok: true, value: token }
+}
+
+// Values whose signature this isolate has verified, per key ring (a new ring, i.e. a key
+// rotation, starts empty), oldest first; bounded so a flood of distinct values cannot grow it.
+const verifiedTokens = new WeakMap<CookieKeyRing, Map<string, AnonymousToken>>()
+const MAX_VERIFIED = 5_000
+
+function remember(ring: CookieKeyRing, value: string, token: AnonymousToken): void {
+  let seen = verifiedTokens.get(ring)
+  if (!seen) verifiedTokens.set(ring, (seen = new Map()))
+  seen.set(value, token)
+  if (seen.size > MAX_VERIFIED) seen.delete(seen.keys().next().value!)
 }
 
 function fail(reason: CookieError['reason'], message: string): { ok: false; error: CookieError } {
