@@ -124,8 +124,9 @@ export interface CompiledTable {
   readonly names: readonly string[]
   /** KIND_* per row. */
   readonly kinds: Uint8Array
-  /** Int / N-Bitfield widths, bounds and counts (0 for other types). */
-  readonly bits: Uint8Array
+  /** Int / N-Bitfield widths, bounds and counts; Bitfield(bits) and String(chars) keep their
+   *  size in `bits`, N-ArrayOfRanges its Key and Type widths in `bits` and `counts`. */
+  readonly bits: Uint16Array
   readonly min: Float64Array
   readonly max: Float64Array
   readonly counts: Uint16Array
@@ -135,14 +136,32 @@ export interface CompiledTable {
   readonly int2Bits: number
   /** Per 2-bit row, bit v set when the value v is out of range (INT2: 0b1000, 1..2: 0b1001). */
   readonly invalid: Uint8Array
-  /** The row's type, for the less frequent types read by `readOther`. */
-  readonly types: readonly FieldType[]
 }
 
+// Row kinds. Int, Boolean and N-Bitfield are read inline by `readFields`, the rest by `readOther`;
+// both switch on these numbers rather than on the rows' type objects (six shapes: a megamorphic
+// property load per field).
 const KIND_INT = 0
 const KIND_BOOL = 1
 const KIND_INT_LIST = 2
-const KIND_OTHER = 3
+const KIND_BITFIELD = 3
+const KIND_BITFIELD_OF = 4
+const KIND_STRING = 5
+const KIND_DATETIME = 6
+const KIND_OPTIMIZED_RANGE = 7
+const KIND_ARRAY_OF_RANGES = 8
+
+const KINDS: Record<FieldType['type'], number> = {
+  int: KIND_INT,
+  bool: KIND_BOOL,
+  intList: KIND_INT_LIST,
+  bitfield: KIND_BITFIELD,
+  bitfieldOf: KIND_BITFIELD_OF,
+  string: KIND_STRING,
+  datetime: KIND_DATETIME,
+  optimizedRange: KIND_OPTIMIZED_RANGE,
+  arrayOfRanges: KIND_ARRAY_OF_RANGES,
+}
 
 /** Flattens `table` for `readFields`; call once when the module loads, never per request. */
 export function compileTable(table: FieldTable): CompiledTable {
@@ -151,19 +170,24 @@ export function compileTable(table: FieldTable): CompiledTable {
   const compiled = {
     names,
     kinds: new Uint8Array(n),
-    bits: new Uint8Array(n),
+    bits: new Uint16Array(n),
     min: new Float64Array(n),
     max: new Float64Array(n),
     counts: new Uint16Array(n),
     lengthRows: new Int8Array(n).fill(-1),
     int2Bits: 0,
     invalid: new Uint8Array(n),
-    types: table.map((row) => row[1]),
   }
   for (let i = 0; i < n; i++) {
     const t = (table[i] as readonly [string, FieldType])[1]
+    compiled.kinds[i] = KINDS[t.type]
+    if (t.type === 'bitfield') compiled.bits[i] = t.bits
+    if (t.type === 'string') compiled.bits[i] = t.chars
+    if (t.type === 'arrayOfRanges') {
+      compiled.bits[i] = t.keyBits
+      compiled.counts[i] = t.typeBits
+    }
     if (t.type === 'int' || t.type === 'intList') {
-      compiled.kinds[i] = t.type === 'int' ? KIND_INT : KIND_INT_LIST
       compiled.bits[i] = t.bits
       compiled.min[i] = t.min
       compiled.max[i] = t.max
@@ -171,7 +195,7 @@ export function compileTable(table: FieldTable): CompiledTable {
       let invalid = 0
       for (let v = 0; v < 4; v++) if (v < t.min || v > t.max) invalid |= 1 << v
       compiled.invalid[i] = invalid
-    } else compiled.kinds[i] = t.type === 'bool' ? KIND_BOOL : KIND_OTHER
+    }
     // An earlier row of the same table; a missing one reads as length 0.
     if (t.type === 'bitfieldOf') compiled.lengthRows[i] = names.indexOf(t.lengthField)
     const int2 = (t.type === 'int' || t.type === 'intList') && t.bits === 2
@@ -280,25 +304,20 @@ function readOther(
   values: Values,
   at: number,
 ): FieldError | null {
-  const t = table.types[i] as FieldType
   const name = table.names[i] as string
-  switch (t.type) {
-    case 'int':
-    case 'bool':
-    case 'intList':
-      // Read inline by readFields; listed so the switch stays exhaustive.
-      return decodeError('bad_table', `${prefix}.${name}`, `${prefix}.${name} has no reader`)
-    case 'bitfield':
-      values[at + i] = r.readIdBitfield(t.bits)
+  const size = table.bits[i] as number
+  switch (table.kinds[i]) {
+    case KIND_BITFIELD:
+      values[at + i] = r.readIdBitfield(size)
       break
-    case 'bitfieldOf': {
+    case KIND_BITFIELD_OF: {
       const row = table.lengthRows[i] as number
       const n = row >= 0 ? values[at + row] : 0
       values[at + i] = r.readIdBitfield(typeof n === 'number' ? n : 0)
       break
     }
-    case 'string': {
-      const s = r.readString6(t.chars)
+    case KIND_STRING: {
+      const s = r.readString6(size)
       if (s === null && !r.overrun) {
         const field = `${prefix}.${name}`
         return decodeError('out_of_range', field, `${field} has a letter outside A..Z`)
@@ -306,20 +325,23 @@ function readOther(
       values[at + i] = s
       break
     }
-    case 'datetime':
+    case KIND_DATETIME:
       values[at + i] = r.readDatetime()
       break
-    case 'optimizedRange':
-    case 'arrayOfRanges': {
+    case KIND_OPTIMIZED_RANGE:
+    case KIND_ARRAY_OF_RANGES: {
       const field = `${prefix}.${name}`
       const value =
-        t.type === 'optimizedRange'
+        table.kinds[i] === KIND_OPTIMIZED_RANGE
           ? readOptimizedRange(r, field)
-          : readArrayOfRanges(r, t.keyBits, t.typeBits, field)
+          : readArrayOfRanges(r, size, table.counts[i] as number, field)
       if (!Array.isArray(value)) return value
       values[at + i] = value
       break
     }
+    default:
+      // Int, Boolean and N-Bitfield are read inline by readFields.
+      return decodeError('bad_table', `${prefix}.${name}`, `${prefix}.${name} has no reader`)
   }
   return r.overrun ? truncated(`${prefix}.${name}`) : null
 }
