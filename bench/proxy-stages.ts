@@ -2,7 +2,7 @@
  * Where the full pipeline's time goes: the same proxied request through bundles that add one
  * feature stage at a time (bench/lib/stages-worker.ts), all in Miniflare directly, in ONE run.
  *
- *   npx tsx bench/proxy-stages.ts [--requests 600]
+ *   npx tsx bench/proxy-stages.ts [--requests 600] [--path /catalog?n=1500 --path /product/lamp]
  *
  * Each load slot is one returning visitor (its cookies are kept), concurrency 32. Reports req/s
  * and the workerd CPU time per request (from /proc; steadier on a shared machine).
@@ -18,7 +18,13 @@ import { cpuMicros, root, startGateway, startPassthrough, type RunningWorker } f
 // @ts-expect-error: plain ESM module without types
 import { startStorefront } from '../examples/storefront/server.mjs'
 
-const { values: args } = parseArgs({ options: { requests: { type: 'string', default: '600' } } })
+const { values: args } = parseArgs({
+  options: {
+    requests: { type: 'string', default: '600' },
+    // Repeatable: the paths to load (default: a decided product page and the JSON API).
+    path: { type: 'string', multiple: true },
+  },
+})
 const REQUESTS = Number(args.requests)
 const CONCURRENCY = 32
 const LABELS = ['proxy core', '+ consent', '+ identity', '+ touchpoint', '+ decide', '+ page views']
@@ -75,7 +81,7 @@ async function main() {
   }
   const names = ['bare passthrough', ...LABELS]
   try {
-    for (const path of ['/product/lamp', '/api/products']) {
+    for (const path of args.path ?? ['/product/lamp', '/api/products']) {
       console.log(`\n${path}: ${REQUESTS} requests at concurrency ${CONCURRENCY}`)
       console.log('  target              req/s  ratio  CPU µs/req  ratio by CPU')
       let bare = 0
