@@ -20,7 +20,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Miniflare } from 'miniflare'
 import { unstable_getMiniflareWorkerOptions } from 'wrangler'
-import { cpuMicros, root } from './lib/gateway'
+import { cpuMicros, drain, root } from './lib/gateway'
 // @ts-expect-error: plain ESM module without types
 import { startStorefront } from '../examples/storefront/server.mjs'
 
@@ -91,10 +91,7 @@ async function start(step: number, originUrl: string) {
     // The same consumer settings as the gateway's decision records (wrangler.toml).
     queueConsumers: { [`records-${step}`]: { maxBatchSize: 100, maxBatchTimeout: 2 } },
     d1Databases: ['DB'],
-    handleRuntimeStdio: (out, err) => {
-      out.resume()
-      err.resume()
-    },
+    handleRuntimeStdio: drain,
   })
   const url = await mf.ready
   const db = await mf.getD1Database('DB')

@@ -55,7 +55,7 @@ export function freshSecrets(): Record<string, string> {
 }
 
 // workerd writes every console line to stdout; a benchmark must not time the terminal.
-const drain = (stdout: Readable, stderr: Readable) => {
+export const drain = (stdout: Readable, stderr: Readable) => {
   stdout.resume()
   stderr.resume()
 }
