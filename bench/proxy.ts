@@ -45,9 +45,15 @@ const WARMUP = Number(args.warmup)
 const ROUNDS = Number(args.rounds)
 
 const HTML = { accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.8', 'accept-language': 'en-GB' }
+// Miniflare's placeholder request.cf is a US location: visitors there are opted in by default, get
+// an id cookie and per-visitor state, and every decided page reads and writes it. The EU visitor
+// (development location override, API.md) sends no consent string: the consent stage enforces the
+// opt-in default (tags blocked, Consent Mode denied) and nothing is stored about them.
+const EU = { ...HTML, 'x-gatehouse-country': 'DE' }
 const scenarios = [
   { name: 'small HTML page', path: '/product/lamp', headers: HTML },
   { name: 'large HTML page', path: '/catalog?n=1500', headers: HTML },
+  { name: 'small HTML, EU', path: '/product/lamp', headers: EU },
   { name: 'JSON response', path: '/api/products', headers: { accept: 'application/json' } },
 ]
 
@@ -243,10 +249,11 @@ async function main() {
     join(root, 'bench/results/proxy.json'),
     JSON.stringify({ date: new Date().toISOString(), REQUESTS, CONCURRENCY, results }, null, 2),
   )
+  const html = Object.keys(results).filter((name) => name.includes('HTML'))
   const worst = (key: 'ratio' | 'coreRatio') =>
-    Math.min(results['small HTML page']![key], results['large HTML page']![key]).toFixed(2)
+    Math.min(...html.map((name) => results[name]![key])).toFixed(2)
   console.log(
-    `HTML ratio, worst of small/large (target >= 0.80): full pipeline ${worst('ratio')}, proxy core ${worst('coreRatio')}`,
+    `HTML ratio, worst of ${html.length} HTML scenarios (target >= 0.80): full pipeline ${worst('ratio')}, proxy core ${worst('coreRatio')}`,
   )
 }
 
