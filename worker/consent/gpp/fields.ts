@@ -121,7 +121,8 @@ export function discard(failure: FieldError): FieldError {
  * small integers from typed arrays instead of loading and switching on each row's type object.
  */
 export interface CompiledTable {
-  readonly names: readonly string[]
+  /** Each row's field as errors name it, `<section>.<FieldName>` (built once, not per failure). */
+  readonly fields: readonly string[]
   /** KIND_* per row. */
   readonly kinds: Uint8Array
   /** Int / N-Bitfield widths, bounds and counts; Bitfield(bits) and String(chars) keep their
@@ -163,12 +164,15 @@ const KINDS: Record<FieldType['type'], number> = {
   arrayOfRanges: KIND_ARRAY_OF_RANGES,
 }
 
-/** Flattens `table` for `readFields`; call once when the module loads, never per request. */
-export function compileTable(table: FieldTable): CompiledTable {
+/**
+ * Flattens `table` of section `prefix` for `readFields`; call once when the module loads, never
+ * per request.
+ */
+export function compileTable(table: FieldTable, prefix: string): CompiledTable {
   const n = table.length
   const names = table.map((row) => row[0])
   const compiled = {
-    names,
+    fields: names.map((name) => `${prefix}.${name}`),
     kinds: new Uint8Array(n),
     bits: new Uint16Array(n),
     min: new Float64Array(n),
@@ -241,53 +245,52 @@ export function readInt2Fields(r: SegmentReader, table: CompiledTable, values: V
 
 /**
  * Reads every row of `table` from `r` into `values`, row i at position `at + i`. Returns the
- * first failure, naming `<prefix>.<FieldName>`, or null when all fields were read. The common
+ * first failure, naming `<section>.<FieldName>`, or null when all fields were read. The common
  * types (Int, Boolean, N-Bitfield) are read inline: this loop runs for every section of every
  * request, so it allocates nothing but the values themselves.
  */
 export function readFields(
   r: SegmentReader,
   table: CompiledTable,
-  prefix: string,
   values: Values,
   at: number,
 ): FieldError | null {
-  const { names, kinds, bits: widths, min: mins, max: maxes, counts } = table
+  const { fields, kinds, bits: widths, min: mins, max: maxes, counts } = table
   for (let i = 0; i < kinds.length; i++) {
     const kind = kinds[i] as number
     if (kind === KIND_INT) {
       const bits = widths[i] as number
       const v = bits === 2 ? r.read2() : r.readInt(bits)
-      if (r.overrun) return truncated(`${prefix}.${names[i] as string}`)
+      if (r.overrun) return truncated(fields[i] as string)
       const min = mins[i] as number
       const max = maxes[i] as number
       if (v < min || v > max) {
-        const field = `${prefix}.${names[i] as string}`
+        const field = fields[i] as string
         return decodeError('out_of_range', field, `${field} is ${v}, allowed ${min}..${max}`)
       }
       values[at + i] = v
     } else if (kind === KIND_BOOL) {
       const v = r.readBool()
-      if (r.overrun) return truncated(`${prefix}.${names[i] as string}`)
+      if (r.overrun) return truncated(fields[i] as string)
       values[at + i] = v
     } else if (kind === KIND_INT_LIST) {
       const bits = widths[i] as number
       const count = counts[i] as number
-      if (!r.has(bits * count)) return truncated(`${prefix}.${names[i] as string}`)
+      if (!r.has(bits * count)) return truncated(fields[i] as string)
       const min = mins[i] as number
       const max = maxes[i] as number
       const list = new Array<number>(count)
       for (let k = 0; k < count; k++) {
         const v = bits === 2 ? r.read2() : r.readInt(bits)
         if (v < min || v > max) {
-          const field = `${prefix}.${names[i] as string}`
+          const field = fields[i] as string
           return decodeError('out_of_range', field, `${field}[${k + 1}] is ${v}, allowed ${min}..${max}`)
         }
         list[k] = v
       }
       values[at + i] = list
     } else {
-      const failed = readOther(r, table, i, prefix, values, at)
+      const failed = readOther(r, table, i, values, at)
       if (failed) return failed
     }
   }
@@ -300,11 +303,10 @@ function readOther(
   r: SegmentReader,
   table: CompiledTable,
   i: number,
-  prefix: string,
   values: Values,
   at: number,
 ): FieldError | null {
-  const name = table.names[i] as string
+  const field = table.fields[i] as string
   const size = table.bits[i] as number
   switch (table.kinds[i]) {
     case KIND_BITFIELD:
@@ -319,7 +321,6 @@ function readOther(
     case KIND_STRING: {
       const s = r.readString6(size)
       if (s === null && !r.overrun) {
-        const field = `${prefix}.${name}`
         return decodeError('out_of_range', field, `${field} has a letter outside A..Z`)
       }
       values[at + i] = s
@@ -330,7 +331,6 @@ function readOther(
       break
     case KIND_OPTIMIZED_RANGE:
     case KIND_ARRAY_OF_RANGES: {
-      const field = `${prefix}.${name}`
       const value =
         table.kinds[i] === KIND_OPTIMIZED_RANGE
           ? readOptimizedRange(r, field)
@@ -341,9 +341,9 @@ function readOther(
     }
     default:
       // Int, Boolean and N-Bitfield are read inline by readFields.
-      return decodeError('bad_table', `${prefix}.${name}`, `${prefix}.${name} has no reader`)
+      return decodeError('bad_table', field, `${field} has no reader`)
   }
-  return r.overrun ? truncated(`${prefix}.${name}`) : null
+  return r.overrun ? truncated(field) : null
 }
 
 /**
@@ -382,11 +382,12 @@ function readArrayOfRanges(
     )
   }
   const entries: GppRangeEntry[] = []
+  const idsField = count > 0 ? `${field}.Ids` : ''
   for (let i = 0; i < count; i++) {
     const key = r.readInt(keyBits)
     const type = r.readInt(typeBits)
     if (r.overrun) return truncated(`${field}.Key`)
-    const ids = readOptimizedRange(r, `${field}.Ids`)
+    const ids = readOptimizedRange(r, idsField)
     if (!Array.isArray(ids)) return ids
     entries.push({ key, type, ids })
   }

@@ -54,6 +54,8 @@ const PUBLISHER_PURPOSES: FieldTable = [
   ['CustomPurposesImpliedConsent', { type: 'bitfieldOf', lengthField: 'NumCustomPurposes' }],
 ]
 
+const NAME = 'tcfcav1'
+
 // Output positions: Version, the core, then each sub-section's fields (null while absent).
 const KEYS = ['Version', ...[...CORE, ...DISCLOSED_VENDORS, ...PUBLISHER_PURPOSES].map(([name]) => name)]
 const CORE_AT = 1
@@ -61,10 +63,10 @@ const DISCLOSED_VENDORS_AT = CORE_AT + CORE.length
 const PUBLISHER_PURPOSES_AT = DISCLOSED_VENDORS_AT + DISCLOSED_VENDORS.length
 
 // Flattened once per isolate for `readFields`.
-const CORE_COMPILED = compileTable(CORE)
+const CORE_COMPILED = compileTable(CORE, NAME)
 const SUBSECTIONS: Record<number, { fields: CompiledTable; at: number }> = {
-  1: { fields: compileTable(DISCLOSED_VENDORS), at: DISCLOSED_VENDORS_AT },
-  3: { fields: compileTable(PUBLISHER_PURPOSES), at: PUBLISHER_PURPOSES_AT },
+  1: { fields: compileTable(DISCLOSED_VENDORS, NAME), at: DISCLOSED_VENDORS_AT },
+  3: { fields: compileTable(PUBLISHER_PURPOSES, NAME), at: PUBLISHER_PURPOSES_AT },
 }
 
 // The section's object as one literal (checked against KEYS by `builderFor`; see `fields.ts`).
@@ -98,7 +100,6 @@ const BUILD: Build = builderFor(KEYS, [
 /** Used by tests: whether the section's object is built by its literal, not the generic builder. */
 export const TCFCA_BUILT_BY_LITERAL = !isGenericBuilder(BUILD)
 
-const NAME = 'tcfcav1'
 const SUBSECTION_TYPE = `${NAME}.SubsectionType`
 const MAX_SEGMENTS = 3
 
@@ -132,7 +133,7 @@ function decodeSegments(
     return decodeError('bad_version', `${NAME}.Version`, `${NAME}.Version is ${version}, only 1 is defined`)
   }
   VALUES[0] = 1
-  const failed = readFields(r, CORE_COMPILED, NAME, VALUES, CORE_AT) ?? checkPadding(r, NAME)
+  const failed = readFields(r, CORE_COMPILED, VALUES, CORE_AT) ?? checkPadding(r, NAME)
   if (failed) return discard(failed)
   for (let i = DISCLOSED_VENDORS_AT; i < KEYS.length; i++) VALUES[i] = null
 
@@ -152,7 +153,7 @@ function decodeSegments(
       return discard(decodeError('duplicate_subsection', field, `${field} ${type} appears twice`))
     }
     seen |= 1 << type
-    const bad = readFields(r, sub.fields, NAME, VALUES, sub.at) ?? checkPadding(r, field)
+    const bad = readFields(r, sub.fields, VALUES, sub.at) ?? checkPadding(r, field)
     if (bad) return discard(bad)
   }
   return { ok: true, value: buildSection(BUILD, KEYS.length) }

@@ -289,7 +289,8 @@ export const US_SECTIONS: readonly UsSectionSpec[] = [
   },
 ]
 
-const SENSITIVE_SUBSECTION = compileTable([['SensitiveDataProcessing', int2List(8)]])
+// The Sensitive Data Consents sub-section (usin, usky, usri), compiled per section.
+const SENSITIVE_SUBSECTION: FieldTable = [['SensitiveDataProcessing', int2List(8)]]
 
 /** Decodes one section body, `text[start..end)` (the text between '~' separators). */
 export type UsSectionDecoder = (
@@ -302,6 +303,8 @@ export type UsSectionDecoder = (
 interface Layout {
   /** The core fields after the version field, flattened for `readFields`. */
   fields: CompiledTable
+  /** The sensitive-data sub-section's table, null for sections without one. */
+  sensitive: CompiledTable | null
   /** Position of the sub-section's value (`Gpc`, `SensitiveDataProcessing`), -1 when none. */
   sub: number
   /** Positions used: version, core fields, sub-section. */
@@ -329,7 +332,8 @@ export function usSectionDecoder(spec: UsSectionSpec): UsSectionDecoder {
   for (const [version, table] of Object.entries(spec.versions)) {
     const keys = layoutKeys(spec, table)
     layouts[Number(version)] = {
-      fields: compileTable(table),
+      fields: compileTable(table, spec.name),
+      sensitive: spec.subsection === 'sensitive' ? compileTable(SENSITIVE_SUBSECTION, spec.name) : null,
       sub: spec.subsection === null ? -1 : keys.length - 1,
       count: keys.length,
       build: builderFor(keys, US_BUILDERS),
@@ -375,7 +379,7 @@ function decodeUsSection(
   }
   VALUES[0] = version
   const failed =
-    (readInt2Fields(r, layout.fields, VALUES, 1) ? null : readFields(r, layout.fields, prefix, VALUES, 1)) ??
+    (readInt2Fields(r, layout.fields, VALUES, 1) ? null : readFields(r, layout.fields, VALUES, 1)) ??
     checkPadding(r, prefix)
   if (failed) return discard(failed)
   if (stop === end) {
@@ -406,11 +410,9 @@ function decodeUsSection(
     const gpc = r.readBool()
     if (r.overrun) return discard(decodeError('truncated', subField, `${subField} runs past the end`))
     VALUES[layout.sub] = gpc
-  } else {
-    if (!readInt2Fields(r, SENSITIVE_SUBSECTION, VALUES, layout.sub)) {
-      const bad = readFields(r, SENSITIVE_SUBSECTION, prefix, VALUES, layout.sub)
-      if (bad) return discard(bad)
-    }
+  } else if (layout.sensitive !== null && !readInt2Fields(r, layout.sensitive, VALUES, layout.sub)) {
+    const bad = readFields(r, layout.sensitive, VALUES, layout.sub)
+    if (bad) return discard(bad)
   }
   const badPadding = checkPadding(r, subField)
   return badPadding ? discard(badPadding) : { ok: true, value: buildSection(layout.build, layout.count) }
