@@ -9,6 +9,7 @@ import {
   BitReader,
   decodeBase64Url,
   idsToRanges,
+  isoFromDeciseconds,
   mergeRanges,
   rangesContain,
   rangesCount,
@@ -147,6 +148,18 @@ describe('BitReader', () => {
   it('reads 36-bit deciseconds as an ISO datetime', () => {
     const ds = Date.UTC(2025, 5, 3) / 100
     expect(bitsOf(int(ds, 36)).readDatetime()).toBe('2025-06-03T00:00:00.000Z')
+  })
+
+  it('formats every 36-bit decisecond count as Date does', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 36 - 1 }), (ds) => {
+        expect(isoFromDeciseconds(ds)).toBe(new Date(ds * 100).toISOString())
+      }),
+      { numRuns: 20_000 },
+    )
+    for (const ds of [0, 2 ** 36 - 1, 9_510_048_000, 9_511_775_990]) {
+      expect(isoFromDeciseconds(ds)).toBe(new Date(ds * 100).toISOString())
+    }
   })
 
   it('reads Fibonacci integers as GPP encodes them', () => {

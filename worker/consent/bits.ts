@@ -149,6 +149,49 @@ export function isoFromEpochMs(ms: number): string {
   return `${year}-${PAD2[month]}-${PAD2[day]}T${PAD2[hours]}:${PAD2[minutes]}:${PAD2[seconds]}.${msText}Z`
 }
 
+// Character codes of each two-digit number's digits, for `isoFromDeciseconds`.
+const TENS = new Uint8Array(100)
+const ONES = new Uint8Array(100)
+for (let i = 0; i < 100; i++) {
+  TENS[i] = 48 + Math.floor(i / 10)
+  ONES[i] = 48 + (i % 10)
+}
+
+/**
+ * `new Date(ds * 100).toISOString()` for a 36-bit count of deciseconds (years 1970-2187): the
+ * TCF and GPP datetime fields. Same calendar arithmetic as `isoFromEpochMs`, but in 32-bit
+ * integers after the first division, and one `String.fromCharCode` instead of joining 13 pieces:
+ * about half the time, and a TC string formats one or two of these per decode.
+ */
+export function isoFromDeciseconds(ds: number): string {
+  const days = Math.floor(ds / 864_000)
+  let rest = ds - days * 864_000
+  const z = days + 719_468
+  const era = (z / 146_097) | 0
+  const doe = z - era * 146_097
+  const yoe = ((doe - ((doe / 1460) | 0) + ((doe / 36_524) | 0) - ((doe / 146_096) | 0)) / 365) | 0
+  const doy = doe - (365 * yoe + (yoe >> 2) - ((yoe / 100) | 0))
+  const mp = ((5 * doy + 2) / 153) | 0
+  const day = doy - (((153 * mp + 2) / 5) | 0) + 1
+  const month = mp < 10 ? mp + 3 : mp - 9
+  const year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+  const hours = (rest / 36_000) | 0
+  rest -= hours * 36_000
+  const minutes = (rest / 600) | 0
+  rest -= minutes * 600
+  const seconds = (rest / 10) | 0
+  const tenths = rest - seconds * 10
+  const century = (year / 100) | 0
+  const yy = year - century * 100
+  // prettier-ignore
+  return String.fromCharCode(
+    TENS[century] as number, ONES[century] as number, TENS[yy] as number, ONES[yy] as number, 45, // YYYY-
+    TENS[month] as number, ONES[month] as number, 45, TENS[day] as number, ONES[day] as number, 84, // MM-DDT
+    TENS[hours] as number, ONES[hours] as number, 58, TENS[minutes] as number, ONES[minutes] as number, 58, // hh:mm:
+    TENS[seconds] as number, ONES[seconds] as number, 46, 48 + tenths, 48, 48, 90, // ss.d00Z
+  )
+}
+
 /** The longest Fibonacci code (in bits, terminator included) `readFibonacci` accepts. */
 export const MAX_FIBONACCI_BITS = 48
 
@@ -308,7 +351,7 @@ export class BitReader {
     // Created and LastUpdated are usually equal: format once per reader.
     if (deciseconds !== this.#lastDeciseconds) {
       this.#lastDeciseconds = deciseconds
-      this.#lastIso = isoFromEpochMs(deciseconds * 100)
+      this.#lastIso = isoFromDeciseconds(deciseconds)
     }
     return this.#lastIso
   }

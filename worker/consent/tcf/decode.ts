@@ -1,21 +1,15 @@
 /**
  * TCF v2.2/v2.3 TC string decoder ("IAB Tech Lab - Consent string and vendor list formats v2",
- * section "TC String Format"). Walks the field tables in `fields.ts` over a `BitReader`; returns a
+ * section "TC String Format"). Reads the field tables in `fields.ts` over a `WordReader`; returns a
  * Result naming the field at fault, never throws, and is bounded by construction: the input length
  * is capped before decoding, every count is checked against the bits that remain before it is
  * used, and vendor sets stay ranges (at most one range per range entry, or per run of set bits).
  */
-import {
-  BitReader,
-  decodeBase64Url,
-  decodeError,
-  DEFAULT_MAX_LENGTH,
-  mergeRanges,
-  readRangeList,
-} from '../bits'
-import type { DecodeResult, IdRanges, PublisherRestriction, PublisherTC, TcfString } from '../types'
+import { decodeError, DEFAULT_MAX_LENGTH, isoFromDeciseconds, mergeRanges } from '../bits'
+import type { DecodeError, DecodeResult, IdRanges, PublisherRestriction, TcfString } from '../types'
 import {
   CORE,
+  CORE_HEAD,
   CORE_FIELDS,
   PUBLISHER_TC,
   type FieldSpec,
@@ -26,21 +20,47 @@ import {
   SegmentType,
   VENDOR_SECTION,
 } from './fields'
+import { asciiBytes, badCharacterAt, decodeWords, idsOfBits, WordReader, wordsFor } from './words'
 
 export interface DecodeTcOptions {
   /** Longest accepted TC string in characters, checked before decoding (default 8192). */
   maxLength?: number
 }
 
-// One decode buffer for the whole isolate: decoding is synchronous and keeps no bytes, so each
-// segment reuses it instead of allocating (8 KB of base64url is 6 KB of bytes).
-const SCRATCH = new Uint8Array(Math.ceil((DEFAULT_MAX_LENGTH * 6) / 8))
+type Failure = { ok: false; error: DecodeError }
+
+// Section readers return their value or a Failure, not a Result: a typical string reads four
+// sections, and the wrapper objects showed up next to the sections' own work.
+function failed<T extends object>(value: T | Failure): value is Failure {
+  return !Array.isArray(value)
+}
+
+// One byte and one word buffer for the whole isolate: decoding is synchronous and keeps no bits,
+// so every string and segment reuses them instead of allocating (8 KB of base64url is 1,536 words).
+const BYTES = new Uint8Array(DEFAULT_MAX_LENGTH)
+const WORDS = new Int32Array(wordsFor(DEFAULT_MAX_LENGTH))
 
 /** Core plus at most one of each later segment type (DisclosedVendors, AllowedVendors, PublisherTC). */
 const MAX_SEGMENTS = 4
 
+// Error field prefixes of each segment by position, built once rather than per decode.
+const SEGMENT_LABELS = Array.from({ length: MAX_SEGMENTS }, (_, i) => (i === 0 ? 'Core' : `Segment[${i}]`))
+
 // Spec names of a vendor Range section's fields, for errors.
 const VENDOR_RANGE_NAMES = { numEntries: 'NumEntries', start: 'StartOrOnlyVendorId', end: 'EndVendorId' }
+
+// TCF v2.2 Policies (policy version 4, in force from 2023): legitimate interest is no longer a
+// permitted legal basis for Purposes 3, 4, 5 and 6 (personalised advertising and content
+// profiles and their selection). A set LI bit for them establishes nothing, so it is dropped
+// here rather than trusted by whatever reads the result.
+const CONSENT_ONLY_PURPOSES = [3, 4, 5, 6]
+
+// The same purposes as bits of a 24-bit purposes field (id p is bit 24 - p from the right), so
+// the core's LI field can be cleared of them before it is listed.
+const CONSENT_ONLY_MASK = CONSENT_ONLY_PURPOSES.reduce(
+  (m, p) => m | (1 << (CORE_HEAD.bits.purposeLegitimateInterests - p)),
+  0,
+)
 
 type FieldValue = number | boolean | string | number[] | IdRanges | PublisherRestriction[]
 
@@ -64,29 +84,39 @@ export function decodeTcString(input: string, opts: DecodeTcOptions = {}): Decod
       `TCString is ${input.length} characters, the limit is ${maxLength}`,
     )
   }
-  const segments = splitSegments(input)
-  if (segments === null) {
-    return decodeError(
-      'too_many_segments',
-      'TCString',
-      `TCString has more than ${MAX_SEGMENTS} '.'-separated segments`,
-    )
+  // Segments are read in place (no split): count them first, so that too many is refused before
+  // anything is decoded.
+  let dots = 0
+  for (let at = input.indexOf('.'); at >= 0; at = input.indexOf('.', at + 1)) {
+    if (++dots === MAX_SEGMENTS) {
+      return decodeError(
+        'too_many_segments',
+        'TCString',
+        `TCString has more than ${MAX_SEGMENTS} '.'-separated segments`,
+      )
+    }
   }
 
-  const coreBits = decodeBase64Url(segments[0] as string, { maxLength, field: 'Core', scratch: SCRATCH })
-  if (!coreBits.ok) return coreBits
-  const core = readFields(BitReader.of(coreBits.value), CORE_FIELDS, '')
-  if (!core.ok) return core
-  const c = core.value
+  // Past the default cap (a raised maxLength), buffers of the string's own size.
+  const bytes = asciiBytes(input, input.length <= BYTES.length ? BYTES : new Uint8Array(input.length))
+  const words = input.length <= DEFAULT_MAX_LENGTH ? WORDS : new Int32Array(wordsFor(input.length))
 
-  let disclosedVendors: IdRanges | null = null
-  let publisherTC: PublisherTC | null = null
+  let end = dots === 0 ? input.length : input.indexOf('.')
+  const coreReader = segmentReader(input, bytes, 0, end, SEGMENT_LABELS[0] as string, words)
+  if (!(coreReader instanceof WordReader)) return coreReader
+  // The straight-line reader handles every well-formed core head; anything else (truncated, not
+  // version 2, a letter past 'Z') goes through the table, which names the field at fault.
+  const core = readCore(coreReader) ?? readCoreByTable(new WordReader(coreReader.words, coreReader.bitLength))
+  if (!core.ok) return core
+  const tc = core.value
+
   let seen = 0
-  for (let i = 1; i < segments.length; i++) {
-    const label = `Segment[${i}]`
-    const bits = decodeBase64Url(segments[i] as string, { maxLength, field: label, scratch: SCRATCH })
-    if (!bits.ok) return bits
-    const r = BitReader.of(bits.value)
+  for (let i = 1; i <= dots; i++) {
+    const start = end + 1
+    end = i === dots ? input.length : input.indexOf('.', start)
+    const label = SEGMENT_LABELS[i] as string
+    const r = segmentReader(input, bytes, start, end, label, words)
+    if (!(r instanceof WordReader)) return r
     const type = r.readInt(SEGMENT_TYPE_BITS)
     if (r.overrun)
       return decodeError('truncated', `${label}.SegmentType`, `${label}.SegmentType runs past the end`)
@@ -100,13 +130,13 @@ export function decodeTcString(input: string, opts: DecodeTcOptions = {}): Decod
     seen |= 1 << type
     if (type === SegmentType.DisclosedVendors) {
       const disclosed = readVendorSection(r, 'DisclosedVendors')
-      if (!disclosed.ok) return disclosed
-      disclosedVendors = disclosed.value
+      if (failed(disclosed)) return disclosed
+      tc.disclosedVendors = disclosed
     } else if (type === SegmentType.PublisherTC) {
       const pub = readFields(r, PUBLISHER_TC_FIELDS, 'PublisherTC')
       if (!pub.ok) return pub
       const p = pub.value
-      publisherTC = {
+      tc.publisherTC = {
         purposeConsents: p[PUBLISHER_TC.purposeConsents] as number[],
         purposeLegitimateInterests: withoutConsentOnlyPurposes(
           p[PUBLISHER_TC.purposeLegitimateInterests] as number[],
@@ -124,7 +154,100 @@ export function decodeTcString(input: string, opts: DecodeTcOptions = {}): Decod
       )
     }
   }
+  return core
+}
 
+/**
+ * A reader over the segment `input[start..end)` (`bytes` holds its characters), decoded into
+ * `words`, or the base64url error naming `field`.
+ */
+function segmentReader(
+  input: string,
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  field: string,
+  words: Int32Array,
+): WordReader | Failure {
+  if (end === start) return decodeError('empty', field, `${field} is empty`)
+  const bitLength = decodeWords(bytes, start, end, words)
+  if (bitLength < 0) {
+    const at = badCharacterAt(input, start, end) - start
+    return decodeError('bad_base64', field, `${field} has a character outside base64url at position ${at}`)
+  }
+  return new WordReader(words, bitLength)
+}
+
+/**
+ * The core segment read straight through: the fixed head (Version to PublisherCC) at the offsets
+ * and widths `CORE_HEAD` takes from `CORE_FIELDS`, after one check that it fits, then the vendor
+ * and restriction sections. What the table walk (`readCoreByTable`) does, without its per-field
+ * dispatch, bounds checks and values array; decode.test.ts checks the two agree. Returns null,
+ * to hand over to the table walk, when the head is not a well-formed version 2 head; section
+ * errors are returned as they are (the walk uses the same section readers).
+ */
+export function readCore(r: WordReader): DecodeResult<TcfString> | null {
+  const { at, bits } = CORE_HEAD
+  if (r.bitLength < CORE_HEAD.length || r.intAt(at.version, bits.version) !== 2) return null
+  const consentLanguage = r.lettersAt(at.consentLanguage, bits.consentLanguage / 6)
+  const publisherCountryCode = r.lettersAt(at.publisherCountryCode, bits.publisherCountryCode / 6)
+  if (consentLanguage === null || publisherCountryCode === null) return null
+  const createdDs = r.intAt(at.created, bits.created)
+  const lastUpdatedDs = r.intAt(at.lastUpdated, bits.lastUpdated)
+  const created = isoFromDeciseconds(createdDs)
+  // Usually equal: formatted once.
+  const lastUpdated = lastUpdatedDs === createdDs ? created : isoFromDeciseconds(lastUpdatedDs)
+  r.pos = CORE_HEAD.length
+
+  const vendorConsents = readVendorSection(r, 'VendorConsents')
+  if (failed(vendorConsents)) return vendorConsents
+  const vendorLegitimateInterests = readVendorSection(r, 'VendorLegitimateInterests')
+  if (failed(vendorLegitimateInterests)) return vendorLegitimateInterests
+  const publisherRestrictions = readRestrictions(r, 'PublisherRestrictions')
+  if (failed(publisherRestrictions)) return publisherRestrictions
+  return {
+    ok: true,
+    value: {
+      version: 2,
+      created,
+      lastUpdated,
+      cmpId: r.intAt(at.cmpId, bits.cmpId),
+      cmpVersion: r.intAt(at.cmpVersion, bits.cmpVersion),
+      consentScreen: r.intAt(at.consentScreen, bits.consentScreen),
+      consentLanguage,
+      vendorListVersion: r.intAt(at.vendorListVersion, bits.vendorListVersion),
+      policyVersion: r.intAt(at.policyVersion, bits.policyVersion),
+      isServiceSpecific: r.intAt(at.isServiceSpecific, bits.isServiceSpecific) === 1,
+      useNonStandardTexts: r.intAt(at.useNonStandardTexts, bits.useNonStandardTexts) === 1,
+      specialFeatureOptIns: idsOfBits(
+        r.intAt(at.specialFeatureOptIns, bits.specialFeatureOptIns),
+        bits.specialFeatureOptIns,
+      ),
+      purposeConsents: idsOfBits(r.intAt(at.purposeConsents, bits.purposeConsents), bits.purposeConsents),
+      // Listed without the consent-only purposes' bits (see CONSENT_ONLY_PURPOSES).
+      purposeLegitimateInterests: idsOfBits(
+        r.intAt(at.purposeLegitimateInterests, bits.purposeLegitimateInterests) & ~CONSENT_ONLY_MASK,
+        bits.purposeLegitimateInterests,
+      ),
+      purposeOneTreatment: r.intAt(at.purposeOneTreatment, bits.purposeOneTreatment) === 1,
+      publisherCountryCode,
+      vendorConsents,
+      vendorLegitimateInterests,
+      publisherRestrictions,
+      disclosedVendors: null,
+      publisherTC: null,
+    },
+  }
+}
+
+/**
+ * The core segment read by walking `CORE_FIELDS`: the reference reading, used when `readCore`
+ * hands over (it names the field at fault) and by the test that checks `readCore` against it.
+ */
+export function readCoreByTable(r: WordReader): DecodeResult<TcfString> {
+  const core = readFields(r, CORE_FIELDS, '')
+  if (!core.ok) return core
+  const c = core.value
   return {
     ok: true,
     value: {
@@ -148,8 +271,8 @@ export function decodeTcString(input: string, opts: DecodeTcOptions = {}): Decod
       vendorConsents: c[CORE.vendorConsents] as IdRanges,
       vendorLegitimateInterests: c[CORE.vendorLegitimateInterests] as IdRanges,
       publisherRestrictions: c[CORE.publisherRestrictions] as PublisherRestriction[],
-      disclosedVendors,
-      publisherTC,
+      disclosedVendors: null,
+      publisherTC: null,
     },
   }
 }
@@ -158,35 +281,16 @@ function ascending(a: number, b: number): number {
   return a - b
 }
 
-/** Splits on '.', or returns null past MAX_SEGMENTS (without splitting a string of dots first). */
-function splitSegments(input: string): string[] | null {
-  const out: string[] = []
-  let start = 0
-  for (;;) {
-    const dot = input.indexOf('.', start)
-    if (out.length === MAX_SEGMENTS) return null
-    if (dot < 0) {
-      out.push(input.slice(start))
-      return out
-    }
-    out.push(input.slice(start, dot))
-    start = dot + 1
-  }
-}
-
-// TCF v2.2 Policies (policy version 4, in force from 2023): legitimate interest is no longer a
-// permitted legal basis for Purposes 3, 4, 5 and 6 (personalised advertising and content
-// profiles and their selection). A set LI bit for them establishes nothing, so it is dropped
-// here rather than trusted by whatever reads the result.
+/** A purposes list without the consent-only purposes (see CONSENT_ONLY_PURPOSES). */
 function withoutConsentOnlyPurposes(purposes: number[]): number[] {
   const kept: number[] = []
-  for (const p of purposes) if (p < 3 || p > 6) kept.push(p)
+  for (const p of purposes) if (!CONSENT_ONLY_PURPOSES.includes(p)) kept.push(p)
   return kept
 }
 
 /** Reads a table of fields, returning their values in table order (see `positions`). */
 function readFields<K extends string>(
-  r: BitReader,
+  r: WordReader,
   fields: readonly FieldSpec<K>[],
   prefix: string,
 ): DecodeResult<FieldValue[]> {
@@ -195,8 +299,8 @@ function readFields<K extends string>(
     if (spec.type === 'vendors' || spec.type === 'restrictions') {
       const name = fieldName(prefix, spec)
       const section = spec.type === 'vendors' ? readVendorSection(r, name) : readRestrictions(r, name)
-      if (!section.ok) return section
-      values.push(section.value)
+      if (failed(section)) return section
+      values.push(section)
       continue
     }
     // A width named by key refers to an earlier int field (NumCustomPurposes).
@@ -232,7 +336,7 @@ function fieldName(prefix: string, spec: FieldSpec<string>): string {
 }
 
 /** One small reader per fixed-width field type; null when the bits run out or a letter is not A-Z. */
-function readScalar(r: BitReader, type: FieldType, bits: number): FieldValue | null {
+function readScalar(r: WordReader, type: FieldType, bits: number): FieldValue | null {
   let value: FieldValue | null
   switch (type) {
     case 'int':
@@ -261,7 +365,7 @@ function readScalar(r: BitReader, type: FieldType, bits: number): FieldValue | n
  * section whose ids must lie in 1..MaxVendorId ("Vendor Consent Section"; the LI and
  * DisclosedVendors sections share the layout).
  */
-function readVendorSection(r: BitReader, section: string): DecodeResult<IdRanges> {
+function readVendorSection(r: WordReader, section: string): IdRanges | Failure {
   const maxVendorId = r.readInt(VENDOR_SECTION.maxVendorIdBits)
   if (r.overrun)
     return decodeError('truncated', `${section}.MaxVendorId`, `${section}.MaxVendorId runs past the end`)
@@ -281,15 +385,77 @@ function readVendorSection(r: BitReader, section: string): DecodeResult<IdRanges
         `${section}.MaxVendorId is ${maxVendorId} but only ${r.remaining} bits remain for the BitField`,
       )
     }
-    return { ok: true, value: r.readBitfieldRanges(maxVendorId) }
+    return r.readBitfieldRanges(maxVendorId)
   }
-  return readRangeList(r, {
-    field: section,
-    countBits: VENDOR_SECTION.numEntriesBits,
-    idBits: VENDOR_SECTION.vendorIdBits,
-    maxId: maxVendorId,
-    names: VENDOR_RANGE_NAMES,
-  })
+  return readRangeSection(r, section, VENDOR_SECTION.numEntriesBits, VENDOR_SECTION.vendorIdBits, maxVendorId)
+}
+
+/**
+ * A TCF Range section: NumEntries, then per entry IsARange(1), StartOrOnlyVendorId, [EndVendorId]
+ * (`readRangeList` in `../bits` for the `WordReader`, with the vendor fields' names). Bounded by
+ * construction: NumEntries is checked against the bits that remain before the first entry is
+ * read, and the result holds at most one range per entry. Ids must be in 1..maxId and
+ * End >= Start; each violation is an error naming the field.
+ */
+function readRangeSection(
+  r: WordReader,
+  section: string,
+  countBits: number,
+  idBits: number,
+  maxId: number,
+): IdRanges | Failure {
+  const count = r.readInt(countBits)
+  if (r.overrun) return rangeError('truncated', section, 'numEntries', `runs past the end`)
+  // Every entry needs at least IsARange plus one id.
+  const minEntryBits = 1 + idBits
+  if (count * minEntryBits > r.remaining) {
+    return rangeError(
+      'truncated',
+      section,
+      'numEntries',
+      `is ${count} but only ${r.remaining} bits remain (${minEntryBits} per entry at least)`,
+    )
+  }
+  // At its final size from the start: pushing range by range costs more (see readBitfieldRanges).
+  const ranges: IdRanges = new Array<[number, number]>(count)
+  // Entries written in ascending, non-touching order (what encoders write) need no merge pass.
+  let merged = true
+  let last = -1
+  for (let i = 0; i < count; i++) {
+    const isRange = r.readBool()
+    const start = r.readInt(idBits)
+    const end = isRange ? r.readInt(idBits) : start
+    if (r.overrun) {
+      const field = `${section}.${isRange ? VENDOR_RANGE_NAMES.end : VENDOR_RANGE_NAMES.start}`
+      return decodeError('truncated', field, `${section} entry ${i + 1} runs past the end`)
+    }
+    if (start < 1 || start > maxId)
+      return rangeError('out_of_range', section, 'start', `${start} is outside 1..${maxId}`)
+    if (end < start) {
+      return rangeError(
+        'bad_range',
+        section,
+        'end',
+        `${end} is before ${section}.${VENDOR_RANGE_NAMES.start} ${start}`,
+      )
+    }
+    if (end > maxId) return rangeError('out_of_range', section, 'end', `${end} is above ${maxId}`)
+    if (start <= last + 1) merged = false
+    last = end
+    ranges[i] = [start, end]
+  }
+  return merged ? ranges : mergeRanges(ranges)
+}
+
+// Names are only built on failure: a restriction-heavy string reads hundreds of range sections.
+function rangeError(
+  reason: string,
+  section: string,
+  which: keyof typeof VENDOR_RANGE_NAMES,
+  detail: string,
+): Failure {
+  const field = `${section}.${VENDOR_RANGE_NAMES[which]}`
+  return decodeError(reason, field, `${field} ${detail}`)
 }
 
 /**
@@ -297,7 +463,7 @@ function readVendorSection(r: BitReader, section: string): DecodeResult<IdRanges
  * a range list of vendors. Entries for the same purpose and type are merged; entries without
  * vendors restrict nothing and are left out. Output sorted by purpose, then type.
  */
-function readRestrictions(r: BitReader, section: string): DecodeResult<PublisherRestriction[]> {
+function readRestrictions(r: WordReader, section: string): PublisherRestriction[] | Failure {
   const countField = `${section}.NumPubRestrictions`
   const count = r.readInt(RESTRICTIONS.numPubRestrictionsBits)
   if (r.overrun) return decodeError('truncated', countField, `${countField} runs past the end`)
@@ -310,13 +476,9 @@ function readRestrictions(r: BitReader, section: string): DecodeResult<Publisher
       `${countField} is ${count} but only ${r.remaining} bits remain`,
     )
   }
-  if (count === 0) return { ok: true, value: [] }
-  const rangeSpec = {
-    field: section,
-    countBits: RESTRICTIONS.numEntriesBits,
-    idBits: RESTRICTIONS.vendorIdBits,
-    names: VENDOR_RANGE_NAMES,
-  }
+  if (count === 0) return []
+  // Restriction vendor ids have no MaxVendorId: any 16-bit id but 0.
+  const maxId = 2 ** RESTRICTIONS.vendorIdBits - 1
   // key = purposeId * 4 + restrictionType
   const byKey = new Map<number, IdRanges>()
   for (let i = 0; i < count; i++) {
@@ -334,13 +496,19 @@ function readRestrictions(r: BitReader, section: string): DecodeResult<Publisher
         `${section}.RestrictionType 3 is undefined`,
       )
     }
-    const vendors = readRangeList(r, rangeSpec)
-    if (!vendors.ok) return vendors
+    const vendors = readRangeSection(
+      r,
+      section,
+      RESTRICTIONS.numEntriesBits,
+      RESTRICTIONS.vendorIdBits,
+      maxId,
+    )
+    if (failed(vendors)) return vendors
     const key = purposeId * 4 + restrictionType
     const before = byKey.get(key)
     // Appending in place: concat would copy the list once per entry (quadratic on hostile input).
-    if (before) for (const range of vendors.value) before.push(range)
-    else byKey.set(key, vendors.value)
+    if (before) for (const range of vendors) before.push(range)
+    else byKey.set(key, vendors)
   }
   const out: PublisherRestriction[] = []
   for (const key of [...byKey.keys()].sort(ascending)) {
@@ -348,5 +516,5 @@ function readRestrictions(r: BitReader, section: string): DecodeResult<Publisher
     if (vendors.length === 0) continue
     out.push({ purposeId: key >> 2, restrictionType: (key & 3) as 0 | 1 | 2, vendors })
   }
-  return { ok: true, value: out }
+  return out
 }

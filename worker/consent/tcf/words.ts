@@ -1,0 +1,330 @@
+/**
+ * The TC string decoder's bit source: base64url decoded straight into big-endian 32-bit words, and
+ * a `WordReader` over them with the same contract as `BitReader` (`../bits`): reads past the end
+ * return a zero value, set the sticky `overrun` flag and leave the position alone; nothing throws.
+ *
+ * Why not `BitReader`: profiling `decodeTcString` showed the vendor BitFields dominating typical
+ * strings, and every 32-bit window `BitReader` takes costs five bounds-checked byte loads; over
+ * words it costs two. GPP reads `BitReader.bytes` directly, so the byte reader stays as it is.
+ */
+import { isoFromDeciseconds } from '../bits'
+import type { IdRanges } from '../types'
+
+// RFC 4648 section 5 alphabet by byte; every other byte maps to -1 (as in `decodeBase64Url`).
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+const SEXTET = new Int8Array(256).fill(-1)
+for (let i = 0; i < BASE64URL.length; i++) SEXTET[BASE64URL.charCodeAt(i)] = i
+
+const ENCODER = new TextEncoder()
+
+/**
+ * The characters of `input` as bytes in `bytes` (which must hold `input.length`), with every
+ * non-ASCII character as 0xFF, which no alphabet accepts, so byte i always stands for character
+ * i. Native `TextEncoder.encodeInto` does the copying: per character it is several times faster
+ * than `charCodeAt`, which profiling showed as most of the base64 decoding of a long string.
+ */
+export function asciiBytes(input: string, bytes: Uint8Array): Uint8Array {
+  const { read, written } = ENCODER.encodeInto(input, bytes)
+  if (read !== input.length || written !== input.length) {
+    // A multi-byte character shifted what follows it: copy character by character instead.
+    for (let i = 0; i < input.length; i++) {
+      const code = input.charCodeAt(i)
+      bytes[i] = code < 128 ? code : 0xff
+    }
+  }
+  return bytes
+}
+
+/** Words needed for `chars` base64url characters, plus the one a 32-bit window may look into. */
+export function wordsFor(chars: number): number {
+  return Math.ceil((chars * 6) / 32) + 1
+}
+
+/**
+ * Decodes the base64url characters `bytes[start..end)` (from `asciiBytes`, unpadded) into
+ * `words`, bit 0 being the top bit of `words[0]`. Returns the bit count (6 per character), or -1
+ * if a character is outside the alphabet; the caller reports which (`badCharacterAt`). `words`
+ * must hold `wordsFor(end - start)` words; bits past the returned length are unspecified.
+ */
+export function decodeWords(bytes: Uint8Array, start: number, end: number, words: Int32Array): number {
+  let w = 0
+  let i = start
+  // Sixteen characters are 96 bits: exactly three words.
+  for (; i + 16 <= end; i += 16) {
+    const a = quad(bytes, i)
+    const b = quad(bytes, i + 4)
+    const c = quad(bytes, i + 8)
+    const d = quad(bytes, i + 12)
+    if ((a | b | c | d) < 0) return -1
+    words[w] = (a << 8) | (b >>> 16)
+    words[w + 1] = (b << 16) | (c >>> 8)
+    words[w + 2] = (c << 24) | d
+    w += 3
+  }
+  // The rest, 24 bits at a time (a last partial group is zero-filled), into `cur` at bit `fill`.
+  let cur = 0
+  let fill = 0
+  for (; i < end; i += 4) {
+    const v = end - i >= 4 ? quad(bytes, i) : partialQuad(bytes, i, end)
+    if (v < 0) return -1
+    if (fill <= 8) {
+      cur |= v << (8 - fill)
+      fill += 24
+      if (fill === 32) {
+        words[w++] = cur
+        cur = 0
+        fill = 0
+      }
+    } else {
+      words[w++] = cur | (v >>> (fill - 8))
+      cur = v << (40 - fill)
+      fill -= 8
+    }
+  }
+  if (fill > 0) words[w] = cur
+  return (end - start) * 6
+}
+
+/** Four characters as 24 bits; negative if any is outside the alphabet. */
+function quad(bytes: Uint8Array, i: number): number {
+  // A -1 entry shifted left stays negative, so one sign test covers all four.
+  return (
+    ((SEXTET[bytes[i] as number] as number) << 18) |
+    ((SEXTET[bytes[i + 1] as number] as number) << 12) |
+    ((SEXTET[bytes[i + 2] as number] as number) << 6) |
+    (SEXTET[bytes[i + 3] as number] as number)
+  )
+}
+
+/** One to three characters as the top of 24 bits, zero-filled; negative if any is bad. */
+function partialQuad(bytes: Uint8Array, i: number, end: number): number {
+  let v = 0
+  for (let k = 0; k < 4; k++) {
+    const sextet = i + k < end ? (SEXTET[bytes[i + k] as number] as number) : 0
+    if (sextet < 0) return -1
+    v = (v << 6) | sextet
+  }
+  return v
+}
+
+/** Index of the first character of `input[start..end)` outside the base64url alphabet (or `end`). */
+export function badCharacterAt(input: string, start: number, end: number): number {
+  let i = start
+  while (i < end && input.charCodeAt(i) < 128 && (SEXTET[input.charCodeAt(i)] as number) >= 0) i++
+  return i
+}
+
+/**
+ * The ids whose bit is set in the low `n` bits (n <= 32) of `value`, the top one standing for
+ * `firstId`: `idsOfBits(0b1011, 4)` is `[1, 3, 4]`. One step per set bit.
+ */
+export function idsOfBits(value: number, n: number, firstId = 1): number[] {
+  const ids: number[] = []
+  // Left-aligned, each set bit is found by counting leading zeros, then cleared.
+  let w = n === 0 ? 0 : value << (32 - n)
+  while (w !== 0) {
+    const k = Math.clz32(w)
+    ids.push(firstId + k)
+    w ^= 1 << (31 - k)
+  }
+  return ids
+}
+
+// Every pair of 6-bit letters (TCF ConsentLanguage, PublisherCC) by its 12-bit value: one lookup
+// instead of building a two-character string per field; null where a letter is past 'Z'.
+const LETTER_PAIRS: Array<string | null> = Array.from({ length: 4096 }, (_, v) =>
+  v >> 6 < 26 && (v & 63) < 26 ? String.fromCharCode(65 + (v >> 6), 65 + (v & 63)) : null,
+)
+
+// Scratch for `readBitfieldRanges`, grown to the longest BitField seen (at most 65,536 entries).
+let boundaries = new Int32Array(4096)
+
+/**
+ * Reads big-endian bit fields from decoded words, bounded by `bitLength`: the `BitReader` contract
+ * (`../bits`) over `decodeWords` output.
+ */
+export class WordReader {
+  readonly words: Int32Array
+  readonly bitLength: number
+  /** Next bit to read, from the top bit of `words[0]`. */
+  pos = 0
+  /** Set once any read needed more bits than remained. Never cleared. */
+  overrun = false
+  #lastDeciseconds = -1
+  #lastIso = ''
+
+  /** `words` must hold at least one word past the last one `bitLength` touches. */
+  constructor(words: Int32Array, bitLength: number) {
+    this.words = words
+    this.bitLength = Math.max(0, Math.min(bitLength, (words.length - 1) * 32))
+  }
+
+  get remaining(): number {
+    return this.bitLength - this.pos
+  }
+
+  /** True when `n` more bits are available; otherwise sets `overrun` and returns false. */
+  has(n: number): boolean {
+    if (n <= this.bitLength - this.pos) return true
+    this.overrun = true
+    return false
+  }
+
+  /** Unsigned big-endian integer of `n` bits, 0 <= n <= 48 (exact: wide reads use arithmetic). */
+  readInt(n: number): number {
+    if (n < 0 || n > 48 || !this.has(n)) {
+      this.overrun = true
+      return 0
+    }
+    const pos = this.pos
+    this.pos = pos + n
+    return this.intAt(pos, n)
+  }
+
+  /**
+   * The unsigned `n`-bit integer (0 <= n <= 48) at bit `pos`, without moving and without bounds
+   * checks: for fields the caller has already checked fit (the core's fixed head).
+   */
+  intAt(pos: number, n: number): number {
+    if (n === 0) return 0
+    if (n <= 32) return this.#window(pos) >>> (32 - n)
+    // Above 32 bits: the first n - 24 bits times 2^24 plus the last 24 (no 32-bit overflow).
+    return (this.#window(pos) >>> (56 - n)) * 16_777_216 + (this.#window(pos + n - 24) >>> 8)
+  }
+
+  /** `chars` 6-bit letters at bit `pos` as in `readString6`, without moving or bounds checks. */
+  lettersAt(pos: number, chars: number): string | null {
+    if (chars === 2) return LETTER_PAIRS[this.intAt(pos, 12)] as string | null
+    let out = ''
+    for (let i = 0; i < chars; i++) {
+      const v = this.intAt(pos + 6 * i, 6)
+      if (v > 25) return null
+      out += String.fromCharCode(65 + v)
+    }
+    return out
+  }
+
+  readBool(): boolean {
+    if (!this.has(1)) return false
+    const pos = this.pos++
+    return (this.words[pos >>> 5] as number) << (pos & 31) < 0
+  }
+
+  /**
+   * A bitfield of `n` bits as the sorted ids whose bit is set; bit i (0-based) stands for id
+   * `firstId + i`. Costs one step per set bit and per 32 bits, not per bit.
+   */
+  readBitfield(n: number, firstId = 1): number[] {
+    const ids: number[] = []
+    if (!this.has(n)) return ids
+    let pos = this.pos
+    const end = pos + n
+    let id = firstId
+    while (pos < end) {
+      const take = Math.min(32, end - pos)
+      // The next `take` bits, left-aligned; each set bit is found by counting leading zeros.
+      let w = this.#window(pos) & (-1 << (32 - take))
+      while (w !== 0) {
+        const k = Math.clz32(w)
+        ids.push(id + k)
+        w ^= 1 << (31 - k)
+      }
+      pos += take
+      id += take
+    }
+    this.pos = end
+    return ids
+  }
+
+  /**
+   * A bitfield of `n` bits as merged inclusive ranges of the set ids (bit i is id `firstId + i`).
+   * For vendor bitfields, whose ids can run into the tens of thousands.
+   */
+  readBitfieldRanges(n: number, firstId = 1): IdRanges {
+    if (!this.has(n)) return []
+    const words = this.words
+    const first = this.pos
+    const endPos = first + n
+    this.pos = endPos
+    // First the run boundaries, into a reused scratch array: alternately the position of a run's
+    // first set bit and of the first clear bit after it (at most n + 1 of them). Building the
+    // output afterwards, at its final size, costs less than pushing range by range.
+    if (boundaries.length <= n) boundaries = new Int32Array(n + 1)
+    const bounds = boundaries
+    let count = 0
+    if (n > 0) {
+      // A bit XORed with the bit before it is set exactly where a run starts or ends, so each
+      // word costs a few operations plus one step per boundary in it, not one per bit. Bits
+      // outside the field read as 0, so a run open at the end of the field ends at `endPos`.
+      let index = first >>> 5
+      const last = (endPos - 1) >>> 5
+      let wordPos = index << 5
+      let w = (words[index] as number) & (-1 >>> (first & 31))
+      let before = 0 // the previous word's last bit, as bit 31
+      for (;;) {
+        if (index === last && (endPos & 31) !== 0) w &= ~(-1 >>> (endPos & 31))
+        let t = w ^ ((w >>> 1) | before)
+        while (t !== 0) {
+          const k = Math.clz32(t)
+          bounds[count++] = wordPos + k
+          t ^= 1 << (31 - k)
+        }
+        if (index === last) break
+        before = w << 31
+        w = words[++index] as number
+        wordPos += 32
+      }
+      // Unless the field ends inside a word, the masking above could not close a last run.
+      if ((count & 1) === 1) bounds[count++] = endPos
+    }
+    // Id of bit `pos` is `pos - base`.
+    const base = first - firstId
+    const ranges: IdRanges = new Array<[number, number]>(count >> 1)
+    for (let i = 0; i < count; i += 2) {
+      ranges[i >> 1] = [(bounds[i] as number) - base, (bounds[i + 1] as number) - base - 1]
+    }
+    return ranges
+  }
+
+  /**
+   * `chars` letters of 6 bits each, 0 = 'A' .. 25 = 'Z' (TCF ConsentLanguage, PublisherCC).
+   * Returns null when a letter is out of range or the bits run out.
+   */
+  readString6(chars: number): string | null {
+    if (!this.has(chars * 6)) return null
+    const pos = this.pos
+    const out = this.lettersAt(pos, chars)
+    if (out !== null) this.pos = pos + chars * 6
+    else {
+      // Stop just after the first letter past 'Z', as BitReader does.
+      let i = 0
+      while (this.intAt(pos + 6 * i, 6) <= 25) i++
+      this.pos = pos + 6 * (i + 1)
+    }
+    return out
+  }
+
+  /** 36-bit count of deciseconds since the Unix epoch, as an ISO 8601 string (TCF Created). */
+  readDatetime(): string {
+    const deciseconds = this.readInt(36)
+    // Created and LastUpdated are usually equal: format once per reader.
+    if (deciseconds !== this.#lastDeciseconds) {
+      this.#lastDeciseconds = deciseconds
+      this.#lastIso = isoFromDeciseconds(deciseconds)
+    }
+    return this.#lastIso
+  }
+
+  skip(n: number): void {
+    if (this.has(n)) this.pos += n
+  }
+
+  /** The 32 bits from `pos`, as a signed 32-bit integer. */
+  #window(pos: number): number {
+    const words = this.words
+    const i = pos >>> 5
+    const off = pos & 31
+    const hi = words[i] as number
+    return off === 0 ? hi : (hi << off) | ((words[i + 1] as number) >>> (32 - off))
+  }
+}
