@@ -9,7 +9,7 @@
  * before it loads the next; nothing read from it outlives the call that read it, and bytes past
  * the loaded segment (an earlier segment's) are never part of a value.
  */
-import { isoFromEpochMs, MAX_FIBONACCI_BITS, mergeRanges } from '../bits'
+import { isoFromDeciseconds, MAX_FIBONACCI_BITS, mergeRanges } from '../bits'
 import type { DecodeError, IdRanges } from '../types'
 
 type Failure = { ok: false; error: DecodeError }
@@ -200,7 +200,7 @@ export class SegmentReader {
     // Created and LastUpdated are usually equal: format once per segment.
     if (deciseconds !== this.#lastDeciseconds) {
       this.#lastDeciseconds = deciseconds
-      this.#lastIso = isoFromEpochMs(deciseconds * 100)
+      this.#lastIso = isoFromDeciseconds(deciseconds)
     }
     return this.#lastIso
   }

@@ -327,11 +327,17 @@ function layoutKeys(spec: UsSectionSpec, table: FieldTable): string[] {
  * @example usSectionDecoder(usnatSpec)('BVQqAAAAAgA.QA', 0, 14, 16384) // { ok: true, value: { Version: 1, ..., Gpc: false } }
  */
 export function usSectionDecoder(spec: UsSectionSpec): UsSectionDecoder {
-  // Indexed by the version field's value (Int(6): 0..63).
-  const layouts: Array<Layout | undefined> = Array.from({ length: 64 }, () => undefined)
+  const prefix = spec.name
+  const section: UsSection = {
+    spec,
+    layouts: Array.from({ length: 64 }, () => undefined),
+    versionField: `${prefix}.${spec.versionField}`,
+    subField: spec.subsection === 'gpc' ? `${prefix}.Gpc` : `${prefix}.SensitiveDataProcessing`,
+    typeField: `${prefix}.SubsectionType`,
+  }
   for (const [version, table] of Object.entries(spec.versions)) {
     const keys = layoutKeys(spec, table)
-    layouts[Number(version)] = {
+    section.layouts[Number(version)] = {
       fields: compileTable(table, spec.name),
       sensitive: spec.subsection === 'sensitive' ? compileTable(SENSITIVE_SUBSECTION, spec.name) : null,
       sub: spec.subsection === null ? -1 : keys.length - 1,
@@ -339,7 +345,18 @@ export function usSectionDecoder(spec: UsSectionSpec): UsSectionDecoder {
       build: builderFor(keys, US_BUILDERS),
     }
   }
-  return (text, start, end, maxLength) => decodeUsSection(spec, layouts, text, start, end, maxLength)
+  return (text, start, end, maxLength) => decodeUsSection(section, text, start, end, maxLength)
+}
+
+// A section's spec, layouts and the field names its errors use, built once.
+interface UsSection {
+  spec: UsSectionSpec
+  /** Indexed by the version field's value (Int(6): 0..63). */
+  layouts: Array<Layout | undefined>
+  versionField: string
+  /** The sub-section's field (`<name>.Gpc` or `<name>.SensitiveDataProcessing`). */
+  subField: string
+  typeField: string
 }
 
 /** Used by tests: every US layout whose output object is built by the generic builder. */
@@ -352,13 +369,13 @@ export function layoutsWithoutLiteral(): string[] {
 }
 
 function decodeUsSection(
-  spec: UsSectionSpec,
-  layouts: ReadonlyArray<Layout | undefined>,
+  section: UsSection,
   text: string,
   start: number,
   end: number,
   maxLength: number,
 ): DecodeResult<GppSectionFields> {
+  const { spec, versionField, subField, typeField } = section
   const prefix = spec.name
   const r = SEGMENT
   // `core[.sub]`: the core loads up to the first '.'; a second '.' fails before anything is read.
@@ -370,9 +387,8 @@ function decodeUsSection(
     return segmentError(segmentText(text, start, end), prefix, maxLength)
   }
   const version = r.readInt(6)
-  const layout = r.overrun ? undefined : layouts[version]
+  const layout = r.overrun ? undefined : section.layouts[version]
   if (!layout) {
-    const versionField = `${prefix}.${spec.versionField}`
     if (r.overrun) return decodeError('truncated', versionField, `${versionField} runs past the end`)
     const known = Object.keys(spec.versions).join(', ')
     return decodeError('bad_version', versionField, `${versionField} is ${version}, known: ${known}`)
@@ -389,14 +405,12 @@ function decodeUsSection(
   if (spec.subsection === null) {
     return discard(decodeError('unexpected_segment', prefix, `${prefix} defines no sub-section`))
   }
-  const subField = spec.subsection === 'gpc' ? `${prefix}.Gpc` : `${prefix}.SensitiveDataProcessing`
   if (r.load(text, stop + 1, end) < 0) {
     return discard(segmentError(text.slice(stop + 1, end), subField, maxLength))
   }
   if (spec.subsection === 'gpc') {
     // "SubsectionType: 0 Core, 1 GPC": a second core or an unknown type is not a GPC sub-section.
     const type = r.readInt(2)
-    const typeField = `${prefix}.SubsectionType`
     if (r.overrun) return discard(decodeError('truncated', typeField, `${typeField} runs past the end`))
     if (type !== 1) {
       return discard(
