@@ -9,6 +9,9 @@
  */
 import { isoFromDeciseconds } from '../bits'
 import type { IdRanges } from '../types'
+import { VENDOR_SECTION } from './fields'
+
+const VENDOR_ID_BITS = VENDOR_SECTION.maxVendorIdBits
 
 // RFC 4648 section 5 alphabet by byte; every other byte maps to -1 (as in `decodeBase64Url`).
 const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
@@ -136,8 +139,12 @@ const LETTER_PAIRS: Array<string | null> = Array.from({ length: 4096 }, (_, v) =
   v >> 6 < 26 && (v & 63) < 26 ? String.fromCharCode(65 + (v >> 6), 65 + (v & 63)) : null,
 )
 
-// Scratch for `readBitfieldRanges`, grown to the longest BitField seen (at most 65,536 entries).
-let boundaries = new Int32Array(4096)
+// Scratch for `readBitfieldRanges`: run boundaries as offsets into the field. A vendor BitField
+// has at most 65,535 bits, so at most 65,536 boundaries; sized for that once (128 KB) because
+// growing it on demand put a never-run branch in front of the scan, and reaching one in optimized
+// code sends the rest of the call to the interpreter: 11 ms for a hostile 4 KB string's first call.
+const MAX_SCAN_BITS = 2 ** VENDOR_ID_BITS - 1
+const BOUNDARIES = new Uint16Array(MAX_SCAN_BITS + 2)
 
 /**
  * Reads big-endian bit fields from decoded words, bounded by `bitLength`: the `BitReader` contract
@@ -246,42 +253,56 @@ export class WordReader {
     const first = this.pos
     const endPos = first + n
     this.pos = endPos
-    // First the run boundaries, into a reused scratch array: alternately the position of a run's
-    // first set bit and of the first clear bit after it (at most n + 1 of them). Building the
-    // output afterwards, at its final size, costs less than pushing range by range.
-    if (boundaries.length <= n) boundaries = new Int32Array(n + 1)
-    const bounds = boundaries
+    if (n === 0) return []
+    if (n > MAX_SCAN_BITS) return this.#longBitfieldRanges(first, n, firstId)
+    // First the run boundaries, into a reused scratch array: alternately the offset of a run's
+    // first set bit and of the first clear bit after it. Building the output afterwards, at its
+    // final size, costs less than pushing range by range.
+    const bounds = BOUNDARIES
     let count = 0
-    if (n > 0) {
-      // A bit XORed with the bit before it is set exactly where a run starts or ends, so each
-      // word costs a few operations plus one step per boundary in it, not one per bit. Bits
-      // outside the field read as 0, so a run open at the end of the field ends at `endPos`.
-      let index = first >>> 5
-      const last = (endPos - 1) >>> 5
-      let wordPos = index << 5
-      let w = (words[index] as number) & (-1 >>> (first & 31))
-      let before = 0 // the previous word's last bit, as bit 31
-      for (;;) {
-        if (index === last && (endPos & 31) !== 0) w &= ~(-1 >>> (endPos & 31))
-        let t = w ^ ((w >>> 1) | before)
-        while (t !== 0) {
-          const k = Math.clz32(t)
-          bounds[count++] = wordPos + k
-          t ^= 1 << (31 - k)
-        }
-        if (index === last) break
-        before = w << 31
-        w = words[++index] as number
-        wordPos += 32
+    // A bit XORed with the bit before it is set exactly where a run starts or ends, so each word
+    // costs a few operations plus one step per boundary in it, not one per bit. Bits outside the
+    // field read as 0, so a run open at the end of the field ends at offset n.
+    let index = first >>> 5
+    const last = (endPos - 1) >>> 5
+    let offset = (index << 5) - first // of the current word's top bit, from the field's start
+    let w = (words[index] as number) & (-1 >>> (first & 31))
+    let before = 0 // the previous word's last bit, as bit 31
+    while (index <= last) {
+      if (index === last && (endPos & 31) !== 0) w &= ~(-1 >>> (endPos & 31))
+      let t = w ^ ((w >>> 1) | before)
+      while (t !== 0) {
+        const k = Math.clz32(t)
+        bounds[count++] = offset + k
+        t ^= 1 << (31 - k)
       }
-      // Unless the field ends inside a word, the masking above could not close a last run.
-      if ((count & 1) === 1) bounds[count++] = endPos
+      before = w << 31
+      w = words[++index] as number
+      offset += 32
     }
-    // Id of bit `pos` is `pos - base`.
-    const base = first - firstId
+    // A run still open at a word-aligned end was not closed by the masking: close it at n.
+    // Branch-free on purpose (see BOUNDARIES).
+    bounds[count] = n
+    count += count & 1
+    // Id of field offset i is `i + firstId`.
     const ranges: IdRanges = new Array<[number, number]>(count >> 1)
     for (let i = 0; i < count; i += 2) {
-      ranges[i >> 1] = [(bounds[i] as number) - base, (bounds[i + 1] as number) - base - 1]
+      ranges[i >> 1] = [(bounds[i] as number) + firstId, (bounds[i + 1] as number) + firstId - 1]
+    }
+    return ranges
+  }
+
+  /** `readBitfieldRanges` bit by bit, for a field longer than any vendor BitField can be. */
+  #longBitfieldRanges(first: number, n: number, firstId: number): IdRanges {
+    const ranges: IdRanges = []
+    let runStart = -1
+    for (let i = 0; i <= n; i++) {
+      const set = i < n && this.intAt(first + i, 1) === 1
+      if (set && runStart < 0) runStart = i
+      else if (!set && runStart >= 0) {
+        ranges.push([runStart + firstId, i - 1 + firstId])
+        runStart = -1
+      }
     }
     return ranges
   }
