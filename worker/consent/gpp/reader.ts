@@ -33,7 +33,7 @@ while (FIBONACCI.length < MAX_FIBONACCI_BITS) {
 // (and `load` writes the last partial byte's unused bits as zeros, which `restIsZero` relies on).
 const TAIL = 16
 // Segments up to the default GPP length cap (16 KB) decode into one buffer; a longer one (only
-// with a larger `maxLength`) gets its own for that call.
+// with a larger `maxLength`) gets its own, dropped when the next segment loads.
 const SCRATCH_CHARS = 16_384
 
 export class SegmentReader {
