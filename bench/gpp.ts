@@ -109,8 +109,8 @@ const hostileRestrictions = `DBABDA~${bitsToBase64(
 // one decoder leaves (the library allocates heavily) is collected inside the other decoder's
 // window. A minor GC (scavenge) does exactly that. It used to be a full GC, which left the next
 // window slower by an amount that depended on the code, not on the work: the library's summed
-// time 25-120% higher and twice as noisy (440-920 us over runs against 345-370 us), the previous
-// Gatehouse decoder's about twice as high. A serving isolate rarely runs a full GC, so neither
+// time 20-170% higher and far noisier (440-920 us over runs against 340-370 us), the previous
+// Gatehouse decoder's 2-3x as high. A serving isolate rarely runs a full GC, so neither
 // decoder is measured that way any more.
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as (options?: { type?: 'major' | 'minor' }) => void
