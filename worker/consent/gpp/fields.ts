@@ -31,8 +31,7 @@ export type FieldType =
 
 export type FieldTable = ReadonlyArray<readonly [name: string, type: FieldType]>
 
-// Int and N-Bitfield rows are built only here, all with the same keys in the same order, so the
-// hot loop in readFields sees one object shape for them.
+// Int rows are built only here: each has its bounds, and a count of 1 like an N-Bitfield's.
 function intField(bits: number, min = 0, max = 2 ** bits - 1): FieldType {
   return { type: 'int', bits, min, max, count: 1 }
 }
@@ -68,6 +67,9 @@ export const VALUES: Values = Array.from({ length: MAX_FIELDS }, () => null) as 
 /** Builds a section's output object from its values by position. */
 export type Build = (v: Values) => GppSectionFields
 
+// The builders `builderFor` made because no literal fitted.
+const GENERIC_BUILDERS = new WeakSet<Build>()
+
 /**
  * Picks, for a section layout whose output keys are `keys` (in order), the builder among
  * `candidates` that writes exactly those keys in that order, each from its own position; checked
@@ -95,8 +97,6 @@ export function builderFor(keys: readonly string[], candidates: readonly Build[]
   GENERIC_BUILDERS.add(generic)
   return generic
 }
-
-const GENERIC_BUILDERS = new WeakSet<Build>()
 
 /** Whether `build` is the generic fallback of `builderFor` (tests require a literal for every layout). */
 export function isGenericBuilder(build: Build): boolean {
