@@ -140,8 +140,9 @@ function decodeSegments(
   let seen = 0 // bit per SubsectionType already read
   for (let segment = 2; stop < end; segment++) {
     const field = SUBSECTION_TYPE
-    if (segment > MAX_SEGMENTS)
-      return discard(decodeError('unexpected_segment', NAME, `${NAME} has more segments`))
+    if (segment > MAX_SEGMENTS) {
+      return discard(decodeError('unexpected_segment', NAME, `${NAME} has more than two sub-sections`))
+    }
     const from = stop + 1
     stop = r.load(text, from, end)
     if (stop < 0) return discard(segmentError(segmentText(text, from, end), field, maxLength))
