@@ -20,7 +20,7 @@ import {
   SegmentType,
   VENDOR_SECTION,
 } from './fields'
-import { asciiBytes, badCharacterAt, decodeWords, idsOfBits, WordReader, wordsFor } from './words'
+import { asciiBytes, badCharacterAt, decodeWords, idsOfBits, lettersOf, WordReader, wordsFor } from './words'
 
 export interface DecodeTcOptions {
   /** Longest accepted TC string in characters, checked before decoding (default 8192). */
@@ -39,6 +39,8 @@ function failed<T extends object>(value: T | Failure): value is Failure {
 // so every string and segment reuses them instead of allocating (8 KB of base64url is 1,536 words).
 const BYTES = new Uint8Array(DEFAULT_MAX_LENGTH)
 const WORDS = new Int32Array(wordsFor(DEFAULT_MAX_LENGTH))
+// Likewise one reader, loaded with each segment in turn.
+const READER = new WordReader(WORDS, 0)
 
 /** Core plus at most one of each later segment type (DisclosedVendors, AllowedVendors, PublisherTC). */
 const MAX_SEGMENTS = 4
@@ -58,7 +60,7 @@ const CONSENT_ONLY_PURPOSES = [3, 4, 5, 6]
 // The same purposes as bits of a 24-bit purposes field (id p is bit 24 - p from the right), so
 // the core's LI field can be cleared of them before it is listed.
 const CONSENT_ONLY_MASK = CONSENT_ONLY_PURPOSES.reduce(
-  (m, p) => m | (1 << (CORE_HEAD.bits.purposeLegitimateInterests - p)),
+  (m, p) => m | (1 << ((CORE_HEAD.widths[CORE.purposeLegitimateInterests] as number) - p)),
   0,
 )
 
@@ -106,7 +108,8 @@ export function decodeTcString(input: string, opts: DecodeTcOptions = {}): Decod
   if (!(coreReader instanceof WordReader)) return coreReader
   // The straight-line reader handles every well-formed core head; anything else (truncated, not
   // version 2, a letter past 'Z') goes through the table, which names the field at fault.
-  const core = readCore(coreReader) ?? readCoreByTable(new WordReader(coreReader.words, coreReader.bitLength))
+  const core =
+    readCore(coreReader) ?? readCoreByTable(coreReader.load(coreReader.words, coreReader.bitLength))
   if (!core.ok) return core
   const tc = core.value
 
@@ -175,28 +178,44 @@ function segmentReader(
     const at = badCharacterAt(input, start, end) - start
     return decodeError('bad_base64', field, `${field} has a character outside base64url at position ${at}`)
   }
-  return new WordReader(words, bitLength)
+  return READER.load(words, bitLength)
 }
 
+// The core head's values by table position (`CORE`), filled by one loop per decode over the
+// head's offsets and widths: decoding is synchronous, so one buffer serves the isolate.
+const HEAD_OFFSETS = Int32Array.from(CORE_HEAD.offsets)
+const HEAD_WIDTHS = Int32Array.from(CORE_HEAD.widths)
+const HEAD = new Float64Array(HEAD_WIDTHS.length)
+const LETTERS = {
+  consentLanguage: (CORE_HEAD.widths[CORE.consentLanguage] as number) / 6,
+  publisherCountryCode: (CORE_HEAD.widths[CORE.publisherCountryCode] as number) / 6,
+}
+// "Only version 2 has this layout": the Version field's `equals` in CORE_FIELDS (NaN, matching
+// nothing, if it had none: every string would then go through the table walk).
+const VERSION = CORE_FIELDS[CORE.version]?.equals?.value ?? NaN
+
 /**
- * The core segment read straight through: the fixed head (Version to PublisherCC) at the offsets
- * and widths `CORE_HEAD` takes from `CORE_FIELDS`, after one check that it fits, then the vendor
- * and restriction sections. What the table walk (`readCoreByTable`) does, without its per-field
- * dispatch, bounds checks and values array; decode.test.ts checks the two agree. Returns null,
- * to hand over to the table walk, when the head is not a well-formed version 2 head; section
- * errors are returned as they are (the walk uses the same section readers).
+ * The core segment read straight through: every field of the fixed head (Version to PublisherCC)
+ * in one loop over the offsets and widths `CORE_HEAD` takes from `CORE_FIELDS`, after one check
+ * that the head fits, then the vendor and restriction sections. What the table walk
+ * (`readCoreByTable`) does, without its per-field dispatch, bounds checks and values array;
+ * decode.test.ts checks the two agree. Returns null, to hand over to the table walk, when the
+ * head is not a well-formed version 2 head; section errors are returned as they are (the walk
+ * uses the same section readers).
  */
 export function readCore(r: WordReader): DecodeResult<TcfString> | null {
-  const { at, bits } = CORE_HEAD
-  if (r.bitLength < CORE_HEAD.length || r.intAt(at.version, bits.version) !== 2) return null
-  const consentLanguage = r.lettersAt(at.consentLanguage, bits.consentLanguage / 6)
-  const publisherCountryCode = r.lettersAt(at.publisherCountryCode, bits.publisherCountryCode / 6)
-  if (consentLanguage === null || publisherCountryCode === null) return null
-  const createdDs = r.intAt(at.created, bits.created)
-  const lastUpdatedDs = r.intAt(at.lastUpdated, bits.lastUpdated)
+  if (r.bitLength < CORE_HEAD.length) return null
+  const v = HEAD
+  for (let i = 0; i < v.length; i++) v[i] = r.intAt(HEAD_OFFSETS[i] as number, HEAD_WIDTHS[i] as number)
+  const consentLanguage = lettersOf(v[CORE.consentLanguage] as number, LETTERS.consentLanguage)
+  const publisherCountryCode = lettersOf(v[CORE.publisherCountryCode] as number, LETTERS.publisherCountryCode)
+  if (v[CORE.version] !== VERSION || consentLanguage === null || publisherCountryCode === null) return null
+  const createdDs = v[CORE.created] as number
+  const lastUpdatedDs = v[CORE.lastUpdated] as number
   const created = isoFromDeciseconds(createdDs)
   // Usually equal: formatted once.
   const lastUpdated = lastUpdatedDs === createdDs ? created : isoFromDeciseconds(lastUpdatedDs)
+  const bits = CORE_HEAD.widths
   r.pos = CORE_HEAD.length
 
   const vendorConsents = readVendorSection(r, 'VendorConsents')
@@ -208,28 +227,28 @@ export function readCore(r: WordReader): DecodeResult<TcfString> | null {
   return {
     ok: true,
     value: {
-      version: 2,
+      version: VERSION,
       created,
       lastUpdated,
-      cmpId: r.intAt(at.cmpId, bits.cmpId),
-      cmpVersion: r.intAt(at.cmpVersion, bits.cmpVersion),
-      consentScreen: r.intAt(at.consentScreen, bits.consentScreen),
+      cmpId: v[CORE.cmpId] as number,
+      cmpVersion: v[CORE.cmpVersion] as number,
+      consentScreen: v[CORE.consentScreen] as number,
       consentLanguage,
-      vendorListVersion: r.intAt(at.vendorListVersion, bits.vendorListVersion),
-      policyVersion: r.intAt(at.policyVersion, bits.policyVersion),
-      isServiceSpecific: r.intAt(at.isServiceSpecific, bits.isServiceSpecific) === 1,
-      useNonStandardTexts: r.intAt(at.useNonStandardTexts, bits.useNonStandardTexts) === 1,
+      vendorListVersion: v[CORE.vendorListVersion] as number,
+      policyVersion: v[CORE.policyVersion] as number,
+      isServiceSpecific: v[CORE.isServiceSpecific] === 1,
+      useNonStandardTexts: v[CORE.useNonStandardTexts] === 1,
       specialFeatureOptIns: idsOfBits(
-        r.intAt(at.specialFeatureOptIns, bits.specialFeatureOptIns),
-        bits.specialFeatureOptIns,
+        v[CORE.specialFeatureOptIns] as number,
+        bits[CORE.specialFeatureOptIns] as number,
       ),
-      purposeConsents: idsOfBits(r.intAt(at.purposeConsents, bits.purposeConsents), bits.purposeConsents),
+      purposeConsents: idsOfBits(v[CORE.purposeConsents] as number, bits[CORE.purposeConsents] as number),
       // Listed without the consent-only purposes' bits (see CONSENT_ONLY_PURPOSES).
       purposeLegitimateInterests: idsOfBits(
-        r.intAt(at.purposeLegitimateInterests, bits.purposeLegitimateInterests) & ~CONSENT_ONLY_MASK,
-        bits.purposeLegitimateInterests,
+        (v[CORE.purposeLegitimateInterests] as number) & ~CONSENT_ONLY_MASK,
+        bits[CORE.purposeLegitimateInterests] as number,
       ),
-      purposeOneTreatment: r.intAt(at.purposeOneTreatment, bits.purposeOneTreatment) === 1,
+      purposeOneTreatment: v[CORE.purposeOneTreatment] === 1,
       publisherCountryCode,
       vendorConsents,
       vendorLegitimateInterests,
@@ -275,10 +294,6 @@ export function readCoreByTable(r: WordReader): DecodeResult<TcfString> {
       publisherTC: null,
     },
   }
-}
-
-function ascending(a: number, b: number): number {
-  return a - b
 }
 
 /** A purposes list without the consent-only purposes (see CONSENT_ONLY_PURPOSES). */
@@ -458,29 +473,38 @@ function rangeError(
   return decodeError(reason, field, `${field} ${detail}`)
 }
 
+// Restriction vendor ids have no MaxVendorId: any 16-bit id but 0.
+const RESTRICTION_MAX_ID = 2 ** RESTRICTIONS.vendorIdBits - 1
+
+// Where each purpose and type (key purposeId * 4 + restrictionType) sits in the output being
+// built, valid only where SLOT_STAMPS holds the current call's stamp: no per-call table to
+// allocate or clear (a typed array per call cost more than the rest of a one-entry section).
+// Float64 stamps stay exact for 2^53 calls.
+const SLOTS = new Uint16Array(2 ** (RESTRICTIONS.purposeIdBits + RESTRICTIONS.restrictionTypeBits))
+const SLOT_STAMPS = new Float64Array(SLOTS.length)
+let restrictionStamp = 0
+
 /**
  * The Publisher Restrictions section: NumPubRestrictions entries of PurposeId, RestrictionType and
  * a range list of vendors. Entries for the same purpose and type are merged; entries without
- * vendors restrict nothing and are left out. Output sorted by purpose, then type.
+ * vendors restrict nothing and are left out. Output sorted by purpose, then type (the order
+ * encoders write, so usually as read).
  */
 function readRestrictions(r: WordReader, section: string): PublisherRestriction[] | Failure {
-  const countField = `${section}.NumPubRestrictions`
   const count = r.readInt(RESTRICTIONS.numPubRestrictionsBits)
-  if (r.overrun) return decodeError('truncated', countField, `${countField} runs past the end`)
+  if (r.overrun) return countError(section, 'runs past the end')
   const minEntryBits =
     RESTRICTIONS.purposeIdBits + RESTRICTIONS.restrictionTypeBits + RESTRICTIONS.numEntriesBits
   if (count * minEntryBits > r.remaining) {
-    return decodeError(
-      'truncated',
-      countField,
-      `${countField} is ${count} but only ${r.remaining} bits remain`,
-    )
+    return countError(section, `is ${count} but only ${r.remaining} bits remain`)
   }
-  if (count === 0) return []
-  // Restriction vendor ids have no MaxVendorId: any 16-bit id but 0.
-  const maxId = 2 ** RESTRICTIONS.vendorIdBits - 1
-  // key = purposeId * 4 + restrictionType
-  const byKey = new Map<number, IdRanges>()
+  const out: PublisherRestriction[] = []
+  if (count === 0) return out
+  // This call's stamp: a key's slot is only valid when stamped by this call (see SLOT_STAMPS).
+  const stamp = ++restrictionStamp
+  let lastKey = -1
+  let sorted = true
+  let appended = false
   for (let i = 0; i < count; i++) {
     const purposeId = r.readInt(RESTRICTIONS.purposeIdBits)
     const restrictionType = r.readInt(RESTRICTIONS.restrictionTypeBits)
@@ -501,20 +525,36 @@ function readRestrictions(r: WordReader, section: string): PublisherRestriction[
       section,
       RESTRICTIONS.numEntriesBits,
       RESTRICTIONS.vendorIdBits,
-      maxId,
+      RESTRICTION_MAX_ID,
     )
     if (failed(vendors)) return vendors
-    const key = purposeId * 4 + restrictionType
-    const before = byKey.get(key)
-    // Appending in place: concat would copy the list once per entry (quadratic on hostile input).
-    if (before) for (const range of vendors) before.push(range)
-    else byKey.set(key, vendors)
-  }
-  const out: PublisherRestriction[] = []
-  for (const key of [...byKey.keys()].sort(ascending)) {
-    const vendors = mergeRanges(byKey.get(key) as IdRanges)
+    // An entry without vendors restricts nothing.
     if (vendors.length === 0) continue
-    out.push({ purposeId: key >> 2, restrictionType: (key & 3) as 0 | 1 | 2, vendors })
+    const key = purposeId * 4 + restrictionType
+    if (SLOT_STAMPS[key] !== stamp) {
+      SLOT_STAMPS[key] = stamp
+      SLOTS[key] = out.length
+      out.push({ purposeId, restrictionType: restrictionType as 0 | 1 | 2, vendors })
+      if (key < lastKey) sorted = false
+      lastKey = key
+    } else {
+      // Appending in place: concat would copy the list once per entry (quadratic on hostile input).
+      const before = (out[SLOTS[key] as number] as PublisherRestriction).vendors
+      for (const range of vendors) before.push(range)
+      appended = true
+    }
   }
+  // Each range list is merged already unless entries were appended to it.
+  if (appended) for (const entry of out) entry.vendors = mergeRanges(entry.vendors)
+  if (!sorted) out.sort(byPurposeThenType)
   return out
+}
+
+function countError(section: string, detail: string): Failure {
+  const field = `${section}.NumPubRestrictions`
+  return decodeError('truncated', field, `${field} ${detail}`)
+}
+
+function byPurposeThenType(a: PublisherRestriction, b: PublisherRestriction): number {
+  return a.purposeId - b.purposeId || a.restrictionType - b.restrictionType
 }

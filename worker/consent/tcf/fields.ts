@@ -62,21 +62,21 @@ export const CORE = positions(CORE_FIELDS)
 
 /**
  * The fixed-width fields a table opens with (up to its first field sized by a count or by a
- * section of its own): each one's bit offset and width by key, and their total length.
+ * section of its own), by table position: each one's bit offset and width, and their total length.
  */
 export function fixedHead<K extends string>(
   fields: readonly FieldSpec<K>[],
-): { at: Readonly<Record<K, number>>; bits: Readonly<Record<K, number>>; length: number } {
-  const at = {} as Record<K, number>
-  const bits = {} as Record<K, number>
+): { offsets: readonly number[]; widths: readonly number[]; length: number } {
+  const offsets: number[] = []
+  const widths: number[] = []
   let length = 0
   for (const f of fields) {
     if (typeof f.bits !== 'number' || f.bits === 0) break
-    at[f.key] = length
-    bits[f.key] = f.bits
+    offsets.push(length)
+    widths.push(f.bits)
     length += f.bits
   }
-  return { at, bits, length }
+  return { offsets, widths, length }
 }
 
 /** The core's fixed head (Version to PublisherCC, 213 bits), for the decoder's straight-line reader. */

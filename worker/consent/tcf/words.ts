@@ -139,6 +139,21 @@ const LETTER_PAIRS: Array<string | null> = Array.from({ length: 4096 }, (_, v) =
   v >> 6 < 26 && (v & 63) < 26 ? String.fromCharCode(65 + (v >> 6), 65 + (v & 63)) : null,
 )
 
+/**
+ * `chars` 6-bit letters (0 = 'A' .. 25 = 'Z') packed in `value`, first letter highest, as a
+ * string; null when a letter is past 'Z'. `lettersOf(4 * 64 + 13, 2)` is 'EN'.
+ */
+export function lettersOf(value: number, chars: number): string | null {
+  if (chars === 2) return LETTER_PAIRS[value] as string | null
+  let out = ''
+  for (let i = chars - 1; i >= 0; i--) {
+    const letter = Math.floor(value / 64 ** i) % 64
+    if (letter > 25) return null
+    out += String.fromCharCode(65 + letter)
+  }
+  return out
+}
+
 // Scratch for `readBitfieldRanges`: run boundaries as offsets into the field. A vendor BitField
 // has at most 65,535 bits, so at most 65,536 boundaries; sized for that once (128 KB) because
 // growing it on demand put a never-run branch in front of the scan, and reaching one in optimized
@@ -151,19 +166,32 @@ const BOUNDARIES = new Uint16Array(MAX_SCAN_BITS + 2)
  * (`../bits`) over `decodeWords` output.
  */
 export class WordReader {
-  readonly words: Int32Array
-  readonly bitLength: number
+  words: Int32Array
+  bitLength: number
   /** Next bit to read, from the top bit of `words[0]`. */
-  pos = 0
-  /** Set once any read needed more bits than remained. Never cleared. */
-  overrun = false
-  #lastDeciseconds = -1
-  #lastIso = ''
+  pos: number
+  /** Set once any read needed more bits than remained. Never cleared (until `load`). */
+  overrun: boolean
 
   /** `words` must hold at least one word past the last one `bitLength` touches. */
   constructor(words: Int32Array, bitLength: number) {
     this.words = words
+    this.bitLength = 0
+    this.pos = 0
+    this.overrun = false
+    this.load(words, bitLength)
+  }
+
+  /**
+   * Starts over on other words, as a new reader would: lets a decoder keep one reader instead of
+   * constructing one per segment (profiling showed the construction, which is not inlined).
+   */
+  load(words: Int32Array, bitLength: number): this {
+    this.words = words
     this.bitLength = Math.max(0, Math.min(bitLength, (words.length - 1) * 32))
+    this.pos = 0
+    this.overrun = false
+    return this
   }
 
   get remaining(): number {
@@ -190,25 +218,31 @@ export class WordReader {
 
   /**
    * The unsigned `n`-bit integer (0 <= n <= 48) at bit `pos`, without moving and without bounds
-   * checks: for fields the caller has already checked fit (the core's fixed head).
+   * checks: for fields the caller has already checked fit.
    */
   intAt(pos: number, n: number): number {
     if (n === 0) return 0
-    if (n <= 32) return this.#window(pos) >>> (32 - n)
+    if (n <= 32) return this.bitsAt(pos, n)
     // Above 32 bits: the first n - 24 bits times 2^24 plus the last 24 (no 32-bit overflow).
-    return (this.#window(pos) >>> (56 - n)) * 16_777_216 + (this.#window(pos + n - 24) >>> 8)
+    return this.bitsAt(pos, n - 24) * 16_777_216 + this.bitsAt(pos + n - 24, 24)
+  }
+
+  /**
+   * `intAt` for 1 <= n <= 32, branch-free and small enough that TurboFan inlines it wherever it
+   * is called (a larger `intAt` stopped being inlined into the core reader, and calls showed).
+   */
+  bitsAt(pos: number, n: number): number {
+    const words = this.words
+    const i = pos >>> 5
+    const off = pos & 31
+    // The next word's top `off` bits; `>>> 1 >>> (31 - off)` is 0 when off is 0, where a single
+    // `>>> (32 - off)` would shift by 32, which JavaScript takes as 0.
+    return (((words[i] as number) << off) | (((words[i + 1] as number) >>> 1) >>> (31 - off))) >>> (32 - n)
   }
 
   /** `chars` 6-bit letters at bit `pos` as in `readString6`, without moving or bounds checks. */
   lettersAt(pos: number, chars: number): string | null {
-    if (chars === 2) return LETTER_PAIRS[this.intAt(pos, 12)] as string | null
-    let out = ''
-    for (let i = 0; i < chars; i++) {
-      const v = this.intAt(pos + 6 * i, 6)
-      if (v > 25) return null
-      out += String.fromCharCode(65 + v)
-    }
-    return out
+    return lettersOf(this.intAt(pos, chars * 6), chars)
   }
 
   readBool(): boolean {
@@ -230,7 +264,7 @@ export class WordReader {
     while (pos < end) {
       const take = Math.min(32, end - pos)
       // The next `take` bits, left-aligned; each set bit is found by counting leading zeros.
-      let w = this.#window(pos) & (-1 << (32 - take))
+      let w = this.bitsAt(pos, 32) & (-1 << (32 - take))
       while (w !== 0) {
         const k = Math.clz32(w)
         ids.push(id + k)
@@ -297,7 +331,7 @@ export class WordReader {
     const ranges: IdRanges = []
     let runStart = -1
     for (let i = 0; i <= n; i++) {
-      const set = i < n && this.intAt(first + i, 1) === 1
+      const set = i < n && this.bitsAt(first + i, 1) === 1
       if (set && runStart < 0) runStart = i
       else if (!set && runStart >= 0) {
         ranges.push([runStart + firstId, i - 1 + firstId])
@@ -319,7 +353,7 @@ export class WordReader {
     else {
       // Stop just after the first letter past 'Z', as BitReader does.
       let i = 0
-      while (this.intAt(pos + 6 * i, 6) <= 25) i++
+      while (this.bitsAt(pos + 6 * i, 6) <= 25) i++
       this.pos = pos + 6 * (i + 1)
     }
     return out
@@ -327,25 +361,10 @@ export class WordReader {
 
   /** 36-bit count of deciseconds since the Unix epoch, as an ISO 8601 string (TCF Created). */
   readDatetime(): string {
-    const deciseconds = this.readInt(36)
-    // Created and LastUpdated are usually equal: format once per reader.
-    if (deciseconds !== this.#lastDeciseconds) {
-      this.#lastDeciseconds = deciseconds
-      this.#lastIso = isoFromDeciseconds(deciseconds)
-    }
-    return this.#lastIso
+    return isoFromDeciseconds(this.readInt(36))
   }
 
   skip(n: number): void {
     if (this.has(n)) this.pos += n
-  }
-
-  /** The 32 bits from `pos`, as a signed 32-bit integer. */
-  #window(pos: number): number {
-    const words = this.words
-    const i = pos >>> 5
-    const off = pos & 31
-    const hi = words[i] as number
-    return off === 0 ? hi : (hi << off) | ((words[i + 1] as number) >>> (32 - off))
   }
 }
