@@ -50,6 +50,67 @@ const slot = (name, content) => `      <section data-gatehouse-slot="${name}">${
 const CSS =
   'body{font-family:system-ui;margin:2rem}header a{margin-right:.5rem}[data-gatehouse-slot]{padding:1rem;background:#f4f1ea}\n'
 
+// Pages under a strict Content-Security-Policy, as sites that allow scripts by nonce or hash send
+// them: the gateway's injected scripts must run without the policy being weakened.
+const SITE_SCRIPT = 'window.siteScriptRan = true'
+const SITE_SCRIPT_HASH = `'sha256-${createHash('sha256').update(SITE_SCRIPT).digest('base64')}'`
+
+function cspPage(kind, nonce) {
+  const n = nonce ? ` nonce="${nonce}"` : ''
+  return `<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8">
+    <title>CSP ${kind} · Demo store</title>
+    <link rel="stylesheet" href="/static/store.css">
+    <script${n}>${SITE_SCRIPT}</script>
+    <script${n} src="https://tags.adnetwork.example/pixel.js" data-category="advertising"></script>
+  </head>
+  <body>
+    <h1>Content-Security-Policy: ${kind}</h1>
+  </body>
+</html>
+`
+}
+
+/** `/csp/<kind>` (nonce, hash, hash-strict-dynamic, report-only): a fresh nonce per response, as a real site sends. */
+function cspRoute(res, kind) {
+  const nonce = createHash('sha256').update(String(Math.random())).digest('base64').slice(0, 22)
+  const policies = {
+    nonce: [
+      'content-security-policy',
+      `script-src 'nonce-${nonce}' 'strict-dynamic'; object-src 'none'; base-uri 'none'`,
+    ],
+    hash: [
+      'content-security-policy',
+      `script-src 'self' https://tags.adnetwork.example ${SITE_SCRIPT_HASH}; object-src 'none'`,
+    ],
+    // Hashes with 'strict-dynamic' and no nonce: no parser-inserted external script may load.
+    'hash-strict-dynamic': ['content-security-policy', `script-src ${SITE_SCRIPT_HASH} 'strict-dynamic'`],
+    'report-only': [
+      'content-security-policy-report-only',
+      `script-src 'nonce-${nonce}'; report-uri /csp-reports`,
+    ],
+  }
+  const policy = policies[kind]
+  if (!policy) return html(res, 404, page('Not found', '      <h1>Page not found</h1>'))
+  html(res, 200, cspPage(kind, kind.startsWith('hash') ? null : nonce), {
+    'cache-control': 'no-store',
+    [policy[0]]: policy[1],
+  })
+}
+
+// Tags from hosts no rule in rules/tags.yaml names (for `unlisted` in rules/tags.yaml): a widget
+// and a map from unknown third parties, an image from the shop's own static CDN, a local script.
+const EMBEDS = [
+  '      <h1>Embeds</h1>',
+  '      <script src="https://widgets.unknown.example/reviews.js"></script>',
+  '      <script src="/static/app.js"></script>',
+  '      <img src="https://img.shop-static.example/lamp.jpg" alt="Desk lamp">',
+  '      <img src="https://pixel.unknown.example/p.gif" alt="">',
+  '      <iframe src="https://maps.unknown.example/embed?q=store" title="Map"></iframe>',
+].join('\n')
+
 /** Per-path faults injected through `/__control/fault` (tests and demos of the fallback). */
 const faults = new Map()
 /** Held responses waiting for `/__control/release?id=`. */
@@ -216,6 +277,8 @@ async function route(req, res) {
     return product(req, res, decodeURIComponent(path.slice('/product/'.length)))
   if (path === '/cart' && req.method === 'GET') return cart(req, res)
   if (path === '/cart/add' && req.method === 'POST') return addToCart(req, res)
+  if (path.startsWith('/csp/')) return cspRoute(res, path.slice('/csp/'.length))
+  if (path === '/embeds') return html(res, 200, page('Embeds', EMBEDS), { 'cache-control': 'no-store' })
   if (path === '/static/store.css')
     return send(res, 200, { 'content-type': 'text/css', 'cache-control': 'public, max-age=3600' }, CSS)
   if (path === '/api/products')

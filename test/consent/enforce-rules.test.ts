@@ -3,7 +3,11 @@
  * tag neutralisation in HTMLRewriter, the Consent Mode mapping and the origin header format.
  */
 import { describe, expect, it } from 'vitest'
-import { consentModeDefaults, consentModeHooks } from '../../worker/consent/enforce/consent-mode'
+import {
+  consentModeDefaults,
+  consentModeHooks,
+  consentModeScriptText,
+} from '../../worker/consent/enforce/consent-mode'
 import {
   cookieAllowed,
   cookieClass,
@@ -14,7 +18,9 @@ import { consentHeaderValue, parseConsentHeader } from '../../worker/consent/enf
 import { isExecutableScriptType, tagHooks, tagNeed, type TagElement } from '../../worker/consent/enforce/tags'
 import type { Consent, Purpose } from '../../worker/consent/types'
 import { parseSetCookie } from '../../worker/lib/cookies'
+import { emptyHooks } from '../../worker/proxy/hooks'
 import { bundledRules } from '../../worker/rules'
+import { tagsSchema } from '../../worker/rules/concerns/tags'
 
 const purposes = (granted: Purpose[]): Record<Purpose, boolean> => ({
   storage: granted.includes('storage'),
@@ -162,6 +168,71 @@ describe('tag matching (rules/tags.yaml)', () => {
   })
 })
 
+describe('unlisted third-party tags (rules/tags.yaml unlisted)', () => {
+  const page = new URL('https://shop.example:8443/products')
+  const strict = tagsSchema.parse({
+    unlisted: { thirdParty: 'advertising', firstParty: ['cdn.shop-assets.example', '*.shop-static.example'] },
+  })
+  const scriptsOnly = tagsSchema.parse({ unlisted: { thirdParty: 'measurement', elements: ['script'] } })
+
+  it('lets every unlisted tag run by default', () => {
+    expect(bundledRules.tags.unlisted).toEqual({
+      thirdParty: 'allow',
+      firstParty: [],
+      elements: ['script', 'iframe', 'img'],
+    })
+    expect(
+      tagNeed('script', 'https://widgets.unknown.example/w.js', null, page, bundledRules.tags),
+    ).toBeNull()
+  })
+
+  it.each([
+    ['script', 'https://widgets.unknown.example/w.js', null, 'advertising'],
+    ['iframe', 'https://maps.unknown.example/embed', null, 'advertising'],
+    ['img', '//pixel.unknown.example/p.gif', null, 'advertising'],
+    ['script', 'https://shop.example/app.js', null, null],
+    ['script', 'http://shop.example:8080/app.js', null, null],
+    ['script', '/static/app.js', null, null],
+    ['script', 'app.js', null, null],
+    ['img', 'https://cdn.shop-assets.example/lamp.jpg', null, null],
+    ['img', 'https://img.cdn.shop-assets.example/lamp.jpg', null, 'advertising'],
+    ['img', 'https://img.shop-static.example/lamp.jpg', null, null],
+    ['img', 'https://shop-static.example/lamp.jpg', null, null],
+    ['img', 'https://notshop-static.example/lamp.jpg', null, 'advertising'],
+    ['script', 'https://www.shop.example/app.js', null, 'advertising'],
+    ['script', 'https://connect.facebook.net/fbevents.js', null, 'advertising'],
+    ['script', 'https://www.google-analytics.com/analytics.js', null, 'measurement'],
+    ['script', 'https://widgets.unknown.example/w.js', 'necessary', 'essential'],
+    ['script', 'https://widgets.unknown.example/w.js', 'analytics', 'measurement'],
+    ['script', null, null, null],
+    ['script', 'data:text/javascript,1', null, null],
+    ['script', 'https://[bad', null, null],
+  ] as const)('%s src=%j data-category=%j needs %j', (element, src, category, need) => {
+    expect(tagNeed(element as TagElement, src, category, page, strict)).toBe(need)
+  })
+
+  it.each([
+    ['script', 'measurement'],
+    ['iframe', null],
+    ['img', null],
+  ] as const)('applies only to the listed elements: %s needs %j', (element, need) => {
+    expect(tagNeed(element, 'https://x.unknown.example/a', null, page, scriptsOnly)).toBe(need)
+  })
+
+  it('states essential third parties without blocking them', () => {
+    const essential = tagsSchema.parse({ unlisted: { thirdParty: 'essential' } })
+    expect(tagNeed('script', 'https://x.unknown.example/a.js', null, page, essential)).toBe('essential')
+  })
+
+  it('refuses a first-party entry with a scheme or a path', () => {
+    expect(tagsSchema.safeParse({ unlisted: { firstParty: ['https://cdn.example.com'] } }).success).toBe(
+      false,
+    )
+    expect(tagsSchema.safeParse({ unlisted: { firstParty: ['cdn.example.com/x'] } }).success).toBe(false)
+    expect(tagsSchema.safeParse({ unlisted: { thirdParty: 'block' } }).success).toBe(false)
+  })
+})
+
 describe('Consent Mode and the origin header', () => {
   it.each([
     { granted: [], sso: false, expected: 'dddddd' },
@@ -214,6 +285,21 @@ describe('Consent Mode and the origin header', () => {
       /<p>x<\/p><script>window\.dataLayer=.*<\/script><script src="a\.js"><\/script><script src="b\.js">/,
     )
     expect(out.split("gtag('consent','default'").length).toBe(2)
+  })
+
+  it('registers its text for the CSP fit and carries the nonce the response stage set', async () => {
+    const consent = { purposes: purposes(['storage']), saleShareOptOut: false }
+    const hooks = emptyHooks()
+    let rewriter = new HTMLRewriter()
+    for (const h of consentModeHooks(consent, hooks)) rewriter = rewriter.on(h.selector, h.handler)
+    const text = consentModeScriptText(consent)
+    expect(hooks.inlineScripts).toEqual([text])
+    // Set after registration, before the rewrite: as the response stage does.
+    hooks.scriptNonce = 'r4nd0m+/='
+    const out = await rewriter
+      .transform(new Response('<head><title>t</title></head>', { headers: { 'content-type': 'text/html' } }))
+      .text()
+    expect(out).toBe(`<head><script nonce="r4nd0m+/=">${text}</script><title>t</title></head>`)
   })
 
   it('writes the consent header compactly and reads it back', () => {

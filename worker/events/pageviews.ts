@@ -6,6 +6,7 @@
  */
 import type { MiddlewareHandler } from 'hono'
 import type { AppEnv } from '../env'
+import { nonceAttribute } from '../proxy/csp'
 import { BEACON_PATH } from './beacon'
 import { recordEvents } from './store'
 
@@ -25,11 +26,18 @@ export const pageViews = (opts: PageViewOptions = {}): MiddlewareHandler<AppEnv>
       c.req.method === 'GET' && !c.get('request')?.gatewayRoute && wantsHtml(c.req.header('accept'))
     const measurement = c.get('consent')?.purposes.measurement === true
     if (page && measurement && opts.injectBeacon !== false) {
-      c.get('hooks').html.push({
+      const hooks = c.get('hooks')
+      // Registered so the response stage can fit the origin's CSP to it: the element gets the
+      // page's nonce, or is left out when the enforced policy would block it anyway.
+      hooks.externalScripts.push(BEACON_PATH)
+      hooks.html.push({
         selector: 'head',
         handler: {
           element(el) {
-            el.append(`<script src="${BEACON_PATH}" defer></script>`, { html: true })
+            if (hooks.blockedScripts.includes(BEACON_PATH)) return
+            el.append(`<script src="${BEACON_PATH}" defer${nonceAttribute(hooks.scriptNonce)}></script>`, {
+              html: true,
+            })
           },
         },
       })

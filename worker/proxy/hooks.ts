@@ -27,6 +27,20 @@ export interface ResponseHooks {
   responseHeaders: Array<[string, string]>
   /** true when the response depends on who the visitor is: `Cache-Control: private`, never cached shared. */
   personalised: boolean
+  /**
+   * The text of each inline `<script>` the html hooks inject, and the `src` of each external one
+   * (same origin), so the response stage can fit them to the origin's Content-Security-Policy
+   * (worker/proxy/csp.ts).
+   */
+  inlineScripts: string[]
+  externalScripts: string[]
+  /**
+   * Set by the response stage after reading the origin's headers, before HTMLRewriter runs: the
+   * nonce injected `<script>` elements carry (null: none), and the external scripts the origin's
+   * enforced CSP blocks, which their hooks then leave out.
+   */
+  scriptNonce: string | null
+  blockedScripts: string[]
 }
 
 export function emptyHooks(): ResponseHooks {
@@ -39,5 +53,9 @@ export function emptyHooks(): ResponseHooks {
     cookies: [],
     responseHeaders: [],
     personalised: false,
+    inlineScripts: [],
+    externalScripts: [],
+    scriptNonce: null,
+    blockedScripts: [],
   }
 }

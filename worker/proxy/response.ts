@@ -7,13 +7,18 @@
  *   the gateway's own cookies (`hooks.cookies`) are appended.
  * - `hooks.responseHeaders` are appended.
  * - HTML (`text/html`) runs through HTMLRewriter with `hooks.html` / `hooks.htmlDocument`;
- *   anything else streams through byte for byte.
+ *   anything else streams through byte for byte. When the page injects scripts and the origin
+ *   sent a Content-Security-Policy (or its Report-Only form), the policy is fitted to them first
+ *   (worker/proxy/csp.ts): the hooks learn the nonce to use and which scripts to leave out.
  * - A personalised response (`hooks.personalised`) gets `Cache-Control: private, no-store`, and
  *   its `ETag` and `Expires` are removed, so no shared cache or browser cache keeps it.
  */
 import type { MiddlewareHandler } from 'hono'
 import type { AppEnv } from '../env'
 import type { RuleSet } from '../rules'
+import type { Logger } from '../lib/log'
+import { planScripts } from './csp'
+import type { ResponseHooks } from './hooks'
 import { parseOrigin } from './target'
 import { processSetCookies, rewriteLocation } from './rewrite'
 
@@ -83,6 +88,8 @@ export const response = ({ rules }: ResponseOptions): MiddlewareHandler<AppEnv> 
       // The body changes, so validators and the length the origin computed no longer describe it.
       headers.delete('etag')
       headers.delete('content-length')
+      if (hooks.inlineScripts.length || hooks.externalScripts.length)
+        fitCsp(headers, hooks, publicUrl, c.get('log'))
     }
     if (!copied && !rewrite) return
     if (copied) res = new Response(res.body, { status: res.status, statusText: res.statusText, headers })
@@ -97,6 +104,32 @@ export const response = ({ rules }: ResponseOptions): MiddlewareHandler<AppEnv> 
     c.res = undefined
     c.res = res
   }
+
+const CSP = 'content-security-policy'
+const CSP_REPORT_ONLY = 'content-security-policy-report-only'
+
+/** Lets the injected scripts run under the origin's CSP; a page without one pays two header reads. */
+function fitCsp(headers: Headers, hooks: ResponseHooks, page: URL, log: Logger): void {
+  const enforce = headers.get(CSP)
+  const reportOnly = headers.get(CSP_REPORT_ONLY)
+  if (enforce === null && reportOnly === null) return
+  const plan = planScripts(
+    { enforce, reportOnly },
+    { inline: hooks.inlineScripts, external: hooks.externalScripts },
+    page,
+  )
+  hooks.scriptNonce = plan.nonce
+  // One header with the policies comma-separated is the same policy list as repeated headers.
+  if (plan.enforce !== enforce && plan.enforce !== null) headers.set(CSP, plan.enforce)
+  if (plan.reportOnly !== reportOnly && plan.reportOnly !== null)
+    headers.set(CSP_REPORT_ONLY, plan.reportOnly)
+  if (plan.blocked.length === 0) return
+  // A script the enforced policy blocks could not run: it is left out, rather than adding a
+  // console error and a violation report to every page. One the Report-Only policy would report
+  // still runs. Either way the operator learns why, once per page.
+  hooks.blockedScripts = plan.blocked.filter((b) => b.disposition === 'enforce').map((b) => b.src)
+  log.warn('csp_blocks_injected_script', { scripts: plan.blocked })
+}
 
 // The configured origin only changes with a new deployment: parse it once per value.
 let lastOrigin: { value: string; parsed: ReturnType<typeof parseOrigin> } | null = null

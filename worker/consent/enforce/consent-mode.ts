@@ -11,7 +11,8 @@
  *   personalization_storage storage and personalization
  *   security_storage        always granted (strictly necessary)
  */
-import type { HtmlHook } from '../../proxy/hooks'
+import { nonceAttribute } from '../../proxy/csp'
+import type { HtmlHook, ResponseHooks } from '../../proxy/hooks'
 import type { Consent } from '../types'
 
 type Flag = 'granted' | 'denied'
@@ -44,31 +45,50 @@ export function consentModeDefaults(
   }
 }
 
-/** The inline script; values are fixed words, so nothing from the request reaches the markup. */
-export function consentModeScript(consent: Pick<Consent, 'purposes' | 'saleShareOptOut'>): string {
+/** The inline script's text; values are fixed words, so nothing from the request reaches the markup. */
+export function consentModeScriptText(consent: Pick<Consent, 'purposes' | 'saleShareOptOut'>): string {
   const d = consentModeDefaults(consent)
   const args = (Object.keys(d) as Array<keyof ConsentModeDefaults>).map((k) => `${k}:'${d[k]}'`).join(',')
   return (
-    '<script>window.dataLayer=window.dataLayer||[];function gtag(){dataLayer.push(arguments)}' +
-    `gtag('consent','default',{${args}})</script>`
+    'window.dataLayer=window.dataLayer||[];function gtag(){dataLayer.push(arguments)}' +
+    `gtag('consent','default',{${args}})`
   )
+}
+
+/** The `<script>` element, with the page's CSP nonce when it has one (worker/proxy/csp.ts). */
+export function consentModeScript(
+  consent: Pick<Consent, 'purposes' | 'saleShareOptOut'>,
+  nonce: string | null = null,
+): string {
+  return `<script${nonceAttribute(nonce)}>${consentModeScriptText(consent)}</script>`
 }
 
 /**
  * Prepends the Consent Mode script to the (first) `<head>`. A page without a `<head>` tag (the
  * parser implies one) gets it right before its first `<script>` instead, so it still runs first.
+ *
+ * With `hooks`, the script's text is registered in `hooks.inlineScripts` so the response stage can
+ * fit the origin's Content-Security-Policy to it, and the element carries `hooks.scriptNonce`,
+ * which that stage sets before the page is rewritten.
  */
-export function consentModeHooks(consent: Pick<Consent, 'purposes' | 'saleShareOptOut'>): HtmlHook[] {
-  const script = consentModeScript(consent)
+export function consentModeHooks(
+  consent: Pick<Consent, 'purposes' | 'saleShareOptOut'>,
+  hooks?: Pick<ResponseHooks, 'inlineScripts' | 'scriptNonce'>,
+): HtmlHook[] {
+  const text = consentModeScriptText(consent)
+  hooks?.inlineScripts.push(text)
   let done = false
+  const script = () => {
+    done = true
+    return `<script${nonceAttribute(hooks?.scriptNonce ?? null)}>${text}</script>`
+  }
   return [
     {
       selector: 'head',
       handler: {
         element(el) {
           if (done) return
-          done = true
-          el.prepend(script, { html: true })
+          el.prepend(script(), { html: true })
         },
       },
     },
@@ -77,8 +97,7 @@ export function consentModeHooks(consent: Pick<Consent, 'purposes' | 'saleShareO
       handler: {
         element(el) {
           if (done) return
-          done = true
-          el.before(script, { html: true })
+          el.before(script(), { html: true })
         },
       },
     },

@@ -4,7 +4,8 @@
  *   request cookies without consent removed, `Sec-GPC` forwarded unchanged (GPC spec: an
  *   intermediary must not remove it);
  * - origin response: `Set-Cookie` lines without consent dropped, tags neutralised, Google Consent
- *   Mode defaults injected first in `<head>`.
+ *   Mode defaults injected first in `<head>` (with the page's CSP nonce, or its hash added to the
+ *   policy: worker/proxy/csp.ts).
  */
 import type { ResponseHooks } from '../../proxy/hooks'
 import type { RuleSet } from '../../rules'
@@ -47,7 +48,7 @@ export function enforceConsent(
 
   // Consent Mode first: hooks run in registration order, and it must precede every tag.
   const before = hooks.html.length
-  if (rules.consent.consentMode.enabled) hooks.html.push(...consentModeHooks(consent))
+  if (rules.consent.consentMode.enabled) hooks.html.push(...consentModeHooks(consent, hooks))
   hooks.html.push(...tagHooks(consent, rules.tags, request.url))
   // A page rewritten for this visitor's consent must never be served to another from a shared
   // cache. Hooks cannot see the response type, so a request that asks for HTML (a navigation) is
