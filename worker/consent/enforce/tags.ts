@@ -1,7 +1,8 @@
 /**
- * Third-party tag enforcement: which purpose a script, iframe or img needs (rules/tags.yaml: src
- * patterns, or the tag's own `data-category`), and the HTMLRewriter handlers that neutralise tags
- * the visitor has not consented to, in a form a CMP can restore:
+ * Third-party tag enforcement: which purpose a script, iframe or img needs (rules/tags.yaml: the
+ * tag's own `data-category`, else src patterns, else `unlisted` for a host that is not the site's
+ * own), and the HTMLRewriter handlers that neutralise tags the visitor has not consented to, in a
+ * form a CMP can restore:
  *
  *   <script src=x>  -> <script src=x type="text/plain" data-gatehouse-blocked="advertising">
  *                      (an original `type` is kept in `data-gatehouse-type`)
@@ -39,19 +40,32 @@ function srcRegExp(patterns: string[]): RegExp | null {
   return new RegExp(`^(?:${alts.join('|')})$`)
 }
 
-const compile = perRules((rules: TagsRules): CompiledRule[] =>
-  rules.rules.map((r) => ({
+interface Compiled {
+  rules: CompiledRule[]
+  /** What an unlisted third-party tag needs; null when such tags run (`allow`). */
+  unlisted: TagNeed | null
+  unlistedElements: ReadonlySet<TagElement>
+  firstParty: RegExp | null
+}
+
+const compile = perRules((rules: TagsRules): Compiled => ({
+  rules: rules.rules.map((r) => ({
     id: r.id,
     purpose: r.purpose,
     elements: new Set(r.elements),
     hostOnly: srcRegExp(r.src.filter((s) => !s.includes('/')).map((s) => s.toLowerCase())),
     withPath: srcRegExp(r.src.filter((s) => s.includes('/'))),
   })),
-)
+  unlisted: rules.unlisted.thirdParty === 'allow' ? null : rules.unlisted.thirdParty,
+  unlistedElements: new Set(rules.unlisted.elements),
+  firstParty: srcRegExp(rules.unlisted.firstParty.map((h) => h.toLowerCase())),
+}))
 
 /**
- * The purpose a tag needs, or null when no rule covers it (first-party and unknown tags run).
- * `data-category` wins over src rules; an unlisted category value is treated as advertising.
+ * The purpose a tag needs, or null when it runs regardless. `data-category` wins over src rules;
+ * an unlisted category value is treated as advertising. A tag neither covers, loaded over HTTP(S)
+ * from a host that is not the page's (ports aside) nor listed in `unlisted.firstParty`, needs
+ * `unlisted.thirdParty` (null for `allow`, the default). Tags without a src are the page's own.
  *
  * @example tagNeed('script', 'https://connect.facebook.net/en_US/fbevents.js', null, page, rules.tags) // 'advertising'
  */
@@ -73,13 +87,16 @@ export function tagNeed(
     return null
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') return null
+  const c = compile(rules)
   const hostPath = url.host + url.pathname
-  for (const r of compile(rules)) {
+  for (const r of c.rules) {
     if (!r.elements.has(element)) continue
     if (r.hostOnly?.test(url.hostname) || r.hostOnly?.test(url.host) || r.withPath?.test(hostPath))
       return r.purpose
   }
-  return null
+  if (c.unlisted === null || !c.unlistedElements.has(element)) return null
+  if (url.hostname === page.hostname || c.firstParty?.test(url.hostname)) return null
+  return c.unlisted
 }
 
 // Script types a browser executes (HTML "script" element, "the type attribute"): absent or empty,

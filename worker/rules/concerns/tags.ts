@@ -7,6 +7,7 @@ import { z } from 'zod'
 
 export const TAG_PURPOSES = ['measurement', 'personalization', 'advertising'] as const
 export type TagPurpose = (typeof TAG_PURPOSES)[number]
+const TAG_ELEMENTS = ['script', 'iframe', 'img'] as const
 
 // `host/path` with `*` wildcards; a leading `*.` also matches the bare domain.
 const srcPattern = z
@@ -29,12 +30,47 @@ const tagRule = z.strictObject({
     .min(1)
     .describe('Where the tag loads from: host[/path] patterns, `*` matches anything, no scheme, no query.'),
   elements: z
-    .array(z.enum(['script', 'iframe', 'img']))
-    .default(['script', 'iframe', 'img'])
+    .array(z.enum(TAG_ELEMENTS))
+    .default([...TAG_ELEMENTS])
     .describe('Which elements the rule applies to.'),
 })
 
 export type TagRule = z.output<typeof tagRule>
+
+// A host with `*` wildcards; a leading `*.` also matches the bare domain.
+const hostPattern = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(
+    /^[A-Za-z0-9*.-]+$/,
+    'a host without scheme, port or path, e.g. cdn.example.com or *.example-static.com',
+  )
+
+// Unknown hosts run by default: blocking every CDN, font host and image service no rule names
+// breaks sites in ways nobody notices until visitors do. Operators who know their site opt in.
+const unlisted = z
+  .strictObject({
+    thirdParty: z
+      .enum(['allow', 'essential', ...TAG_PURPOSES])
+      .default('allow')
+      .describe(
+        'What a third-party tag that no rule or data-category covers needs: `allow` (runs, the default), ' +
+          '`essential` (runs, stated), or the purpose it is held back for until the visitor consents.',
+      ),
+    firstParty: z
+      .array(hostPattern)
+      .default([])
+      .describe(
+        "Hosts treated as the site's own besides the page's host (its CDN, static or API hosts); " +
+          '`*` matches anything, `*.x.com` also matches `x.com`.',
+      ),
+    elements: z
+      .array(z.enum(TAG_ELEMENTS))
+      .default([...TAG_ELEMENTS])
+      .describe('Which elements from unlisted third-party hosts `thirdParty` applies to.'),
+  })
+  .prefault({})
 
 // Google Tag Manager and gtag.js are deliberately absent: they read the injected Consent Mode
 // defaults and hold back on their own, and blocking the container would also block essential tags.
@@ -78,6 +114,10 @@ export const tagsSchema = z
         'A tag with `data-category="<value>"` needs this purpose; the attribute wins over src rules. ' +
           'Values are compared in lower case; an unlisted value is treated as advertising.',
       ),
+    unlisted: unlisted.describe(
+      "Tags from a host that is neither the page's own nor listed in `firstParty`, and that no rule or " +
+        'data-category covers.',
+    ),
   })
   .prefault({})
 
