@@ -29,6 +29,12 @@ export interface DecodeTcOptions {
 
 type Failure = { ok: false; error: DecodeError }
 
+// `segmentReader` returns READER loaded with the segment, or a Failure. (Telling them apart by
+// identity: `instanceof` went through a generic Symbol.hasInstance lookup on every decode.)
+function notLoaded(r: WordReader | Failure): r is Failure {
+  return r !== READER
+}
+
 // Section readers return their value or a Failure, not a Result: a typical string reads four
 // sections, and the wrapper objects showed up next to the sections' own work.
 function failed<T extends object>(value: T | Failure): value is Failure {
@@ -105,7 +111,7 @@ export function decodeTcString(input: string, opts: DecodeTcOptions = {}): Decod
 
   let end = dots === 0 ? input.length : input.indexOf('.')
   const coreReader = segmentReader(input, bytes, 0, end, SEGMENT_LABELS[0] as string, words)
-  if (!(coreReader instanceof WordReader)) return coreReader
+  if (notLoaded(coreReader)) return coreReader
   // The straight-line reader handles every well-formed core head; anything else (truncated, not
   // version 2, a letter past 'Z') goes through the table, which names the field at fault.
   const core =
@@ -119,8 +125,8 @@ export function decodeTcString(input: string, opts: DecodeTcOptions = {}): Decod
     end = i === dots ? input.length : input.indexOf('.', start)
     const label = SEGMENT_LABELS[i] as string
     const r = segmentReader(input, bytes, start, end, label, words)
-    if (!(r instanceof WordReader)) return r
-    const type = r.readInt(SEGMENT_TYPE_BITS)
+    if (notLoaded(r)) return r
+    const type = r.readBits(SEGMENT_TYPE_BITS)
     if (r.overrun)
       return decodeError('truncated', `${label}.SegmentType`, `${label}.SegmentType runs past the end`)
     if (seen & (1 << type)) {
@@ -381,28 +387,31 @@ function readScalar(r: WordReader, type: FieldType, bits: number): FieldValue | 
  * DisclosedVendors sections share the layout).
  */
 function readVendorSection(r: WordReader, section: string): IdRanges | Failure {
-  const maxVendorId = r.readInt(VENDOR_SECTION.maxVendorIdBits)
-  if (r.overrun)
-    return decodeError('truncated', `${section}.MaxVendorId`, `${section}.MaxVendorId runs past the end`)
+  const maxVendorId = r.readBits(VENDOR_SECTION.maxVendorIdBits)
+  if (r.overrun) return vendorSectionError(r, section, 'MaxVendorId', maxVendorId)
   const isRangeEncoding = r.readBool()
-  if (r.overrun) {
-    return decodeError(
-      'truncated',
-      `${section}.IsRangeEncoding`,
-      `${section}.IsRangeEncoding runs past the end`,
+  if (r.overrun) return vendorSectionError(r, section, 'IsRangeEncoding', maxVendorId)
+  if (isRangeEncoding) {
+    return readRangeSection(
+      r,
+      section,
+      VENDOR_SECTION.numEntriesBits,
+      VENDOR_SECTION.vendorIdBits,
+      maxVendorId,
     )
   }
-  if (!isRangeEncoding) {
-    if (maxVendorId > r.remaining) {
-      return decodeError(
-        'truncated',
-        `${section}.BitField`,
-        `${section}.MaxVendorId is ${maxVendorId} but only ${r.remaining} bits remain for the BitField`,
-      )
-    }
-    return r.readBitfieldRanges(maxVendorId)
-  }
-  return readRangeSection(r, section, VENDOR_SECTION.numEntriesBits, VENDOR_SECTION.vendorIdBits, maxVendorId)
+  if (maxVendorId > r.remaining) return vendorSectionError(r, section, 'BitField', maxVendorId)
+  return r.readBitfieldRanges(maxVendorId)
+}
+
+function vendorSectionError(r: WordReader, section: string, field: string, maxVendorId: number): Failure {
+  if (r.overrun)
+    return decodeError('truncated', `${section}.${field}`, `${section}.${field} runs past the end`)
+  return decodeError(
+    'truncated',
+    `${section}.${field}`,
+    `${section}.MaxVendorId is ${maxVendorId} but only ${r.remaining} bits remain for the BitField`,
+  )
 }
 
 /**
@@ -419,18 +428,9 @@ function readRangeSection(
   idBits: number,
   maxId: number,
 ): IdRanges | Failure {
-  const count = r.readInt(countBits)
-  if (r.overrun) return rangeError('truncated', section, 'numEntries', `runs past the end`)
+  const count = r.readBits(countBits)
   // Every entry needs at least IsARange plus one id.
-  const minEntryBits = 1 + idBits
-  if (count * minEntryBits > r.remaining) {
-    return rangeError(
-      'truncated',
-      section,
-      'numEntries',
-      `is ${count} but only ${r.remaining} bits remain (${minEntryBits} per entry at least)`,
-    )
-  }
+  if (r.overrun || count * (1 + idBits) > r.remaining) return rangeCountError(r, section, count, idBits)
   // At its final size from the start: pushing range by range costs more (see readBitfieldRanges).
   const ranges: IdRanges = new Array<[number, number]>(count)
   // Entries written in ascending, non-touching order (what encoders write) need no merge pass.
@@ -438,28 +438,55 @@ function readRangeSection(
   let last = -1
   for (let i = 0; i < count; i++) {
     const isRange = r.readBool()
-    const start = r.readInt(idBits)
-    const end = isRange ? r.readInt(idBits) : start
-    if (r.overrun) {
-      const field = `${section}.${isRange ? VENDOR_RANGE_NAMES.end : VENDOR_RANGE_NAMES.start}`
-      return decodeError('truncated', field, `${section} entry ${i + 1} runs past the end`)
+    const start = r.readBits(idBits)
+    const end = isRange ? r.readBits(idBits) : start
+    // (A start above maxId fails one of the last two.)
+    if (r.overrun || start < 1 || end < start || end > maxId) {
+      return rangeEntryError(r, section, i, isRange, start, end, maxId)
     }
-    if (start < 1 || start > maxId)
-      return rangeError('out_of_range', section, 'start', `${start} is outside 1..${maxId}`)
-    if (end < start) {
-      return rangeError(
-        'bad_range',
-        section,
-        'end',
-        `${end} is before ${section}.${VENDOR_RANGE_NAMES.start} ${start}`,
-      )
-    }
-    if (end > maxId) return rangeError('out_of_range', section, 'end', `${end} is above ${maxId}`)
     if (start <= last + 1) merged = false
     last = end
     ranges[i] = [start, end]
   }
   return merged ? ranges : mergeRanges(ranges)
+}
+
+// Failures are worded out of the loop: a typical string reads several range sections, and the
+// loop's size decides whether TurboFan inlines it.
+function rangeCountError(r: WordReader, section: string, count: number, idBits: number): Failure {
+  if (r.overrun) return rangeError('truncated', section, 'numEntries', 'runs past the end')
+  return rangeError(
+    'truncated',
+    section,
+    'numEntries',
+    `is ${count} but only ${r.remaining} bits remain (${1 + idBits} per entry at least)`,
+  )
+}
+
+function rangeEntryError(
+  r: WordReader,
+  section: string,
+  i: number,
+  isRange: boolean,
+  start: number,
+  end: number,
+  maxId: number,
+): Failure {
+  if (r.overrun) {
+    const field = `${section}.${isRange ? VENDOR_RANGE_NAMES.end : VENDOR_RANGE_NAMES.start}`
+    return decodeError('truncated', field, `${section} entry ${i + 1} runs past the end`)
+  }
+  if (start < 1 || start > maxId)
+    return rangeError('out_of_range', section, 'start', `${start} is outside 1..${maxId}`)
+  if (end < start) {
+    return rangeError(
+      'bad_range',
+      section,
+      'end',
+      `${end} is before ${section}.${VENDOR_RANGE_NAMES.start} ${start}`,
+    )
+  }
+  return rangeError('out_of_range', section, 'end', `${end} is above ${maxId}`)
 }
 
 // Names are only built on failure: a restriction-heavy string reads hundreds of range sections.
@@ -491,7 +518,7 @@ let restrictionStamp = 0
  * encoders write, so usually as read).
  */
 function readRestrictions(r: WordReader, section: string): PublisherRestriction[] | Failure {
-  const count = r.readInt(RESTRICTIONS.numPubRestrictionsBits)
+  const count = r.readBits(RESTRICTIONS.numPubRestrictionsBits)
   if (r.overrun) return countError(section, 'runs past the end')
   const minEntryBits =
     RESTRICTIONS.purposeIdBits + RESTRICTIONS.restrictionTypeBits + RESTRICTIONS.numEntriesBits
@@ -506,8 +533,8 @@ function readRestrictions(r: WordReader, section: string): PublisherRestriction[
   let sorted = true
   let appended = false
   for (let i = 0; i < count; i++) {
-    const purposeId = r.readInt(RESTRICTIONS.purposeIdBits)
-    const restrictionType = r.readInt(RESTRICTIONS.restrictionTypeBits)
+    const purposeId = r.readBits(RESTRICTIONS.purposeIdBits)
+    const restrictionType = r.readBits(RESTRICTIONS.restrictionTypeBits)
     if (r.overrun)
       return decodeError('truncated', `${section}.PurposeId`, `${section} entry ${i + 1} runs past the end`)
     if (purposeId === 0)

@@ -21,12 +21,12 @@ function readers(text: string): [BitReader, WordReader] {
 }
 
 type Op = {
-  kind: 'int' | 'bool' | 'bitfield' | 'ranges' | 'letters' | 'datetime' | 'skip'
+  kind: 'int' | 'bits' | 'bool' | 'bitfield' | 'ranges' | 'letters' | 'datetime' | 'skip'
   n: number
   id: number
 }
 const op: fc.Arbitrary<Op> = fc.record({
-  kind: fc.constantFrom('int', 'bool', 'bitfield', 'ranges', 'letters', 'datetime', 'skip'),
+  kind: fc.constantFrom('int', 'bits', 'bool', 'bitfield', 'ranges', 'letters', 'datetime', 'skip'),
   n: fc.integer({ min: -2, max: 80 }),
   id: fc.integer({ min: 0, max: 9 }),
 })
@@ -36,6 +36,9 @@ function apply(r: BitReader | WordReader, o: Op): unknown {
   switch (o.kind) {
     case 'int':
       return r.readInt(o.n)
+    case 'bits':
+      // WordReader.readBits is readInt for 1..32 bits.
+      return r instanceof WordReader ? r.readBits(1 + (n % 32)) : r.readInt(1 + (n % 32))
     case 'bool':
       return r.readBool()
     case 'bitfield':

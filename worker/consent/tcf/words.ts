@@ -122,15 +122,23 @@ export function badCharacterAt(input: string, start: number, end: number): numbe
  * `firstId`: `idsOfBits(0b1011, 4)` is `[1, 3, 4]`. One step per set bit.
  */
 export function idsOfBits(value: number, n: number, firstId = 1): number[] {
-  const ids: number[] = []
   // Left-aligned, each set bit is found by counting leading zeros, then cleared.
   let w = n === 0 ? 0 : value << (32 - n)
-  while (w !== 0) {
+  // Allocated at its final size: cheaper than growing by push from empty.
+  const ids: number[] = new Array<number>(bitCount(w))
+  for (let i = 0; w !== 0; i++) {
     const k = Math.clz32(w)
-    ids.push(firstId + k)
+    ids[i] = firstId + k
     w ^= 1 << (31 - k)
   }
   return ids
+}
+
+/** How many bits of a 32-bit integer are set (SWAR population count). */
+function bitCount(x: number): number {
+  let v = x - ((x >>> 1) & 0x55555555)
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333)
+  return Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24
 }
 
 // Every pair of 6-bit letters (TCF ConsentLanguage, PublisherCC) by its 12-bit value: one lookup
@@ -214,6 +222,18 @@ export class WordReader {
     const pos = this.pos
     this.pos = pos + n
     return this.intAt(pos, n)
+  }
+
+  /**
+   * `readInt` for 1 <= n <= 32: the same value, but without the wide case TurboFan cannot rule
+   * out, its result stays a 32-bit integer instead of a double (profiling showed the range
+   * sections converting every id back and forth).
+   */
+  readBits(n: number): number {
+    if (!this.has(n)) return 0
+    const pos = this.pos
+    this.pos = pos + n
+    return this.bitsAt(pos, n)
   }
 
   /**
