@@ -112,7 +112,7 @@ export function decodeTcString(input: string, opts: DecodeTcOptions = {}): Decod
   let end = dots === 0 ? input.length : input.indexOf('.')
   const coreReader = segmentReader(input, bytes, 0, end, SEGMENT_LABELS[0] as string, words)
   if (notLoaded(coreReader)) return coreReader
-  // The straight-line reader handles every well-formed core head; anything else (truncated, not
+  // The fast core reader handles every well-formed core head; anything else (truncated, not
   // version 2, a letter past 'Z') goes through the table, which names the field at fault.
   const core =
     readCore(coreReader) ?? readCoreByTable(coreReader.load(coreReader.words, coreReader.bitLength))
