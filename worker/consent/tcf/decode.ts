@@ -82,8 +82,8 @@ type FieldValue = number | boolean | string | number[] | IdRanges | PublisherRes
  *
  * @example decodeTcString('CQ...').ok
  */
-export function decodeTcString(input: string, opts: DecodeTcOptions = {}): DecodeResult<TcfString> {
-  const maxLength = opts.maxLength ?? DEFAULT_MAX_LENGTH
+export function decodeTcString(input: string, opts?: DecodeTcOptions): DecodeResult<TcfString> {
+  const maxLength = opts?.maxLength ?? DEFAULT_MAX_LENGTH
   if (typeof input !== 'string') return decodeError('bad_type', 'TCString', 'TCString is not a string')
   if (input.length > maxLength) {
     return decodeError(
