@@ -53,11 +53,30 @@ export function decodeWords(bytes: Uint8Array, start: number, end: number, words
   let w = 0
   let i = start
   // Sixteen characters are 96 bits: exactly three words.
+  // Written out rather than four quad() calls: in the decoder's compiled code they were not
+  // always inlined. As in quad(), a -1 sextet shifted left stays negative.
+  const S = SEXTET
   for (; i + 16 <= end; i += 16) {
-    const a = quad(bytes, i)
-    const b = quad(bytes, i + 4)
-    const c = quad(bytes, i + 8)
-    const d = quad(bytes, i + 12)
+    const a =
+      ((S[bytes[i] as number] as number) << 18) |
+      ((S[bytes[i + 1] as number] as number) << 12) |
+      ((S[bytes[i + 2] as number] as number) << 6) |
+      (S[bytes[i + 3] as number] as number)
+    const b =
+      ((S[bytes[i + 4] as number] as number) << 18) |
+      ((S[bytes[i + 5] as number] as number) << 12) |
+      ((S[bytes[i + 6] as number] as number) << 6) |
+      (S[bytes[i + 7] as number] as number)
+    const c =
+      ((S[bytes[i + 8] as number] as number) << 18) |
+      ((S[bytes[i + 9] as number] as number) << 12) |
+      ((S[bytes[i + 10] as number] as number) << 6) |
+      (S[bytes[i + 11] as number] as number)
+    const d =
+      ((S[bytes[i + 12] as number] as number) << 18) |
+      ((S[bytes[i + 13] as number] as number) << 12) |
+      ((S[bytes[i + 14] as number] as number) << 6) |
+      (S[bytes[i + 15] as number] as number)
     if ((a | b | c | d) < 0) return -1
     words[w] = (a << 8) | (b >>> 16)
     words[w + 1] = (b << 16) | (c >>> 8)
