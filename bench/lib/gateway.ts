@@ -38,6 +38,8 @@ export async function buildCoreBundle(
     format: 'esm',
     platform: 'neutral',
     mainFields: ['module', 'main'],
+    // Provided by workerd (nodejs_compat), as wrangler leaves them when it bundles the Worker.
+    external: ['cloudflare:*', 'node:*'],
     outfile,
     logLevel: 'warning',
   })
