@@ -82,7 +82,7 @@ const workers = defineProject({
       'scripts/**/*.test.ts',
     ],
     testTimeout: 20_000,
-    setupFiles: ['./test/setup/d1.ts'],
+    setupFiles: ['./test/setup/d1.ts', './test/setup/id-ranges.ts'],
   },
 })
 

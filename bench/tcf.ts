@@ -259,7 +259,7 @@ for (const [name, s] of Object.entries(HOSTILE)) {
   const firstUs = (performance.now() - first) * 1000
   const steady = timePerOp(() => decodeTcString(s), 300)
   const outcome = result.ok
-    ? `decoded, ${result.value.vendorConsents.length} ranges`
+    ? `decoded, ${result.value.vendorConsents.count} ranges`
     : `rejected: ${result.error.reason} ${result.error.field}`
   const theirs = timeOnce(() => TCString.decode(s))
   console.log(

@@ -3,8 +3,8 @@
  * exactly the layouts (paddings, out-of-range values, hostile ranges) the IAB encoder will not
  * produce, and map `@iabgpp/cmpapi` field values onto the decoder's output shapes.
  */
-import { idsToRanges } from '../../worker/consent/bits'
-import type { GppRangeEntry, IdRanges } from '../../worker/consent/types'
+import { IdRanges } from '../../worker/consent/ranges'
+import type { GppRangeEntry } from '../../worker/consent/types'
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
 
@@ -56,12 +56,12 @@ export function idsToFlags(ids: number[], length: number): boolean[] {
 
 /** Library vendor id arrays become the decoder's merged ranges. */
 export function libraryIdsToRanges(ids: number[]): IdRanges {
-  return idsToRanges(ids)
+  return IdRanges.fromIds(ids)
 }
 
 /** Library `RangeEntry` objects become `GppRangeEntry`. */
 export function libraryRangeEntries(
   entries: Array<{ getKey(): number; getType(): number; getIds(): number[] }>,
 ): GppRangeEntry[] {
-  return entries.map((e) => ({ key: e.getKey(), type: e.getType(), ids: idsToRanges(e.getIds()) }))
+  return entries.map((e) => ({ key: e.getKey(), type: e.getType(), ids: IdRanges.fromIds(e.getIds()) }))
 }

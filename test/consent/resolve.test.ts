@@ -3,7 +3,7 @@
  * the pure resolver with decoded values built here; a bug report becomes a new row.
  */
 import { describe, expect, it } from 'vitest'
-import { inRanges } from '../../worker/consent/grants'
+import { IdRanges } from '../../worker/consent/ranges'
 import {
   jurisdictionFor,
   resolveDecoded,
@@ -11,7 +11,14 @@ import {
   type Reading,
 } from '../../worker/consent/resolve'
 import { fnv1a64 } from '../../worker/consent/snapshot'
-import type { GppSectionFields, GppString, Purpose, TcfString, UspString } from '../../worker/consent/types'
+import type {
+  GppSectionFields,
+  GppString,
+  PublisherRestriction,
+  Purpose,
+  TcfString,
+  UspString,
+} from '../../worker/consent/types'
 import { consentSchema, type ConsentRules } from '../../worker/rules/concerns/consent'
 import { bundledRules } from '../../worker/rules'
 import { compileRules } from '../../worker/rules/compile'
@@ -40,10 +47,10 @@ export function tcString(over: Partial<TcfString> = {}, ageDays = 30): TcfString
     purposeLegitimateInterests: [],
     purposeOneTreatment: false,
     publisherCountryCode: 'DE',
-    vendorConsents: [],
-    vendorLegitimateInterests: [],
+    vendorConsents: IdRanges.empty,
+    vendorLegitimateInterests: IdRanges.empty,
     publisherRestrictions: [],
-    disclosedVendors: [[1, 10]],
+    disclosedVendors: IdRanges.from([[1, 10]]),
     publisherTC: null,
     ...over,
   }
@@ -51,16 +58,48 @@ export function tcString(over: Partial<TcfString> = {}, ageDays = 30): TcfString
 
 const SECTION_IDS: Record<string, number> = { tcfeuv2: 2, uspv1: 6, usnat: 7, usca: 8, usva: 9, usco: 10 }
 
+type Pairs = Array<[number, number]>
+
+/** A TC string as the rows write it: the API.md wire form, id sets as `[start, end]` pairs. */
+type WireTcf = Partial<
+  Omit<
+    TcfString,
+    'vendorConsents' | 'vendorLegitimateInterests' | 'disclosedVendors' | 'publisherRestrictions'
+  >
+> & {
+  vendorConsents?: Pairs
+  vendorLegitimateInterests?: Pairs
+  disclosedVendors?: Pairs | null
+  publisherRestrictions?: Array<Omit<PublisherRestriction, 'vendors'> & { vendors: Pairs }>
+}
+
+/** A row's TC string fields with their id sets as the decoder returns them. */
+function fromWire(tc: WireTcf = {}): Partial<TcfString> {
+  const { vendorConsents, vendorLegitimateInterests, disclosedVendors, publisherRestrictions, ...rest } = tc
+  const out: Partial<TcfString> = rest
+  if (vendorConsents) out.vendorConsents = IdRanges.from(vendorConsents)
+  if (vendorLegitimateInterests) out.vendorLegitimateInterests = IdRanges.from(vendorLegitimateInterests)
+  if (disclosedVendors !== undefined)
+    out.disclosedVendors = disclosedVendors && IdRanges.from(disclosedVendors)
+  if (publisherRestrictions) {
+    out.publisherRestrictions = publisherRestrictions.map((r) => ({
+      ...r,
+      vendors: IdRanges.from(r.vendors),
+    }))
+  }
+  return out
+}
+
 interface Row {
   name: string
   location: { country: string | null; region?: string | null }
   rules?: Record<string, unknown>
   signals?: {
-    tcf?: Array<{ from: string; tc?: Partial<TcfString>; ageDays?: number; errors?: string[] }>
+    tcf?: Array<{ from: string; tc?: WireTcf; ageDays?: number; errors?: string[] }>
     gpp?: Array<{
       from: string
       sections?: Record<string, GppSectionFields>
-      tcfeuv2?: Partial<TcfString>
+      tcfeuv2?: WireTcf
       errors?: string[]
     }>
     usp?: Array<{ from: string; usp?: string; errors?: string[] }>
@@ -100,12 +139,12 @@ function decoded(row: Row): DecodedSignals {
     tcf: (s.tcf ?? []).map((t) =>
       t.errors
         ? fail<TcfString>(t.from, t.errors)
-        : { from: t.from, ok: true, value: tcString(t.tc, t.ageDays) },
+        : { from: t.from, ok: true, value: tcString(fromWire(t.tc), t.ageDays) },
     ),
     gpp: (s.gpp ?? []).map((g): Reading<GppString> => {
       if (g.errors) return fail(g.from, g.errors)
       const sections: GppString['sections'] = { ...(g.sections ?? {}) }
-      if (g.tcfeuv2) sections.tcfeuv2 = tcString(g.tcfeuv2)
+      if (g.tcfeuv2) sections.tcfeuv2 = tcString(fromWire(g.tcfeuv2))
       const sectionIds = Object.keys(sections).map((n) => SECTION_IDS[n] ?? 0)
       return { from: g.from, ok: true, value: { version: 1, sectionIds, sections } }
     }),
@@ -178,13 +217,13 @@ describe('resolution details', () => {
   })
 
   it('finds ids in vendor ranges without expanding them', () => {
-    const ranges: Array<[number, number]> = [
+    const ranges = IdRanges.from([
       [1, 4],
       [10, 10],
       [100, 65535],
-    ]
-    expect([1, 4, 10, 100, 65535].every((id) => inRanges(ranges, id))).toBe(true)
-    expect([0, 5, 9, 11, 99].some((id) => inRanges(ranges, id))).toBe(false)
+    ])
+    expect([1, 4, 10, 100, 65535].every((id) => ranges.has(id))).toBe(true)
+    expect([0, 5, 9, 11, 99].some((id) => ranges.has(id))).toBe(false)
   })
 
   it('reports an expired TC string as invalid with its errors, and a valid one with its fields', () => {

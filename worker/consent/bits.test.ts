@@ -5,16 +5,7 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import {
-  BitReader,
-  decodeBase64Url,
-  idsToRanges,
-  isoFromDeciseconds,
-  mergeRanges,
-  rangesContain,
-  rangesCount,
-  readRangeList,
-} from './bits'
+import { BitReader, decodeBase64Url, isoFromDeciseconds, readRangeList } from './bits'
 
 /** A reader over a string of '0'/'1' characters (test helper). */
 function bitsOf(bits: string): BitReader {
@@ -239,47 +230,5 @@ describe('range lists', () => {
     })
     const range = bitsOf(int(1, 12) + '1' + fibCode(3) + fibCode(2))
     expect(readRangeList(range, { field: 'S', encoding: 'fibonacci' })).toEqual({ ok: true, value: [[3, 5]] })
-  })
-
-  it('merges, counts and searches ranges', () => {
-    expect(
-      mergeRanges([
-        [5, 6],
-        [1, 4],
-        [9, 9],
-        [9, 12],
-      ]),
-    ).toEqual([
-      [1, 6],
-      [9, 12],
-    ])
-    expect(idsToRanges([3, 1, 2, 7, 7])).toEqual([
-      [1, 3],
-      [7, 7],
-    ])
-    expect(
-      rangesCount([
-        [1, 3],
-        [7, 7],
-      ]),
-    ).toBe(4)
-    expect(
-      rangesContain(
-        [
-          [1, 3],
-          [7, 9],
-        ],
-        8,
-      ),
-    ).toBe(true)
-    expect(
-      rangesContain(
-        [
-          [1, 3],
-          [7, 9],
-        ],
-        5,
-      ),
-    ).toBe(false)
   })
 })

@@ -9,7 +9,8 @@
  * flag and leave the position alone; decoders check `overrun` after each field and report that
  * field. Pure TypeScript, no Workers imports.
  */
-import type { DecodeError, DecodeResult, IdRanges } from './types'
+import { IdRanges } from './ranges'
+import type { DecodeError, DecodeResult } from './types'
 
 /** Default cap on an encoded consent string, checked before any decoding (8 KB). */
 export const DEFAULT_MAX_LENGTH = 8192
@@ -279,8 +280,9 @@ export class BitReader {
    * For vendor bitfields, whose ids can run into the tens of thousands.
    */
   readBitfieldRanges(n: number, firstId = 1): IdRanges {
-    const ranges: IdRanges = []
-    if (!this.has(n)) return ranges
+    if (!this.has(n)) return IdRanges.empty
+    // Run boundaries, in pairs: first id, last id.
+    const bounds: number[] = []
     const endPos = this.pos + n
     // Id of bit `pos` is `pos - base`.
     const base = this.pos - firstId
@@ -303,15 +305,15 @@ export class BitReader {
       if (pos >= endPos) break
       if (runStart < 0) runStart = pos - base
       else {
-        ranges.push([runStart, pos - base - 1])
+        bounds.push(runStart, pos - base - 1)
         runStart = -1
       }
       window <<= k
       valid -= k
     }
-    if (runStart >= 0) ranges.push([runStart, endPos - base - 1])
+    if (runStart >= 0) bounds.push(runStart, endPos - base - 1)
     this.pos = endPos
-    return ranges
+    return IdRanges.ofSorted(bounds, bounds.length >> 1)
   }
 
   /** The 32 bits from `pos`, as a signed 32-bit integer; bytes past the end read as zero. */
@@ -432,7 +434,8 @@ export function readRangeList(r: BitReader, spec: RangeListSpec): DecodeResult<I
       `${rangeFieldName(spec, 'numEntries')} is ${count} but only ${r.remaining} bits remain (${minEntryBits} per entry at least)`,
     )
   }
-  const ranges: IdRanges = []
+  // Bounds in pairs (start, end), as read.
+  const bounds: number[] = []
   // Entries written in ascending, non-touching order (what encoders write) need no merge pass.
   let merged = true
   let last = -1
@@ -482,9 +485,9 @@ export function readRangeList(r: BitReader, spec: RangeListSpec): DecodeResult<I
       )
     if (start <= last + 1) merged = false
     last = end
-    ranges.push([start, end])
+    bounds.push(start, end)
   }
-  return { ok: true, value: merged ? ranges : mergeRanges(ranges) }
+  return { ok: true, value: merged ? IdRanges.ofSorted(bounds, count) : IdRanges.ofUnsorted(bounds, count) }
 }
 
 const DEFAULT_RANGE_NAMES = { numEntries: 'NumEntries', start: 'StartOrOnlyId', end: 'EndId' } as const
@@ -497,61 +500,4 @@ function fibError(r: BitReader, field: string): { ok: false; error: DecodeError 
   return r.overrun
     ? decodeError('truncated', field, `${field} runs past the end`)
     : decodeError('bad_fibonacci', field, `${field} has no terminator within ${MAX_FIBONACCI_BITS} bits`)
-}
-
-/**
- * Sorts (unless `alreadySorted`) and merges overlapping or adjacent inclusive ranges into a new
- * array: `[[5, 6], [1, 4], [9, 9]]` -> `[[1, 6], [9, 9]]`.
- */
-export function mergeRanges(ranges: IdRanges, alreadySorted = false): IdRanges {
-  if (ranges.length === 0) return []
-  const input = alreadySorted ? ranges : ranges.slice().sort(byStartThenEnd)
-  const out: IdRanges = []
-  let [curStart, curEnd] = input[0] as [number, number]
-  for (let i = 1; i < input.length; i++) {
-    const [s, e] = input[i] as [number, number]
-    if (s <= curEnd + 1) {
-      if (e > curEnd) curEnd = e
-    } else {
-      out.push([curStart, curEnd])
-      curStart = s
-      curEnd = e
-    }
-  }
-  out.push([curStart, curEnd])
-  return out
-}
-
-// Module-level comparators and loops rather than per-call arrow functions: bundlers with keepNames
-// (wrangler's default) wrap every arrow function evaluation in a defineProperty call.
-function byStartThenEnd(x: [number, number], y: [number, number]): number {
-  return x[0] - y[0] || x[1] - y[1]
-}
-
-/** Merged ranges of a list of ids (any order, duplicates allowed): `[3, 1, 2, 7]` -> `[[1, 3], [7, 7]]`. */
-export function idsToRanges(ids: readonly number[]): IdRanges {
-  const ranges: IdRanges = []
-  for (const id of ids) ranges.push([id, id])
-  return mergeRanges(ranges)
-}
-
-/** Whether `id` is in merged, sorted `ranges` (binary search). */
-export function rangesContain(ranges: IdRanges, id: number): boolean {
-  let lo = 0
-  let hi = ranges.length - 1
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1
-    const [s, e] = ranges[mid] as [number, number]
-    if (id < s) hi = mid - 1
-    else if (id > e) lo = mid + 1
-    else return true
-  }
-  return false
-}
-
-/** How many ids merged `ranges` cover. */
-export function rangesCount(ranges: IdRanges): number {
-  let n = 0
-  for (const [s, e] of ranges) n += e - s + 1
-  return n
 }

@@ -6,14 +6,7 @@
 import type { ConsentRules } from '../rules/concerns/consent'
 import { TCF_LI_FORBIDDEN } from '../rules/concerns/consent'
 import type { Reading } from './resolve'
-import {
-  PURPOSES,
-  type GppSectionFields,
-  type GppString,
-  type IdRanges,
-  type Purpose,
-  type TcfString,
-} from './types'
+import { PURPOSES, type GppSectionFields, type GppString, type Purpose, type TcfString } from './types'
 
 /** true when a GPP section is an embedded TC string (tcfeuv2) rather than a field record. */
 export function isTcf(section: GppSectionFields | TcfString): section is TcfString {
@@ -26,20 +19,6 @@ export function isTcf(section: GppSectionFields | TcfString): section is TcfStri
 /** USP / uspv1 `OptOutSale`: Y opted out, N not, anything else (`-`) says nothing. */
 export function uspOptOut(v: unknown): boolean | null {
   return v === 'Y' ? true : v === 'N' ? false : null
-}
-
-/** Whether an id lies in sorted, merged inclusive ranges (binary search: ranges are never expanded). */
-export function inRanges(ranges: IdRanges, id: number): boolean {
-  let lo = 0
-  let hi = ranges.length - 1
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1
-    const [start, end] = ranges[mid]!
-    if (id < start) hi = mid - 1
-    else if (id > end) lo = mid + 1
-    else return true
-  }
-  return false
 }
 
 export interface Grant {
@@ -70,14 +49,14 @@ export function tcfGrants(tc: TcfString, rules: ConsentRules): Record<Purpose, G
         continue
       }
       const hasConsent =
-        restriction !== 2 && consents.includes(id) && (vendor === null || inRanges(tc.vendorConsents, vendor))
+        restriction !== 2 && consents.includes(id) && (vendor === null || tc.vendorConsents.has(vendor))
       // TCF v2.2: LI bits for purposes 1 and 3-6 carry no meaning and must be ignored.
       const hasLi =
         restriction !== 1 &&
         (m.legitimateInterest || restriction === 2) &&
         !TCF_LI_FORBIDDEN.includes(id) &&
         lis.includes(id) &&
-        (vendor === null || inRanges(tc.vendorLegitimateInterests, vendor))
+        (vendor === null || tc.vendorLegitimateInterests.has(vendor))
       if (hasConsent) ok.push(id)
       else if (hasLi) byLi.push(id)
       else if (consents.includes(id) && vendor !== null)
@@ -96,7 +75,7 @@ export function tcfGrants(tc: TcfString, rules: ConsentRules): Record<Purpose, G
 
 function restrictionFor(tc: TcfString, purposeId: number, vendor: number): 0 | 1 | 2 | undefined {
   for (const r of tc.publisherRestrictions) {
-    if (r.purposeId === purposeId && inRanges(r.vendors, vendor)) return r.restrictionType
+    if (r.purposeId === purposeId && r.vendors.has(vendor)) return r.restrictionType
   }
   return undefined
 }

@@ -1,10 +1,15 @@
 /**
  * The consent contract: what every CMP signal decodes to, and the one `Consent` each request
- * resolves to (DESIGN.md "Consent model", API.md `GET /v1/consent`). Types only.
+ * resolves to (DESIGN.md "Consent model", API.md `GET /v1/consent`). Types only, and the
+ * `IdRanges` class they use.
  */
+import type { IdRanges } from './ranges'
 
-/** Inclusive id ranges, sorted and merged: `[[1, 4], [10, 10]]`. Never expanded into arrays. */
-export type IdRanges = Array<[number, number]>
+/**
+ * Inclusive id ranges, sorted and merged, in one flat typed array (`./ranges`); serialised as
+ * `[[1, 4], [10, 10]]`. Never expanded into id arrays.
+ */
+export { IdRanges } from './ranges'
 
 /** Every decoder returns a Result; failures carry a tagged reason naming the field. */
 export type DecodeResult<T> = { ok: true; value: T } | { ok: false; error: DecodeError }

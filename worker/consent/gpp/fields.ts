@@ -335,7 +335,7 @@ function readOther(
         table.kinds[i] === KIND_OPTIMIZED_RANGE
           ? readOptimizedRange(r, field)
           : readArrayOfRanges(r, size, table.counts[i] as number, field)
-      if (!Array.isArray(value)) return value
+      if (isFailure(value)) return value
       values[at + i] = value
       break
     }
@@ -388,10 +388,16 @@ function readArrayOfRanges(
     const type = r.readInt(typeBits)
     if (r.overrun) return truncated(`${field}.Key`)
     const ids = readOptimizedRange(r, idsField)
-    if (!Array.isArray(ids)) return ids
+    if (isFailure(ids)) return ids
     entries.push({ key, type, ids })
   }
   return entries
+}
+
+// Range readers return their value (an IdRanges or an array of entries) or the failure: only a
+// failure has `ok`.
+function isFailure(value: object): value is FieldError {
+  return (value as Partial<FieldError>).ok === false
 }
 
 function truncated(field: string): FieldError {

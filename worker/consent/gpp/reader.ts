@@ -9,8 +9,9 @@
  * before it loads the next; nothing read from it outlives the call that read it, and bytes past
  * the loaded segment (an earlier segment's) are never part of a value.
  */
-import { isoFromDeciseconds, MAX_FIBONACCI_BITS, mergeRanges } from '../bits'
-import type { DecodeError, IdRanges } from '../types'
+import { isoFromDeciseconds, MAX_FIBONACCI_BITS } from '../bits'
+import { BOUNDS_SCRATCH, IdRanges } from '../ranges'
+import type { DecodeError } from '../types'
 
 type Failure = { ok: false; error: DecodeError }
 
@@ -288,10 +289,11 @@ export class SegmentReader {
    * and per 32 bits, not per bit.
    */
   readBitfieldRanges(n: number): IdRanges {
-    if (!this.has(n)) return []
-    // Sized up front: a vendor bitfield can hold thousands of runs, and growing the list by
-    // pushes copied it over and over (a third of a 12,000-run bitfield's decode).
-    const ranges: IdRanges = new Array<[number, number]>(this.#countRuns(n))
+    if (!this.has(n)) return IdRanges.empty
+    // The run bounds, in pairs, go into a reused scratch array that the set copies out in one
+    // piece: no pair per run. n bits hold at most n + 1 bounds; a MaxId is at most 65,535, so the
+    // scratch always fits, and a longer field gets its own.
+    const bounds = n < BOUNDS_SCRATCH.length ? BOUNDS_SCRATCH : new Array<number>(n + 1)
     let count = 0
     const endPos = this.pos + n
     // Id of bit `pos` is `pos - base`.
@@ -313,29 +315,19 @@ export class SegmentReader {
       if (pos >= endPos) break
       if (runStart < 0) runStart = pos - base
       else {
-        ranges[count++] = [runStart, pos - base - 1]
+        bounds[count++] = runStart
+        bounds[count++] = pos - base - 1
         runStart = -1
       }
       window <<= k
       valid -= k
     }
-    if (runStart >= 0) ranges[count++] = [runStart, endPos - base - 1]
-    this.pos = endPos
-    return ranges
-  }
-
-  /** How many runs of set bits the next `n` bits hold: the bits set whose predecessor is not. */
-  #countRuns(n: number): number {
-    const end = this.pos + n
-    let runs = 0
-    let before = 0 // the bit before the window, as bit 31
-    for (let pos = this.pos; pos < end; pos += 32) {
-      const left = end - pos
-      const window = left >= 32 ? this.#word(pos) : this.#word(pos) & ~(-1 >>> left)
-      runs += popcount(window & ~((window >>> 1) | before))
-      before = window << 31
+    if (runStart >= 0) {
+      bounds[count++] = runStart
+      bounds[count++] = endPos - base - 1
     }
-    return runs
+    this.pos = endPos
+    return IdRanges.ofSorted(bounds, count >> 1)
   }
 
   /**
@@ -355,7 +347,8 @@ export class SegmentReader {
         `is ${count} but only ${this.remaining} bits remain (3 per entry at least)`,
       )
     }
-    const ranges: IdRanges = []
+    // Bounds as read, in pairs (see readBitfieldRanges); NumEntries is at most 4,095.
+    const bounds = BOUNDS_SCRATCH
     // Entries written in ascending, non-touching order (what encoders write) need no merge pass.
     let merged = true
     let last = -1
@@ -387,9 +380,10 @@ export class SegmentReader {
       if (end > maxId) return fail('out_of_range', `${field}.EndId`, `${end} is above ${maxId}`)
       if (start <= last + 1) merged = false
       last = end
-      ranges.push([start, end])
+      bounds[2 * i] = start
+      bounds[2 * i + 1] = end
     }
-    return merged ? ranges : mergeRanges(ranges)
+    return merged ? IdRanges.ofSorted(bounds, count) : IdRanges.ofUnsorted(bounds, count)
   }
 
   #fibonacciError(field: string): Failure {
@@ -397,14 +391,6 @@ export class SegmentReader {
       ? fail('truncated', field, 'runs past the end')
       : fail('bad_fibonacci', field, `has no terminator within ${MAX_FIBONACCI_BITS} bits`)
   }
-}
-
-// Set bits in a 32-bit integer (the SWAR count: pairs, nibbles, bytes, then one multiply).
-function popcount(x: number): number {
-  x -= (x >>> 1) & 0x5555_5555
-  x = (x & 0x3333_3333) + ((x >>> 2) & 0x3333_3333)
-  x = (x + (x >>> 4)) & 0x0f0f_0f0f
-  return Math.imul(x, 0x0101_0101) >>> 24
 }
 
 // The failure `{ reason, field, message: "<field> <detail>" }`.

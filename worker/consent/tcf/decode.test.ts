@@ -8,8 +8,8 @@ import { GppModel } from '@iabgpp/cmpapi'
 import { type GVL, PurposeRestriction, Segment, SegmentEncoder, TCModel, TCString } from '@iabtechlabtcf/core'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { idsToRanges } from '../bits'
-import type { IdRanges, TcfString } from '../types'
+import { IdRanges } from '../ranges'
+import type { TcfString } from '../types'
 import { readCore, readCoreByTable } from './decode'
 import { CORE_FIELDS } from './fields'
 import * as F from './fixtures'
@@ -57,18 +57,18 @@ function fromLibrary(input: string): TcfString {
     purposeLegitimateInterests: ids(tc.purposeLegitimateInterests).filter((p) => p < 3 || p > 6),
     purposeOneTreatment: tc.purposeOneTreatment,
     publisherCountryCode: tc.publisherCountryCode,
-    vendorConsents: idsToRanges(ids(tc.vendorConsents)),
-    vendorLegitimateInterests: idsToRanges(ids(tc.vendorLegitimateInterests)),
+    vendorConsents: IdRanges.fromIds(ids(tc.vendorConsents)),
+    vendorLegitimateInterests: IdRanges.fromIds(ids(tc.vendorLegitimateInterests)),
     publisherRestrictions: tc.publisherRestrictions
       .getRestrictions()
       .map((pr) => ({
         purposeId: pr.purposeId as number,
         restrictionType: pr.restrictionType as 0 | 1 | 2,
-        vendors: idsToRanges(tc.publisherRestrictions.getVendors(pr)),
+        vendors: IdRanges.fromIds(tc.publisherRestrictions.getVendors(pr)),
       }))
-      .filter((r) => r.vendors.length > 0)
+      .filter((r) => r.vendors.count > 0)
       .sort((a, b) => a.purposeId - b.purposeId || a.restrictionType - b.restrictionType),
-    disclosedVendors: types.includes(1) ? idsToRanges(ids(tc.vendorsDisclosed)) : null,
+    disclosedVendors: types.includes(1) ? IdRanges.fromIds(ids(tc.vendorsDisclosed)) : null,
     publisherTC: types.includes(3)
       ? {
           purposeConsents: ids(tc.publisherConsents),
@@ -230,7 +230,7 @@ describe('differential against @iabtechlabtcf/core', () => {
           vendorConsents: vendors,
         })
         const ours = decodeTcString(encoded)
-        expect(ours.ok && ours.value.vendorConsents).toEqual(idsToRanges(vendors))
+        expect(ours.ok && ours.value.vendorConsents).toEqual(IdRanges.fromIds(vendors))
       }),
       { numRuns: 200 },
     )
@@ -453,12 +453,12 @@ describe('GPP tcfeuv2 section', () => {
         vendorConsents: [
           [1, 3],
           [755, 756],
-        ] satisfies IdRanges,
+        ] satisfies Array<[number, number]>,
         disclosedVendors: [
           [1, 4],
           [755, 756],
           [900, 900],
-        ] satisfies IdRanges,
+        ] satisfies Array<[number, number]>,
       },
     })
   })

@@ -5,8 +5,9 @@
  * is capped before decoding, every count is checked against the bits that remain before it is
  * used, and vendor sets stay ranges (at most one range per range entry, or per run of set bits).
  */
-import { decodeError, DEFAULT_MAX_LENGTH, isoFromDeciseconds, mergeRanges } from '../bits'
-import type { DecodeError, DecodeResult, IdRanges, PublisherRestriction, TcfString } from '../types'
+import { decodeError, DEFAULT_MAX_LENGTH, isoFromDeciseconds } from '../bits'
+import { BOUNDS_SCRATCH, IdRanges } from '../ranges'
+import type { DecodeError, DecodeResult, PublisherRestriction, TcfString } from '../types'
 import {
   CORE,
   CORE_HEAD,
@@ -35,10 +36,11 @@ function notLoaded(r: WordReader | Failure): r is Failure {
   return r !== READER
 }
 
-// Section readers return their value or a Failure, not a Result: a typical string reads four
-// sections, and the wrapper objects showed up next to the sections' own work.
+// Section readers return their value (an IdRanges or an array) or a Failure, not a Result: a
+// typical string reads four sections, and the wrapper objects showed up next to the sections' own
+// work. Only a Failure has `ok`.
 function failed<T extends object>(value: T | Failure): value is Failure {
-  return !Array.isArray(value)
+  return (value as Partial<Failure>).ok === false
 }
 
 // One byte and one word buffer for the whole isolate: decoding is synchronous and keeps no bits,
@@ -431,8 +433,8 @@ function readRangeSection(
   const count = r.readBits(countBits)
   // Every entry needs at least IsARange plus one id.
   if (r.overrun || count * (1 + idBits) > r.remaining) return rangeCountError(r, section, count, idBits)
-  // At its final size from the start: pushing range by range costs more (see readBitfieldRanges).
-  const ranges: IdRanges = new Array<[number, number]>(count)
+  // Bounds as read, in pairs, copied out into the set in one piece (see readBitfieldRanges).
+  const bounds = BOUNDS_SCRATCH
   // Entries written in ascending, non-touching order (what encoders write) need no merge pass.
   let merged = true
   let last = -1
@@ -446,9 +448,10 @@ function readRangeSection(
     }
     if (start <= last + 1) merged = false
     last = end
-    ranges[i] = [start, end]
+    bounds[2 * i] = start
+    bounds[2 * i + 1] = end
   }
-  return merged ? ranges : mergeRanges(ranges)
+  return merged ? IdRanges.ofSorted(bounds, count) : IdRanges.ofUnsorted(bounds, count)
 }
 
 // Failures are worded out of the loop: a typical string reads several range sections, and the
@@ -531,7 +534,9 @@ function readRestrictions(r: WordReader, section: string): PublisherRestriction[
   const stamp = ++restrictionStamp
   let lastKey = -1
   let sorted = true
-  let appended = false
+  // The vendor sets of a purpose and type that appears more than once, by position in `out`,
+  // united once at the end (uniting at every repeat would be quadratic on hostile input).
+  let repeats: Array<IdRanges[] | undefined> | null = null
   for (let i = 0; i < count; i++) {
     const purposeId = r.readBits(RESTRICTIONS.purposeIdBits)
     const restrictionType = r.readBits(RESTRICTIONS.restrictionTypeBits)
@@ -556,7 +561,7 @@ function readRestrictions(r: WordReader, section: string): PublisherRestriction[
     )
     if (failed(vendors)) return vendors
     // An entry without vendors restricts nothing.
-    if (vendors.length === 0) continue
+    if (vendors.count === 0) continue
     const key = purposeId * 4 + restrictionType
     if (SLOT_STAMPS[key] !== stamp) {
       SLOT_STAMPS[key] = stamp
@@ -565,14 +570,18 @@ function readRestrictions(r: WordReader, section: string): PublisherRestriction[
       if (key < lastKey) sorted = false
       lastKey = key
     } else {
-      // Appending in place: concat would copy the list once per entry (quadratic on hostile input).
-      const before = (out[SLOTS[key] as number] as PublisherRestriction).vendors
-      for (const range of vendors) before.push(range)
-      appended = true
+      const slot = SLOTS[key] as number
+      repeats ??= []
+      const sets = (repeats[slot] ??= [(out[slot] as PublisherRestriction).vendors])
+      sets.push(vendors)
     }
   }
-  // Each range list is merged already unless entries were appended to it.
-  if (appended) for (const entry of out) entry.vendors = mergeRanges(entry.vendors)
+  if (repeats) {
+    for (let slot = 0; slot < repeats.length; slot++) {
+      const sets = repeats[slot]
+      if (sets) (out[slot] as PublisherRestriction).vendors = IdRanges.union(sets)
+    }
+  }
   if (!sorted) out.sort(byPurposeThenType)
   return out
 }

@@ -4,6 +4,7 @@
  * required and not stamped in the future. Each row names the one rule it breaks.
  */
 import { describe, expect, it } from 'vitest'
+import { IdRanges } from '../ranges'
 import type { TcfString } from '../types'
 import { checkTcfValidity, DEFAULT_TCF_VALIDITY_POLICY, type TcfValidityPolicy } from './index'
 
@@ -26,10 +27,10 @@ const VALID: TcfString = {
   purposeLegitimateInterests: [2, 7],
   purposeOneTreatment: false,
   publisherCountryCode: 'DE',
-  vendorConsents: [[1, 4]],
-  vendorLegitimateInterests: [],
+  vendorConsents: IdRanges.from([[1, 4]]),
+  vendorLegitimateInterests: IdRanges.empty,
   publisherRestrictions: [],
-  disclosedVendors: [[1, 10]],
+  disclosedVendors: IdRanges.from([[1, 10]]),
   publisherTC: null,
 }
 

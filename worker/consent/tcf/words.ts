@@ -8,7 +8,7 @@
  * words it costs two. GPP reads `BitReader.bytes` directly, so the byte reader stays as it is.
  */
 import { isoFromDeciseconds } from '../bits'
-import type { IdRanges } from '../types'
+import { BOUNDS_SCRATCH, IdRanges } from '../ranges'
 import { VENDOR_SECTION } from './fields'
 
 const VENDOR_ID_BITS = VENDOR_SECTION.maxVendorIdBits
@@ -181,12 +181,11 @@ export function lettersOf(value: number, chars: number): string | null {
   return out
 }
 
-// Scratch for `readBitfieldRanges`: run boundaries as offsets into the field. A vendor BitField
-// has at most 65,535 bits, so at most 65,536 boundaries; sized for that once (128 KB) because
+// `readBitfieldRanges` scans BitFields up to a vendor BitField's longest, 65,535 bits: at most
+// 65,536 run bounds, which `BOUNDS_SCRATCH` (`../ranges`) holds. It is sized for that once because
 // growing it on demand put a never-run branch in front of the scan, and reaching one in optimized
 // code sends the rest of the call to the interpreter: 11 ms for a hostile 4 KB string's first call.
 const MAX_SCAN_BITS = 2 ** VENDOR_ID_BITS - 1
-const BOUNDARIES = new Uint16Array(MAX_SCAN_BITS + 2)
 
 /**
  * Reads big-endian bit fields from decoded words, bounded by `bitLength`: the `BitReader` contract
@@ -321,24 +320,23 @@ export class WordReader {
    * For vendor bitfields, whose ids can run into the tens of thousands.
    */
   readBitfieldRanges(n: number, firstId = 1): IdRanges {
-    if (!this.has(n)) return []
+    if (!this.has(n)) return IdRanges.empty
     const words = this.words
     const first = this.pos
     const endPos = first + n
     this.pos = endPos
-    if (n === 0) return []
+    if (n === 0) return IdRanges.empty
     if (n > MAX_SCAN_BITS) return this.#longBitfieldRanges(first, n, firstId)
-    // First the run boundaries, into a reused scratch array: alternately the offset of a run's
-    // first set bit and of the first clear bit after it. Building the output afterwards, at its
-    // final size, costs less than pushing range by range.
-    const bounds = BOUNDARIES
+    // The run bounds go straight into a reused scratch array, alternately a run's first id and
+    // its last, and the set copies them out in one piece: no pair per run.
+    const bounds = BOUNDS_SCRATCH
     let count = 0
     // A bit XORed with the bit before it is set exactly where a run starts or ends, so each word
     // costs a few operations plus one step per boundary in it, not one per bit. Bits outside the
-    // field read as 0, so a run open at the end of the field ends at offset n.
+    // field read as 0, so a run open at the end of the field ends at its last bit.
     let index = first >>> 5
     const last = (endPos - 1) >>> 5
-    let offset = (index << 5) - first // of the current word's top bit, from the field's start
+    let id = (index << 5) - first + firstId // of the current word's top bit
     let w = (words[index] as number) & (-1 >>> (first & 31))
     let before = 0 // the previous word's last bit, as bit 31
     while (index <= last) {
@@ -346,38 +344,36 @@ export class WordReader {
       let t = w ^ ((w >>> 1) | before)
       while (t !== 0) {
         const k = Math.clz32(t)
-        bounds[count++] = offset + k
+        // An even boundary is a run's first set bit; an odd one the first clear bit after the
+        // run, whose last id is the one before.
+        bounds[count] = id + k - (count & 1)
+        count++
         t ^= 1 << (31 - k)
       }
       before = w << 31
       w = words[++index] as number
-      offset += 32
+      id += 32
     }
-    // A run still open at a word-aligned end was not closed by the masking: close it at n.
-    // Branch-free on purpose (see BOUNDARIES).
-    bounds[count] = n
+    // A run still open at a word-aligned end was not closed by the masking: close it at the
+    // field's last id. Branch-free on purpose (see MAX_SCAN_BITS).
+    bounds[count] = n + firstId - 1
     count += count & 1
-    // Id of field offset i is `i + firstId`.
-    const ranges: IdRanges = new Array<[number, number]>(count >> 1)
-    for (let i = 0; i < count; i += 2) {
-      ranges[i >> 1] = [(bounds[i] as number) + firstId, (bounds[i + 1] as number) + firstId - 1]
-    }
-    return ranges
+    return IdRanges.ofSorted(bounds, count >> 1)
   }
 
   /** `readBitfieldRanges` bit by bit, for a field longer than any vendor BitField can be. */
   #longBitfieldRanges(first: number, n: number, firstId: number): IdRanges {
-    const ranges: IdRanges = []
+    const bounds: number[] = []
     let runStart = -1
     for (let i = 0; i <= n; i++) {
       const set = i < n && this.bitsAt(first + i, 1) === 1
       if (set && runStart < 0) runStart = i
       else if (!set && runStart >= 0) {
-        ranges.push([runStart + firstId, i - 1 + firstId])
+        bounds.push(runStart + firstId, i - 1 + firstId)
         runStart = -1
       }
     }
-    return ranges
+    return IdRanges.ofSorted(bounds, bounds.length >> 1)
   }
 
   /**
