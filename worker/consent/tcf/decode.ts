@@ -53,6 +53,9 @@ const READER = new WordReader(WORDS, 0)
 /** Core plus at most one of each later segment type (DisclosedVendors, AllowedVendors, PublisherTC). */
 const MAX_SEGMENTS = 4
 
+// Where each segment of the string being decoded ends (at its '.' or the end of the string).
+const SEGMENT_ENDS = new Int32Array(MAX_SEGMENTS)
+
 // Error field prefixes of each segment by position, built once rather than per decode.
 const SEGMENT_LABELS = Array.from({ length: MAX_SEGMENTS }, (_, i) => (i === 0 ? 'Core' : `Segment[${i}]`))
 
@@ -95,9 +98,10 @@ export function decodeTcString(input: string, opts?: DecodeTcOptions): DecodeRes
     )
   }
   // Segments are read in place (no split): count them first, so that too many is refused before
-  // anything is decoded.
+  // anything is decoded, noting where each ends so that no '.' is searched for twice.
   let dots = 0
   for (let at = input.indexOf('.'); at >= 0; at = input.indexOf('.', at + 1)) {
+    SEGMENT_ENDS[dots] = at
     if (++dots === MAX_SEGMENTS) {
       return decodeError(
         'too_many_segments',
@@ -111,7 +115,8 @@ export function decodeTcString(input: string, opts?: DecodeTcOptions): DecodeRes
   const bytes = asciiBytes(input, input.length <= BYTES.length ? BYTES : new Uint8Array(input.length))
   const words = input.length <= DEFAULT_MAX_LENGTH ? WORDS : new Int32Array(wordsFor(input.length))
 
-  let end = dots === 0 ? input.length : input.indexOf('.')
+  SEGMENT_ENDS[dots] = input.length
+  let end = SEGMENT_ENDS[0] as number
   const coreReader = segmentReader(input, bytes, 0, end, SEGMENT_LABELS[0] as string, words)
   if (notLoaded(coreReader)) return coreReader
   // The fast core reader handles every well-formed core head; anything else (truncated, not
@@ -124,7 +129,7 @@ export function decodeTcString(input: string, opts?: DecodeTcOptions): DecodeRes
   let seen = 0
   for (let i = 1; i <= dots; i++) {
     const start = end + 1
-    end = i === dots ? input.length : input.indexOf('.', start)
+    end = SEGMENT_ENDS[i] as number
     const label = SEGMENT_LABELS[i] as string
     const r = segmentReader(input, bytes, start, end, label, words)
     if (notLoaded(r)) return r
