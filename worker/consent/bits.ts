@@ -9,7 +9,7 @@
  * flag and leave the position alone; decoders check `overrun` after each field and report that
  * field. Pure TypeScript, no Workers imports.
  */
-import { IdRanges } from './ranges'
+import { IdRanges, MAX_ID } from './ranges'
 import type { DecodeError, DecodeResult } from './types'
 
 /** Default cap on an encoded consent string, checked before any decoding (8 KB). */
@@ -398,7 +398,10 @@ export interface RangeListSpec {
   encoding?: 'int' | 'fibonacci'
   /** Width of an id in `int` encoding (default 16). */
   idBits?: number
-  /** Largest valid id, inclusive (e.g. the section's MaxVendorId). Default `2^idBits - 1`. */
+  /**
+   * Largest valid id, inclusive (e.g. the section's MaxVendorId). Default `2^idBits - 1`, and
+   * never above `MAX_ID` (`./ranges`, 2^32 - 1), the largest id an `IdRanges` holds.
+   */
   maxId?: number
   /** Spec field names for errors. Defaults: NumEntries, StartOrOnlyId, EndId. */
   names?: { numEntries?: string; start?: string; end?: string }
@@ -414,7 +417,7 @@ export function readRangeList(r: BitReader, spec: RangeListSpec): DecodeResult<I
   const countBits = spec.countBits ?? 12
   const fib = spec.encoding === 'fibonacci'
   const idBits = spec.idBits ?? 16
-  const maxId = spec.maxId ?? 2 ** idBits - 1
+  const maxId = Math.min(spec.maxId ?? 2 ** idBits - 1, MAX_ID)
   // Field names are only built on failure (a restriction-heavy string calls this hundreds of
   // times), and with no per-call closures: bundlers' keepNames wraps each in a defineProperty.
 

@@ -97,6 +97,19 @@ describe('IdRanges', () => {
     expect(large.has(57)).toBe(true)
   })
 
+  it('keeps a set of thousands of ranges in one Uint32Array, with the same behaviour', () => {
+    const ids = Array.from({ length: 5000 }, (_, i) => 2 * i + 1)
+    const set = IdRanges.fromIds(ids)
+    expect(set.bounds).toBeInstanceOf(Uint32Array)
+    expect(set.count).toBe(5000)
+    expect(set.idCount).toBe(5000)
+    expect(set.has(9999)).toBe(true)
+    expect(set.has(10_000)).toBe(false)
+    expect(JSON.stringify(set)).toBe(JSON.stringify(ids.map((id) => [id, id])))
+    expect(set.equals(IdRanges.from(ids.map((id) => [id, id] as [number, number])))).toBe(true)
+    expect(IdRanges.fromIds([1, 2, 3]).bounds).toBeInstanceOf(Array)
+  })
+
   it('unites sets', () => {
     const a = IdRanges.from([
       [1, 2],
@@ -120,6 +133,7 @@ describe('IdRanges', () => {
     expect(() => IdRanges.from([[-1, 4]])).toThrow(RangeError)
     expect(() => IdRanges.from([[1, 2.5]])).toThrow(RangeError)
     expect(() => IdRanges.from([[1, NaN]])).toThrow(RangeError)
+    expect(() => IdRanges.from([[1, 2 ** 32]])).toThrow(RangeError)
   })
 
   it('is the set of ids its pairs cover, whatever the pairs (property)', () => {

@@ -10,8 +10,8 @@
  * TypeScript, no Workers imports.
  */
 
-/** Largest id `IdRanges.from` accepts (TCF and GPP ids are 16-bit fields; any safe integer works). */
-export const MAX_ID = Number.MAX_SAFE_INTEGER
+/** Largest id a set holds (TCF and GPP ids are 16-bit fields; large sets store 32-bit bounds). */
+export const MAX_ID = 0xffff_ffff
 
 /**
  * Sorted, merged (no overlap, no adjacency), inclusive ranges of ids, immutable.
@@ -22,16 +22,18 @@ export class IdRanges implements Iterable<[number, number]> {
   /**
    * `start0, end0, start1, end1, ...`, ascending; `end_i + 1 < start_(i+1)`.
    *
-   * A plain array of small integers, not a typed array: measured in Node 20 (V8), a typed array
-   * costs 30-45 ns to create even when tiny, and 200-500 ns once it is over 64 bytes (8 ranges
-   * in a Uint32Array, 16 in a Uint16Array), because its storage then lives outside the V8 heap.
-   * That is more than the 4-7 ns per `[start, end]` pair it would replace for every set under
-   * about 150 ranges, i.e. most of them. `slice` of an array of small integers is one on-heap
-   * copy: about 20 ns plus 0.1-0.5 ns per bound.
+   * A plain array of small integers up to `LARGE_SET` ranges, a Uint32Array above. Measured in
+   * Node 20 (V8): a typed array costs 30-45 ns to create even when tiny, and 200-500 ns once it
+   * is over 64 bytes (8 ranges), because its storage then lives outside the V8 heap; that is
+   * more than the 4-7 ns per `[start, end]` pair it replaces for every set under about 150
+   * ranges, i.e. most of them, while copying a slice of an array of small integers costs about
+   * 20 ns plus 0.1-0.5 ns per bound. But an array over 128 KB (16,384 bounds) goes to V8's large
+   * object space: slicing 24,000 bounds (the 12,000-range hostile string) took 210 µs instead
+   * of 10, where a Uint32Array takes 12.
    */
-  readonly bounds: readonly number[]
+  readonly bounds: ArrayLike<number>
 
-  private constructor(bounds: readonly number[]) {
+  private constructor(bounds: ArrayLike<number>) {
     this.bounds = bounds
   }
 
@@ -44,11 +46,7 @@ export class IdRanges implements Iterable<[number, number]> {
    * Copies them: `bounds` may be a scratch buffer the caller reuses.
    */
   static ofSorted(bounds: readonly number[], count: number): IdRanges {
-    if (count === 0) return IdRanges.empty
-    if (count > SMALL_SET) return new IdRanges(bounds.slice(0, 2 * count))
-    const out = new Array<number>(2 * count)
-    for (let i = 0; i < 2 * count; i++) out[i] = bounds[i] as number
-    return new IdRanges(out)
+    return count === 0 ? IdRanges.empty : new IdRanges(copied(bounds, 2 * count))
   }
 
   /**
@@ -80,7 +78,7 @@ export class IdRanges implements Iterable<[number, number]> {
     }
     out[n++] = start
     out[n++] = end
-    return new IdRanges(out.slice(0, n))
+    return new IdRanges(copied(out, n))
   }
 
   /**
@@ -107,7 +105,7 @@ export class IdRanges implements Iterable<[number, number]> {
   /** The union of several sets: what restriction entries repeating a purpose and type add up to. */
   static union(sets: readonly IdRanges[]): IdRanges {
     const all: number[] = []
-    for (const set of sets) for (const bound of set.bounds) all.push(bound)
+    for (const set of sets) for (let i = 0; i < set.bounds.length; i++) all.push(set.bounds[i] as number)
     return IdRanges.ofUnsorted(all, all.length >> 1)
   }
 
@@ -170,6 +168,26 @@ function isId(v: unknown): v is number {
 // Up to this many ranges a copying loop beats `slice`, a builtin call (A/B in a decoder loop: a
 // 4-vendor TC string decoded about 10% faster).
 const SMALL_SET = 8
+// Above this many ranges bounds go to a Uint32Array (see `bounds`): from here on its fixed cost
+// is lost in the copy, and it stays out of V8's large object space however many there are.
+const LARGE_SET = 1024
+
+/** `source[0 .. length)`, in the storage that is cheapest for its size (see `IdRanges.bounds`). */
+function copied(source: readonly number[], length: number): ArrayLike<number> {
+  if (length > 2 * LARGE_SET) {
+    // Slice by slice, each small enough for the young generation and copied natively: an element
+    // loop would run interpreted on a cold first call (0.8 ms for the 12,000-range string).
+    const out = new Uint32Array(length)
+    for (let at = 0; at < length; at += 2 * LARGE_SET) {
+      out.set(source.slice(at, Math.min(at + 2 * LARGE_SET, length)), at)
+    }
+    return out
+  }
+  if (length > 2 * SMALL_SET) return source.slice(0, length)
+  const out = new Array<number>(length)
+  for (let i = 0; i < length; i++) out[i] = source[i] as number
+  return out
+}
 
 /** An array of `length` zeros that V8 keeps as packed small integers, so `slice` is one copy. */
 function smallIntegers(length: number): number[] {
