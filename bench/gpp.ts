@@ -210,11 +210,15 @@ console.log(
   `| **all of the above, summed** | ${ns(oursTotal)} | ${ns(libTotal)} | **${(libTotal / oursTotal).toFixed(0)}x** |`,
 )
 
-console.log('\nHostile 4 KB strings (Gatehouse: fastest of 10 rounds; library: one run in a child process)\n')
-console.log('| string | length | Gatehouse | outcome | @iabgpp/cmpapi | outcome |')
-console.log('| --- | ---: | ---: | --- | ---: | --- |')
+console.log(
+  '\nHostile 4 KB strings (Gatehouse: its first call on the string (wall), then the fastest of 10 rounds; library: one run in a child process)\n',
+)
+console.log('| string | length | Gatehouse first call | Gatehouse | outcome | @iabgpp/cmpapi | outcome |')
+console.log('| --- | ---: | ---: | ---: | --- | ---: | --- |')
 for (const [name, s] of Object.entries(hostile)) {
-  const outcome = timeOnce(() => decodeGppString(s)).outcome
+  const first = timeOnce(() => decodeGppString(s))
   const ours = fastest(Array.from({ length: 10 }, () => timePerOp(() => decodeGppString(s), 50)))
-  console.log(`| ${name} | ${s.length} | ${ns(ours)} | ${outcome} | ${libraryHostile(name)} |`)
+  console.log(
+    `| ${name} | ${s.length} | ${ns(first.ms * 1e6)} | ${ns(ours)} | ${first.outcome} | ${libraryHostile(name)} |`,
+  )
 }
