@@ -1,9 +1,12 @@
 /**
- * Low-level bit reading shared by the consent-string decoders (TCF, GPP, and the GPP sections
- * that embed TCF): strict base64url decoding with a length cap, a `BitReader` over the decoded
- * bytes, the field types the IAB specs use (fixed integers up to 48 bits, booleans, bitfields,
- * 6-bit letters, 36-bit deciseconds datetimes, Fibonacci integers) and range lists that stay
- * ranges (merged inclusive `IdRanges`, never expanded into id arrays).
+ * Low-level bit reading for the consent-string decoders: strict base64url decoding with a length
+ * cap, a `BitReader` over the decoded bytes, the field types the IAB specs use (fixed integers up
+ * to 48 bits, booleans, bitfields, 6-bit letters, 36-bit deciseconds datetimes, Fibonacci
+ * integers) and range lists that stay ranges (merged inclusive `IdRanges`, never expanded).
+ *
+ * `BitReader` is the plain, byte-at-a-time statement of that contract. The decoders on the
+ * request path read with faster word-at-a-time readers of the same contract (`tcf/words.ts`,
+ * `gpp/reader.ts`), and property tests check each of them against `BitReader` read by read.
  *
  * Nothing here throws on any input. Reads past the end return zero, set the sticky `overrun`
  * flag and leave the position alone; decoders check `overrun` after each field and report that
@@ -119,37 +122,6 @@ while (FIBONACCI.length < 70) {
   FIBONACCI.push((FIBONACCI[FIBONACCI.length - 1] as number) + (FIBONACCI[FIBONACCI.length - 2] as number))
 }
 
-const PAD2: string[] = Array.from({ length: 100 }, (_, i) => (i < 10 ? `0${i}` : `${i}`))
-
-/**
- * `new Date(ms).toISOString()` for 0 <= ms < 10^13 (years 1970-2286), without a Date: profiling
- * showed the Date round trip was a third of a TC string decode. Days to civil date by Howard
- * Hinnant's `civil_from_days` ("chrono-Compatible Low-Level Date Algorithms").
- */
-export function isoFromEpochMs(ms: number): string {
-  const days = Math.floor(ms / 86_400_000)
-  let rest = ms - days * 86_400_000
-  const z = days + 719_468
-  const era = Math.floor(z / 146_097)
-  const doe = z - era * 146_097
-  const yoe = Math.floor(
-    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365,
-  )
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100))
-  const mp = Math.floor((5 * doy + 2) / 153)
-  const day = doy - Math.floor((153 * mp + 2) / 5) + 1
-  const month = mp < 10 ? mp + 3 : mp - 9
-  const year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-  const hours = Math.floor(rest / 3_600_000)
-  rest -= hours * 3_600_000
-  const minutes = Math.floor(rest / 60_000)
-  rest -= minutes * 60_000
-  const seconds = Math.floor(rest / 1000)
-  const millis = rest - seconds * 1000
-  const msText = millis < 10 ? `00${millis}` : millis < 100 ? `0${millis}` : `${millis}`
-  return `${year}-${PAD2[month]}-${PAD2[day]}T${PAD2[hours]}:${PAD2[minutes]}:${PAD2[seconds]}.${msText}Z`
-}
-
 // Character codes of each two-digit number's digits, for `isoFromDeciseconds`.
 const TENS = new Uint8Array(100)
 const ONES = new Uint8Array(100)
@@ -160,9 +132,10 @@ for (let i = 0; i < 100; i++) {
 
 /**
  * `new Date(ds * 100).toISOString()` for a 36-bit count of deciseconds (years 1970-2187): the
- * TCF and GPP datetime fields. Same calendar arithmetic as `isoFromEpochMs`, but in 32-bit
- * integers after the first division, and one `String.fromCharCode` instead of joining 13 pieces:
- * about half the time, and a TC string formats one or two of these per decode.
+ * TCF and GPP datetime fields, without a Date (the Date round trip was a third of a TC string
+ * decode). Days to civil date by Howard Hinnant's `civil_from_days` ("chrono-Compatible
+ * Low-Level Date Algorithms"), in 32-bit integers after the first division, and one
+ * `String.fromCharCode` instead of joining 13 pieces.
  */
 export function isoFromDeciseconds(ds: number): string {
   const days = Math.floor(ds / 864_000)
