@@ -59,3 +59,41 @@ export function emptyHooks(): ResponseHooks {
     blockedScripts: [],
   }
 }
+
+/**
+ * The hooks with one entry per selector: element handlers registered for the same selector run
+ * as one, in registration order (an async handler finishes before the next starts). HTMLRewriter
+ * parses each `.on()` selector anew on every response, and several stages watch `head` and
+ * `script`. Hooks with text or comment handlers are left as they are.
+ */
+export function mergeBySelector(hooks: readonly HtmlHook[]): HtmlHook[] {
+  const out: HtmlHook[] = []
+  const chains = new Map<string, Array<NonNullable<HTMLRewriterElementContentHandlers['element']>>>()
+  for (const h of hooks) {
+    const { element, ...rest } = h.handler
+    if (!element || Object.keys(rest).length > 0) {
+      out.push(h)
+      continue
+    }
+    const chain = chains.get(h.selector)
+    if (chain) {
+      chain.push(element)
+      continue
+    }
+    const own = [element]
+    chains.set(h.selector, own)
+    out.push({ selector: h.selector, handler: { element: (el) => runInOrder(own, el, 0) } })
+  }
+  return out
+}
+
+function runInOrder(
+  handlers: ReadonlyArray<NonNullable<HTMLRewriterElementContentHandlers['element']>>,
+  el: Element,
+  from: number,
+): void | Promise<void> {
+  for (let i = from; i < handlers.length; i++) {
+    const pending = handlers[i]!(el)
+    if (pending) return pending.then(() => runInOrder(handlers, el, i + 1))
+  }
+}

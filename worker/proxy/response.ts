@@ -18,7 +18,7 @@ import type { AppEnv } from '../env'
 import type { RuleSet } from '../rules'
 import type { Logger } from '../lib/log'
 import { planScripts } from './csp'
-import type { ResponseHooks } from './hooks'
+import { mergeBySelector, type ResponseHooks } from './hooks'
 import { parseOrigin } from './target'
 import { processSetCookies, rewriteLocation } from './rewrite'
 
@@ -95,7 +95,7 @@ export const response = ({ rules }: ResponseOptions): MiddlewareHandler<AppEnv> 
     if (copied) res = new Response(res.body, { status: res.status, statusText: res.statusText, headers })
     if (rewrite) {
       let rewriter = new HTMLRewriter()
-      for (const h of hooks.html) rewriter = rewriter.on(h.selector, h.handler)
+      for (const h of mergeBySelector(hooks.html)) rewriter = rewriter.on(h.selector, h.handler)
       for (const d of hooks.htmlDocument) rewriter = rewriter.onDocument(d)
       res = rewriter.transform(res)
     }
