@@ -3,7 +3,7 @@
  * Miniflare) under the proxy benchmark's load, through the V8 inspector: where the JavaScript
  * time of a proxied page goes. Native work (HTTP, RPC plumbing, SQLite) shows as "(program)".
  *
- *   npx tsx bench/profile-proxy.ts [--path /product/lamp] [--requests 2000] [--out profile.cpuprofile]
+ *   npx tsx bench/profile-proxy.ts [--path /product/lamp] [--requests 2000] [--country DE] [--out x.cpuprofile]
  *
  * Prints the top functions by self time and by total time; the .cpuprofile file opens in Chrome
  * DevTools (Performance panel) for the full picture.
@@ -24,6 +24,8 @@ const { values: args } = parseArgs({
     requests: { type: 'string', default: '2000' },
     out: { type: 'string' },
     bundle: { type: 'string' },
+    // Development location override (API.md), e.g. DE for an EU visitor without consent.
+    country: { type: 'string' },
   },
 })
 const CONCURRENCY = 32
@@ -38,7 +40,12 @@ async function load(base: URL, path: string, total: number): Promise<void> {
       while (next++ < total) {
         await new Promise<void>((resolve, reject) => {
           const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ')
-          const headers = { accept: 'text/html', 'accept-language': 'en-GB', ...(cookie ? { cookie } : {}) }
+          const headers = {
+            accept: 'text/html',
+            'accept-language': 'en-GB',
+            ...(args.country ? { 'x-gatehouse-country': args.country } : {}),
+            ...(cookie ? { cookie } : {}),
+          }
           const req = request({ agent, host: base.hostname, port: base.port, path, headers }, (res) => {
             for (const line of res.headers['set-cookie'] ?? []) {
               const pair = line.split(';')[0] ?? ''
