@@ -9,12 +9,12 @@
  * DevTools (Performance panel) for the full picture.
  */
 import { writeFileSync } from 'node:fs'
-import { Agent, request } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { parseArgs } from 'node:util'
 // @ts-expect-error: ws ships no types (it is Miniflare's own dependency, used here as a CDP client)
 import WebSocket from 'ws'
 import { buildBundle, startGateway } from './lib/gateway'
+import { loadVisitors } from './lib/load'
 // @ts-expect-error: plain ESM module without types
 import { startStorefront } from '../examples/storefront/server.mjs'
 
@@ -28,41 +28,11 @@ const { values: args } = parseArgs({
     country: { type: 'string' },
   },
 })
-const CONCURRENCY = 32
 const INSPECTOR_PORT = 9229 + Math.floor(Math.random() * 500)
-
-async function load(base: URL, path: string, total: number): Promise<void> {
-  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY })
-  const jars = Array.from({ length: CONCURRENCY }, () => new Map<string, string>())
-  let next = 0
-  await Promise.all(
-    jars.map(async (jar) => {
-      while (next++ < total) {
-        await new Promise<void>((resolve, reject) => {
-          const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ')
-          const headers = {
-            accept: 'text/html',
-            'accept-language': 'en-GB',
-            ...(args.country ? { 'x-gatehouse-country': args.country } : {}),
-            ...(cookie ? { cookie } : {}),
-          }
-          const req = request({ agent, host: base.hostname, port: base.port, path, headers }, (res) => {
-            for (const line of res.headers['set-cookie'] ?? []) {
-              const pair = line.split(';')[0] ?? ''
-              const eq = pair.indexOf('=')
-              if (eq > 0) jar.set(pair.slice(0, eq), pair.slice(eq + 1))
-            }
-            res.resume()
-            res.on('end', resolve)
-          })
-          req.on('error', reject)
-          req.end()
-        })
-      }
-    }),
-  )
-  agent.destroy()
-}
+const visitorHeaders = () => ({
+  'accept-language': 'en-GB',
+  ...(args.country ? { 'x-gatehouse-country': args.country } : {}),
+})
 
 interface ProfileNode {
   id: number
@@ -134,7 +104,7 @@ async function main() {
   const scriptPath = args.bundle ?? (await buildBundle())
   const gw = await startGateway({ scriptPath, originUrl, inspectorPort: INSPECTOR_PORT })
   try {
-    await load(gw.url, args.path!, 300)
+    await loadVisitors(gw.url, args.path!, 300, { headers: visitorHeaders })
     const targets = (await (await fetch(`http://127.0.0.1:${INSPECTOR_PORT}/json`)).json()) as Array<{
       id: string
       webSocketDebuggerUrl?: string
@@ -150,7 +120,7 @@ async function main() {
     await send('Profiler.setSamplingInterval', { interval: 100 })
     await send('Profiler.start')
     const started = performance.now()
-    await load(gw.url, args.path!, Number(args.requests))
+    await loadVisitors(gw.url, args.path!, Number(args.requests), { headers: visitorHeaders })
     const seconds = (performance.now() - started) / 1000
     const { profile } = (await send('Profiler.stop')) as { profile: Profile }
     ws.close()

@@ -15,13 +15,13 @@
  *
  *   npx tsx bench/proxy-floor.ts [--requests 600] [--path /product/lamp]
  */
-import { Agent, request } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Miniflare } from 'miniflare'
 import { unstable_getMiniflareWorkerOptions } from 'wrangler'
 import { cpuMicros, drain, root } from './lib/gateway'
+import { loadVisitors } from './lib/load'
 // @ts-expect-error: plain ESM module without types
 import { startStorefront } from '../examples/storefront/server.mjs'
 
@@ -33,6 +33,12 @@ const { values: args } = parseArgs({
 })
 const REQUESTS = Number(args.requests)
 const CONCURRENCY = 32
+// Each load slot is one visitor, named in a header the floor Workers key their object by.
+const load = (base: URL, total: number) =>
+  loadVisitors(base, args.path!, total, {
+    concurrency: CONCURRENCY,
+    headers: (slot) => ({ 'x-visitor': `visitor-${slot}` }),
+  })
 
 const STEPS = ['bare', '+ state read', '+ page-view write', '+ record queued', '+ HTMLRewriter'] as const
 
@@ -113,32 +119,6 @@ async function start(step: number, originUrl: string) {
   await db.prepare('CREATE TABLE IF NOT EXISTS records (id TEXT PRIMARY KEY, body TEXT NOT NULL)').run()
   const pid = [...children()].find((p) => !before.has(p)) ?? null
   return { mf, url, pid }
-}
-
-async function load(base: URL, total: number): Promise<number> {
-  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY })
-  let next = 0
-  const started = performance.now()
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async (_, slot) => {
-      while (next++ < total) {
-        await new Promise<void>((resolve, reject) => {
-          const headers = { accept: 'text/html', 'x-visitor': `visitor-${slot}` }
-          const req = request(
-            { agent, host: base.hostname, port: base.port, path: args.path, headers },
-            (res) => {
-              res.resume()
-              res.on('end', resolve)
-            },
-          )
-          req.on('error', reject)
-          req.end()
-        })
-      }
-    }),
-  )
-  agent.destroy()
-  return total / ((performance.now() - started) / 1000)
 }
 
 async function main() {

@@ -7,13 +7,13 @@
  * Each load slot is one returning visitor (its cookies are kept), concurrency 32. Reports req/s
  * and the workerd CPU time per request (from /proc; steadier on a shared machine).
  */
-import { Agent, request } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { parseArgs } from 'node:util'
 import { build } from 'esbuild'
+import { loadVisitors } from './lib/load'
 import { cpuMicros, root, startGateway, startPassthrough, type RunningWorker } from './lib/gateway'
 // @ts-expect-error: plain ESM module without types
 import { startStorefront } from '../examples/storefront/server.mjs'
@@ -28,36 +28,6 @@ const { values: args } = parseArgs({
 const REQUESTS = Number(args.requests)
 const CONCURRENCY = 32
 const LABELS = ['proxy core', '+ consent', '+ identity', '+ touchpoint', '+ decide', '+ page views']
-
-async function rps(base: URL, path: string, total: number): Promise<number> {
-  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY })
-  const jars = Array.from({ length: CONCURRENCY }, () => new Map<string, string>())
-  let next = 0
-  const started = performance.now()
-  await Promise.all(
-    jars.map(async (jar) => {
-      while (next++ < total) {
-        await new Promise<void>((resolve, reject) => {
-          const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ')
-          const headers = { accept: 'text/html', ...(cookie ? { cookie } : {}) }
-          const req = request({ agent, host: base.hostname, port: base.port, path, headers }, (res) => {
-            for (const line of res.headers['set-cookie'] ?? []) {
-              const pair = line.split(';')[0] ?? ''
-              const eq = pair.indexOf('=')
-              if (eq > 0) jar.set(pair.slice(0, eq), pair.slice(eq + 1))
-            }
-            res.resume()
-            res.on('end', resolve)
-          })
-          req.on('error', reject)
-          req.end()
-        })
-      }
-    }),
-  )
-  agent.destroy()
-  return total / ((performance.now() - started) / 1000)
-}
 
 async function main() {
   const storefront = await startStorefront({ port: 0 })
@@ -88,9 +58,9 @@ async function main() {
       let bareCpu = 0
       for (let i = 0; i < workers.length; i++) {
         const w = workers[i]!
-        await rps(w.url, path, 100)
+        await loadVisitors(w.url, path, 100, { concurrency: CONCURRENCY })
         const before = cpuMicros(w.pid)
-        const r = await rps(w.url, path, REQUESTS)
+        const r = await loadVisitors(w.url, path, REQUESTS, { concurrency: CONCURRENCY })
         const after = cpuMicros(w.pid)
         const cpu = before !== null && after !== null ? (after - before) / REQUESTS : NaN
         if (i === 0) [bare, bareCpu] = [r, cpu]
