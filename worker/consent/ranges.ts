@@ -214,9 +214,11 @@ function scratch(length: number): number[] {
   return SCRATCH
 }
 
-// Run the large-set branch of `copied` at load, often enough for V8 to keep type feedback for it:
-// decoders whose optimised code inlines `copied` would otherwise reach its Uint32Array
-// construction with no feedback on the first large set (a hostile string), deoptimise ("insufficient
-// type feedback for construct") and run the next few calls unoptimised: 1.4-5 ms each for the
+// Build a few large sets at load, often enough for V8 to keep type feedback for them. Typical
+// strings only make small sets, so optimised decoder code compiled on them (with `ofSorted` and
+// `copied` inlined) knows neither the Uint32Array construction (no feedback: "insufficient type
+// feedback for construct") nor a set whose `bounds` is a Uint32Array (`bounds` had only ever
+// held arrays: a field type generalisation, "wrong map"). The first large set, from a hostile
+// string, then deoptimised the decoder and ran its next calls unoptimised: 0.8-5 ms each for the
 // 12,000-range GPP string instead of ~170 µs. Costs well under a millisecond once per isolate.
-for (let i = 0; i < 32; i++) copied(BOUNDS_SCRATCH, 2 * LARGE_SET + 2)
+for (let i = 0; i < 32; i++) IdRanges.ofSorted(BOUNDS_SCRATCH, LARGE_SET + 1)

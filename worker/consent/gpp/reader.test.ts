@@ -1,7 +1,8 @@
 /**
- * The GPP segment reader's vendor bitfields: the same runs as the shared `BitReader`, at every
- * offset and length (including fields that end on a 32-bit word boundary with a run still open),
- * over long mostly-set and mostly-clear fields as well as random ones.
+ * The GPP segment reader's bitfields (vendor bitfields as runs, purpose bitfields as ids, both from
+ * one scan): the same as the shared `BitReader`, at every offset and length (including fields that
+ * end on a 32-bit word boundary with a run still open), over long mostly-set and mostly-clear
+ * fields as well as random ones.
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
@@ -50,5 +51,32 @@ describe('SegmentReader.readBitfieldRanges', () => {
       expect(expected).toEqual([[1, n]])
       expect(reader.readBitfieldRanges(n)).toEqual(expected)
     }
+  })
+})
+
+describe('SegmentReader.readIdBitfield', () => {
+  it('lists the ids BitReader lists, from any offset, for any length', () => {
+    const runs = fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 1, max: 40 })), { maxLength: 30 })
+    fc.assert(
+      fc.property(runs, fc.nat(40), fc.nat(), (spec, start, cut) => {
+        const bits = spec.map(([set, n]) => (set ? '1' : '0').repeat(n)).join('')
+        const [reference, reader] = both(textOf(bits))
+        const from = Math.min(start, bits.length)
+        const n = cut % (bits.length - from + 1)
+        reference.skip(from)
+        reader.pos = from
+        expect(reader.readIdBitfield(n)).toEqual(reference.readBitfield(n))
+        expect(reader.pos).toBe(reference.pos)
+      }),
+      { numRuns: 3000 },
+    )
+  })
+
+  it('reads nothing and moves nowhere when the field runs past the end', () => {
+    const [, reader] = both(textOf('1'.repeat(24)))
+    reader.pos = 10
+    expect(reader.readIdBitfield(20)).toEqual([])
+    expect(reader.pos).toBe(10)
+    expect(reader.overrun).toBe(true)
   })
 })

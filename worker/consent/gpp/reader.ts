@@ -22,10 +22,24 @@ for (let i = 0; i < 64; i++) {
 }
 const DOT = 46
 
-// Fibonacci numbers F(2).. (1, 2, 3, 5, ...), enough for MAX_FIBONACCI_BITS-bit codes.
+// Fibonacci numbers F(2).. (1, 2, 3, 5, ...) for the codes of up to 32 bits `readFibonacci`
+// decodes with Math.clz32: values below 2^30, so V8 keeps the array as small integers and every
+// sum of them stays one. From F(46) on they are not, and an array holding one stores them all as
+// doubles: sums read from it are then doubles too, and one of those stored into `BOUNDS_SCRATCH`
+// (`../ranges`) turned its elements into doubles for good, the first time a tcfcav1 string was
+// decoded. Every decoder's set-building code compiled before that then failed its map checks.
 const FIBONACCI: number[] = [1, 2]
-while (FIBONACCI.length < MAX_FIBONACCI_BITS) {
+while (FIBONACCI.length < 32) {
   FIBONACCI.push((FIBONACCI[FIBONACCI.length - 1] as number) + (FIBONACCI[FIBONACCI.length - 2] as number))
+}
+// All of them, enough for MAX_FIBONACCI_BITS-bit codes, for the longer codes (past 2^30 ids,
+// which every caller rejects).
+const LONG_FIBONACCI: number[] = [...FIBONACCI]
+while (LONG_FIBONACCI.length < MAX_FIBONACCI_BITS) {
+  LONG_FIBONACCI.push(
+    (LONG_FIBONACCI[LONG_FIBONACCI.length - 1] as number) +
+      (LONG_FIBONACCI[LONG_FIBONACCI.length - 2] as number),
+  )
 }
 
 // Slack after a segment's last byte, so a 32-bit window read up to 64 bits past the segment's end
@@ -251,7 +265,7 @@ export class SegmentReader {
         this.pos = pos + 1
         return value
       }
-      if (bit === 1) value += FIBONACCI[i] as number
+      if (bit === 1) value += LONG_FIBONACCI[i] as number
       prev = bit
     }
     if (limit === this.bitLength) this.overrun = true
@@ -260,48 +274,52 @@ export class SegmentReader {
 
   /**
    * Bitfield(n) as the 1-based ids whose bit is set (nothing read when fewer than `n` bits
-   * remain). Jumps between set bits with Math.clz32 on 32-bit windows: purpose bitfields are
-   * mostly zeros.
+   * remain): the runs `#scanRuns` finds, listed id by id.
    */
   readIdBitfield(n: number): number[] {
     const ids: number[] = []
     if (!this.has(n)) return ids
-    const first = this.pos
-    const end = first + n
-    for (let pos = first; pos < end; pos += 32) {
-      // Bits past `end` in the window are masked off.
-      const left = end - pos
-      let window = left >= 32 ? this.#word(pos) : this.#word(pos) & ~(-1 >>> left)
-      while (window !== 0) {
-        const k = Math.clz32(window)
-        ids.push(pos - first + k + 1)
-        window &= ~(0x8000_0000 >>> k)
-      }
+    const bounds = BOUNDS_SCRATCH
+    const count = this.#scanRuns(n, bounds)
+    for (let i = 0; i < count; i += 2) {
+      const last = bounds[i + 1] as number
+      for (let id = bounds[i] as number; id <= last; id++) ids.push(id)
     }
-    this.pos = end
     return ids
   }
 
   /**
    * Bitfield(n) as merged inclusive ranges of the set ids, bit i standing for id i + 1 (vendor
-   * bitfields, whose ids run into the tens of thousands). Finds run boundaries a 32-bit word at a
-   * time with Math.clz32, so the cost is per run and per 32 bits, not per bit.
+   * bitfields, whose ids run into the tens of thousands).
    */
   readBitfieldRanges(n: number): IdRanges {
     if (!this.has(n)) return IdRanges.empty
-    // The run bounds, in pairs, go into a reused scratch array that the set copies out in one
-    // piece: no pair per run. n bits hold at most n + 1 bounds; a MaxId is at most 65,535, so the
-    // scratch always fits, and a longer field gets its own.
+    // n bits hold at most n + 1 bounds; a MaxId is at most 65,535, so the scratch always fits,
+    // and a longer field gets its own.
     const bounds = n < BOUNDS_SCRATCH.length ? BOUNDS_SCRATCH : new Array<number>(n + 1)
+    return IdRanges.ofSorted(bounds, this.#scanRuns(n, bounds) >> 1)
+  }
+
+  /**
+   * The runs of set bits in the next `n` bits (which must remain), written to `bounds` as
+   * alternately a run's first id and its last (bit i is id i + 1); returns how many bounds, and
+   * moves past the field. Finds run boundaries a 32-bit word at a time with Math.clz32, so the
+   * cost is per run and per 32 bits, not per bit.
+   *
+   * Both bitfield readers share this loop on purpose. Typical strings reach only the purpose
+   * bitfields, and a vendor bitfield scan compiled without them had never stored a bound: the
+   * first dense vendor bitfield (a hostile 4 KB string, 12,000 runs) deoptimised at its first
+   * run and scanned the rest in the interpreter, 0.8-1.5 ms a call until V8 recompiled it,
+   * against ~100 µs. Shared, the loop is compiled with the purpose bitfields' stores in it.
+   */
+  #scanRuns(n: number, bounds: number[]): number {
     let count = 0
     const endPos = this.pos + n
     // Id of bit `pos` is `pos - base`.
     const base = this.pos - 1
     // A word at a time: XOR with the bit before each bit marks where runs start and end, and
-    // Math.clz32 walks those marks (as tcf/words.ts does). One short inner loop per boundary
-    // matters most for the first call on a long, dense field, before the JIT has optimised it.
-    // The bit before the field counts as 0; bits past its end are cleared, so a run still open at
-    // the end closes on the field's last id.
+    // Math.clz32 walks those marks (as tcf/words.ts does). The bit before the field counts as 0;
+    // bits past its end are cleared, so a run still open at the end closes on the field's last id.
     let before = 0
     for (let pos = this.pos; pos < endPos; pos += 32) {
       let w = this.#word(pos)
@@ -322,7 +340,7 @@ export class SegmentReader {
     // A run reaching a field that ends on a word boundary has no cleared bit to close it.
     if (count & 1) bounds[count++] = endPos - base - 1
     this.pos = endPos
-    return IdRanges.ofSorted(bounds, count >> 1)
+    return count
   }
 
   /**
