@@ -17,7 +17,7 @@ let seed = 7
 const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32
 const vendors = Array.from({ length: 1400 }, (_, i) => i + 1).filter(() => random() < 0.7)
 function tcAt(ms: number): string {
-  const t = new Date(Math.floor(ms / 100) * 100).toISOString()
+  const t = Math.floor(ms / 100) * 100
   return F.tcString(
     F.coreBits({
       created: t,

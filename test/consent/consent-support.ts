@@ -7,7 +7,7 @@ import { coreBits, tcString, vendorBitfield, vendorsSegment } from '../../worker
 
 /** A valid, service-specific TC string created `ageDays` ago, consenting to `purposes`. */
 export function tcCookie(purposes: number[], ageDays = 1): string {
-  const t = new Date(Math.floor((Date.now() - ageDays * 86_400_000) / 100) * 100).toISOString()
+  const t = Math.floor((Date.now() - ageDays * 86_400_000) / 100) * 100
   return tcString(
     coreBits({ created: t, lastUpdated: t, purposeConsents: purposes, publisherCountryCode: 'DE' }),
     vendorsSegment(1, vendorBitfield(8, [1, 2, 3])),

@@ -29,7 +29,7 @@ const DAY = 86_400_000
 
 /** A decoded, valid, service-specific TC string `ageDays` old; fields overridden by `over`. */
 export function tcString(over: Partial<TcfString> = {}, ageDays = 30): TcfString {
-  const t = new Date(NOW.getTime() - ageDays * DAY).toISOString()
+  const t = NOW.getTime() - ageDays * DAY
   return {
     version: 2,
     created: t,

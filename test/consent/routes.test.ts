@@ -46,6 +46,12 @@ describe('GET /v1/consent', () => {
       advertising: true,
     })
     const tcf = body.signals.tcf!
+    // Dates as API.md shows them: ISO 8601, the day `tcCookie` stamped (a day ago, to the decisecond).
+    expect(tcf.created).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d00Z$/)
+    const age = Date.now() - Date.parse(tcf.created as string)
+    expect(age).toBeGreaterThanOrEqual(86_400_000)
+    expect(age).toBeLessThan(86_400_000 + 60_000)
+    expect(tcf.lastUpdated).toBe(tcf.created)
     expect(tcf).toMatchObject({
       valid: true,
       errors: [],

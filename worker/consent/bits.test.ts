@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { BitReader, decodeBase64Url, isoFromDeciseconds, readRangeList } from './bits'
+import { BitReader, decodeBase64Url, isoFromDeciseconds, isoFromEpochMs, readRangeList } from './bits'
 
 /** A reader over a string of '0'/'1' characters (test helper). */
 function bitsOf(bits: string): BitReader {
@@ -150,6 +150,22 @@ describe('BitReader', () => {
     )
     for (const ds of [0, 2 ** 36 - 1, 9_510_048_000, 9_511_775_990]) {
       expect(isoFromDeciseconds(ds)).toBe(new Date(ds * 100).toISOString())
+    }
+  })
+
+  it('formats any millisecond time as Date does, whole deciseconds or not', () => {
+    const ms = fc.oneof(
+      fc.integer({ min: 0, max: 2 ** 36 - 1 }).map((ds) => ds * 100),
+      fc.integer({ min: -8.64e15, max: 8.64e15 }),
+    )
+    fc.assert(
+      fc.property(ms, (t) => {
+        expect(isoFromEpochMs(t)).toBe(new Date(t).toISOString())
+      }),
+      { numRuns: 20_000 },
+    )
+    for (const t of [0, -100, 1, 2 ** 36 * 100, 2 ** 36 * 100 - 100, 8.64e15]) {
+      expect(isoFromEpochMs(t)).toBe(new Date(t).toISOString())
     }
   })
 

@@ -166,6 +166,16 @@ export function isoFromDeciseconds(ds: number): string {
   )
 }
 
+/**
+ * `new Date(ms).toISOString()`, through `isoFromDeciseconds` for the whole deciseconds that TCF
+ * and GPP dates are (the Date round trip costs five times as much).
+ */
+export function isoFromEpochMs(ms: number): string {
+  return ms % 100 === 0 && ms >= 0 && ms < 2 ** 36 * 100
+    ? isoFromDeciseconds(ms / 100)
+    : new Date(ms).toISOString()
+}
+
 /** The longest Fibonacci code (in bits, terminator included) `readFibonacci` accepts. */
 export const MAX_FIBONACCI_BITS = 48
 

@@ -9,6 +9,7 @@ import type { ConsentRules, JurisdictionPolicy, SignalKind } from '../rules/conc
 import { US_STATE_SECTIONS } from '../rules/concerns/consent'
 import { gppOptOut, isTcf, tcfGrants, uspOptOut } from './grants'
 import { snapshotId } from './snapshot'
+import { isoFromEpochMs } from './bits'
 import { checkTcfValidity, type TcfValidityPolicy } from './tcf'
 import {
   PURPOSES,
@@ -18,6 +19,7 @@ import {
   type GppString,
   type Purpose,
   type Reported,
+  type TcfReport,
   type TcfString,
   type UspString,
 } from './types'
@@ -35,12 +37,12 @@ export interface DecodedSignals {
 }
 
 export type ReportedGpp = Reported<
-  Omit<GppString, 'sections'> & { sections: Record<string, GppSectionFields | Reported<TcfString>> }
+  Omit<GppString, 'sections'> & { sections: Record<string, GppSectionFields | Reported<TcfReport>> }
 >
 
 /** API.md `signals`: an absent signal is absent; an invalid one has `valid: false` and errors. */
 export interface ReportedSignals {
-  tcf?: Reported<TcfString>
+  tcf?: Reported<TcfReport>
   gpp?: ReportedGpp
   usp?: Reported<UspString>
 }
@@ -341,15 +343,15 @@ function report(
 ): ReportedSignals {
   const out: ReportedSignals = {}
   const t = firstValid(tcf) ?? tcf[0]
-  if (t) out.tcf = reported(t)
+  if (t) out.tcf = reportedTcf(t)
   const g = firstValid(gpp) ?? gpp[0]
   if (g) {
     if (g.ok) {
       // A tcfeuv2 section is reported like `signals.tcf`, with its own validity (API.md).
-      const sections: Record<string, GppSectionFields | Reported<TcfString>> = {}
+      const sections: Record<string, GppSectionFields | Reported<TcfReport>> = {}
       for (const [name, fields] of Object.entries(g.value.sections)) {
         const embedded = name === 'tcfeuv2' ? gppTcf.get(g) : undefined
-        sections[name] = embedded ? reported(embedded) : (fields as GppSectionFields)
+        sections[name] = embedded ? reportedTcf(embedded) : (fields as GppSectionFields)
       }
       out.gpp = { valid: true, errors: [], ...g.value, sections }
     } else out.gpp = { valid: false, errors: g.errors }
@@ -361,4 +363,17 @@ function report(
 
 function reported<T>(r: Reading<T>): Reported<T> {
   return r.ok ? ({ valid: true, errors: [], ...r.value } as Reported<T>) : { valid: false, errors: r.errors }
+}
+
+/** A TC string as API.md reports it: its dates as ISO 8601 strings. */
+function reportedTcf(r: Reading<TcfString>): Reported<TcfReport> {
+  if (!r.ok) return { valid: false, errors: r.errors }
+  const tc = r.value
+  return {
+    valid: true,
+    errors: [],
+    ...tc,
+    created: isoFromEpochMs(tc.created),
+    lastUpdated: isoFromEpochMs(tc.lastUpdated),
+  }
 }

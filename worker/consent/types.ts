@@ -36,11 +36,20 @@ export interface PublisherTC {
   customPurposeLegitimateInterests: number[]
 }
 
-/** A decoded TCF v2 TC string, in the shape of API.md `signals.tcf` (without valid/errors). */
+/**
+ * A decoded TCF v2 TC string, in the shape of API.md `signals.tcf` (without valid/errors) but for
+ * its two dates, which are numbers here and ISO 8601 strings there (`TcfReport`).
+ */
 export interface TcfString {
   version: number
-  created: string
-  lastUpdated: string
+  /**
+   * Created, in milliseconds since the Unix epoch (the string stores deciseconds). A number, as
+   * `Date.getTime()` would give: the validity checks compute with it, and only the API report
+   * formats it (formatting in the decoder was a sixth of a short string's decode).
+   */
+  created: number
+  /** LastUpdated, in milliseconds since the Unix epoch. */
+  lastUpdated: number
   cmpId: number
   cmpVersion: number
   consentScreen: number
@@ -61,6 +70,9 @@ export interface TcfString {
   disclosedVendors: IdRanges | null
   publisherTC: PublisherTC | null
 }
+
+/** API.md `signals.tcf` (without valid/errors): a `TcfString` with its dates as ISO 8601 strings. */
+export type TcfReport = Omit<TcfString, 'created' | 'lastUpdated'> & { created: string; lastUpdated: string }
 
 /** One entry of a GPP `N-ArrayOfRanges(X,Y)` field (tcfcav1 `PubRestrictions`): key, type and its ids. */
 export interface GppRangeEntry {

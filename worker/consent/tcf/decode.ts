@@ -5,7 +5,7 @@
  * is capped before decoding, every count is checked against the bits that remain before it is
  * used, and vendor sets stay ranges (at most one range per range entry, or per run of set bits).
  */
-import { decodeError, DEFAULT_MAX_LENGTH, isoFromDeciseconds } from '../bits'
+import { decodeError, DEFAULT_MAX_LENGTH } from '../bits'
 import { BOUNDS_SCRATCH, IdRanges } from '../ranges'
 import type { DecodeError, DecodeResult, PublisherRestriction, TcfString } from '../types'
 import {
@@ -223,11 +223,9 @@ export function readCore(r: WordReader): DecodeResult<TcfString> | null {
   const consentLanguage = lettersOf(v[CORE.consentLanguage] as number, LETTERS.consentLanguage)
   const publisherCountryCode = lettersOf(v[CORE.publisherCountryCode] as number, LETTERS.publisherCountryCode)
   if (v[CORE.version] !== VERSION || consentLanguage === null || publisherCountryCode === null) return null
-  const createdDs = v[CORE.created] as number
-  const lastUpdatedDs = v[CORE.lastUpdated] as number
-  const created = isoFromDeciseconds(createdDs)
-  // Usually equal: formatted once.
-  const lastUpdated = lastUpdatedDs === createdDs ? created : isoFromDeciseconds(lastUpdatedDs)
+  // Deciseconds to milliseconds (exact: 36-bit counts times 100 stay far below 2^53).
+  const created = (v[CORE.created] as number) * 100
+  const lastUpdated = (v[CORE.lastUpdated] as number) * 100
   const bits = CORE_HEAD.widths
   r.pos = CORE_HEAD.length
 
@@ -285,8 +283,8 @@ export function readCoreByTable(r: WordReader): DecodeResult<TcfString> {
     value: {
       // Values sit in table order; CORE maps each key to its position (fields.ts).
       version: c[CORE.version] as number,
-      created: c[CORE.created] as string,
-      lastUpdated: c[CORE.lastUpdated] as string,
+      created: c[CORE.created] as number,
+      lastUpdated: c[CORE.lastUpdated] as number,
       cmpId: c[CORE.cmpId] as number,
       cmpVersion: c[CORE.cmpVersion] as number,
       consentScreen: c[CORE.consentScreen] as number,

@@ -84,8 +84,8 @@ export interface CoreValues extends Omit<
 
 export const DEFAULT_CORE: CoreValues = {
   version: 2,
-  created: '2026-06-03T00:00:00.000Z',
-  lastUpdated: '2026-06-03T00:00:00.000Z',
+  created: Date.parse('2026-06-03T00:00:00.000Z'),
+  lastUpdated: Date.parse('2026-06-03T00:00:00.000Z'),
   cmpId: 880,
   cmpVersion: 0,
   consentScreen: 0,
@@ -113,7 +113,7 @@ function encodeField(type: string, bits: number, value: FieldValue): string {
     case 'bool':
       return value ? '1' : '0'
     case 'datetime':
-      return int(Math.round(Date.parse(value as string) / 100), bits)
+      return int(Math.round((value as number) / 100), bits)
     case 'letters':
       return [...(value as string)].map((ch) => int(ch.charCodeAt(0) - 65, 6)).join('')
     case 'bitfield':

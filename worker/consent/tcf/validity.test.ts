@@ -12,8 +12,8 @@ const NOW = new Date('2026-11-23T12:00:00.000Z')
 
 const VALID: TcfString = {
   version: 2,
-  created: '2026-06-03T00:00:00.000Z',
-  lastUpdated: '2026-06-03T00:00:00.000Z',
+  created: Date.parse('2026-06-03T00:00:00.000Z'),
+  lastUpdated: Date.parse('2026-06-03T00:00:00.000Z'),
   cmpId: 880,
   cmpVersion: 1,
   consentScreen: 1,
@@ -47,7 +47,11 @@ const rows: Row[] = [
   ['refuses a version other than 2', { version: 1 }, {}, 'Version'],
   [
     'refuses policy version 2 on a string created after 2023-09-30',
-    { policyVersion: 2, created: '2023-10-01T00:00:00.000Z', lastUpdated: '2026-01-01T00:00:00.000Z' },
+    {
+      policyVersion: 2,
+      created: Date.parse('2023-10-01T00:00:00.000Z'),
+      lastUpdated: Date.parse('2026-01-01T00:00:00.000Z'),
+    },
     {},
     'TcfPolicyVersion',
   ],
@@ -55,8 +59,8 @@ const rows: Row[] = [
     'accepts policy version 2 on a string created on 2023-09-30',
     {
       policyVersion: 2,
-      created: '2023-09-30T23:59:59.900Z',
-      lastUpdated: '2026-01-01T00:00:00.000Z',
+      created: Date.parse('2023-09-30T23:59:59.900Z'),
+      lastUpdated: Date.parse('2026-01-01T00:00:00.000Z'),
       disclosedVendors: null,
     },
     {},
@@ -64,19 +68,27 @@ const rows: Row[] = [
   ],
   [
     'refuses a string last updated more than 13 months ago',
-    { created: '2025-10-22T00:00:00.000Z', lastUpdated: '2025-10-22T00:00:00.000Z', disclosedVendors: null },
+    {
+      created: Date.parse('2025-10-22T00:00:00.000Z'),
+      lastUpdated: Date.parse('2025-10-22T00:00:00.000Z'),
+      disclosedVendors: null,
+    },
     {},
     'LastUpdated',
   ],
   [
     'accepts a string last updated just under 13 months ago',
-    { created: '2025-10-24T00:00:00.000Z', lastUpdated: '2025-10-24T00:00:00.000Z', disclosedVendors: null },
+    {
+      created: Date.parse('2025-10-24T00:00:00.000Z'),
+      lastUpdated: Date.parse('2025-10-24T00:00:00.000Z'),
+      disclosedVendors: null,
+    },
     {},
     null,
   ],
   [
     'honours a configured maximum age',
-    { lastUpdated: '2026-06-03T00:00:00.000Z' },
+    { lastUpdated: Date.parse('2026-06-03T00:00:00.000Z') },
     { maxAgeMonths: 3 },
     'LastUpdated',
   ],
@@ -88,7 +100,11 @@ const rows: Row[] = [
   ],
   [
     'accepts a string created before 2026-03-01 without DisclosedVendors',
-    { created: '2026-02-28T23:00:00.000Z', lastUpdated: '2026-06-03T00:00:00.000Z', disclosedVendors: null },
+    {
+      created: Date.parse('2026-02-28T23:00:00.000Z'),
+      lastUpdated: Date.parse('2026-06-03T00:00:00.000Z'),
+      disclosedVendors: null,
+    },
     {},
     null,
   ],
@@ -100,25 +116,25 @@ const rows: Row[] = [
   ],
   [
     'refuses a string created in the future beyond the skew',
-    { created: '2026-11-25T00:00:00.000Z' },
+    { created: Date.parse('2026-11-25T00:00:00.000Z') },
     {},
     'Created',
   ],
   [
     'refuses a string updated in the future beyond the skew',
-    { lastUpdated: '2026-11-25T00:00:00.000Z' },
+    { lastUpdated: Date.parse('2026-11-25T00:00:00.000Z') },
     {},
     'LastUpdated',
   ],
   [
     'tolerates device clocks a few hours ahead',
-    { created: '2026-11-23T18:00:00.000Z', lastUpdated: '2026-11-23T18:00:00.000Z' },
+    { created: Date.parse('2026-11-23T18:00:00.000Z'), lastUpdated: Date.parse('2026-11-23T18:00:00.000Z') },
     {},
     null,
   ],
   [
     'honours a configured skew',
-    { created: '2026-11-23T12:10:00.000Z' },
+    { created: Date.parse('2026-11-23T12:10:00.000Z') },
     { maxFutureSkewMinutes: 5 },
     'Created',
   ],

@@ -3,6 +3,7 @@
  * (TCF v2.2 Policies and "Consent string and vendor list formats v2"). Decoding answers "what
  * does it say"; this answers "does it count". An invalid string grants nothing.
  */
+import { isoFromEpochMs } from '../bits'
 import type { TcfString } from '../types'
 
 export interface TcfValidityPolicy {
@@ -42,8 +43,7 @@ export function checkTcfValidity(
   now: Date = new Date(),
 ): string[] {
   const errors: string[] = []
-  const created = Date.parse(tc.created)
-  const lastUpdated = Date.parse(tc.lastUpdated)
+  const { created, lastUpdated } = tc
   const nowMs = now.getTime()
 
   if (tc.version !== 2) errors.push(`Version is ${tc.version}: only TCF v2 strings are supported`)
@@ -59,12 +59,13 @@ export function checkTcfValidity(
 
   const expiry = addUtcMonths(lastUpdated, policy.maxAgeMonths)
   if (!(nowMs < expiry))
-    errors.push(`LastUpdated ${tc.lastUpdated} is more than ${policy.maxAgeMonths} months old`)
+    errors.push(`LastUpdated ${isoFromEpochMs(lastUpdated)} is more than ${policy.maxAgeMonths} months old`)
 
   const skewMs =
     (policy.maxFutureSkewMinutes ?? DEFAULT_TCF_VALIDITY_POLICY.maxFutureSkewMinutes ?? 0) * 60_000
-  if (!(created <= nowMs + skewMs)) errors.push(`Created ${tc.created} is in the future`)
-  if (!(lastUpdated <= nowMs + skewMs)) errors.push(`LastUpdated ${tc.lastUpdated} is in the future`)
+  if (!(created <= nowMs + skewMs)) errors.push(`Created ${isoFromEpochMs(created)} is in the future`)
+  if (!(lastUpdated <= nowMs + skewMs))
+    errors.push(`LastUpdated ${isoFromEpochMs(lastUpdated)} is in the future`)
 
   if (policy.requireDisclosedVendorsFrom !== null && tc.disclosedVendors === null) {
     const from = Date.parse(`${policy.requireDisclosedVendorsFrom}T00:00:00.000Z`)

@@ -48,7 +48,8 @@ function apply(r: BitReader | WordReader, o: Op): unknown {
     case 'letters':
       return r.readString6(n % 5)
     case 'datetime':
-      return r.readDatetime()
+      // BitReader formats the date (GPP reports it so); WordReader leaves it in milliseconds.
+      return r instanceof WordReader ? new Date(r.readDatetime()).toISOString() : r.readDatetime()
     case 'skip':
       return r.skip(n)
   }

@@ -7,7 +7,6 @@
  * strings, and every 32-bit window `BitReader` takes costs five bounds-checked byte loads; over
  * words it costs two. GPP reads `BitReader.bytes` directly, so the byte reader stays as it is.
  */
-import { isoFromDeciseconds } from '../bits'
 import { BOUNDS_SCRATCH, IdRanges } from '../ranges'
 import { VENDOR_SECTION } from './fields'
 
@@ -394,9 +393,9 @@ export class WordReader {
     return out
   }
 
-  /** 36-bit count of deciseconds since the Unix epoch, as an ISO 8601 string (TCF Created). */
-  readDatetime(): string {
-    return isoFromDeciseconds(this.readInt(36))
+  /** 36-bit count of deciseconds since the Unix epoch (TCF Created), in milliseconds. */
+  readDatetime(): number {
+    return this.readInt(36) * 100
   }
 
   skip(n: number): void {
