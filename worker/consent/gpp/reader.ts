@@ -279,7 +279,7 @@ export class SegmentReader {
   readIdBitfield(n: number): number[] {
     const ids: number[] = []
     if (!this.has(n)) return ids
-    const bounds = BOUNDS_SCRATCH
+    const bounds = boundsFor(n)
     const count = this.#scanRuns(n, bounds)
     for (let i = 0; i < count; i += 2) {
       const last = bounds[i + 1] as number
@@ -294,9 +294,7 @@ export class SegmentReader {
    */
   readBitfieldRanges(n: number): IdRanges {
     if (!this.has(n)) return IdRanges.empty
-    // n bits hold at most n + 1 bounds; a MaxId is at most 65,535, so the scratch always fits,
-    // and a longer field gets its own.
-    const bounds = n < BOUNDS_SCRATCH.length ? BOUNDS_SCRATCH : new Array<number>(n + 1)
+    const bounds = boundsFor(n)
     return IdRanges.ofSorted(bounds, this.#scanRuns(n, bounds) >> 1)
   }
 
@@ -404,6 +402,12 @@ export class SegmentReader {
       ? fail('truncated', field, 'runs past the end')
       : fail('bad_fibonacci', field, `has no terminator within ${MAX_FIBONACCI_BITS} bits`)
   }
+}
+
+// Where `#scanRuns` writes an n-bit field's run bounds: n bits hold at most n + 1. A MaxId is at
+// most 65,535, so the shared scratch always fits; a longer field would get its own.
+function boundsFor(n: number): number[] {
+  return n < BOUNDS_SCRATCH.length ? BOUNDS_SCRATCH : new Array<number>(n + 1)
 }
 
 // The failure `{ reason, field, message: "<field> <detail>" }`.
