@@ -12,32 +12,24 @@
  * decoded or rejected in under 1 ms.
  */
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
-import { build } from 'esbuild'
 import type { GppModel as GppModelType } from '@iabgpp/cmpapi'
 import type { decodeGppString as DecodeGpp } from '../worker/consent/gpp'
 import { bitsToBase64, fibBits, intBits } from '../test/consent/gpp-helpers'
+import { bundleSource } from './lib/bundle'
 
-const root = resolve(import.meta.dirname, '..')
 const outdir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-gpp-'))
-await build({
-  stdin: {
-    contents: `export { decodeGppString } from './worker/consent/gpp'\nexport { GppModel } from '@iabgpp/cmpapi'\n`,
-    resolveDir: root,
-    loader: 'ts',
-  },
-  bundle: true,
-  format: 'esm',
-  platform: 'neutral',
-  mainFields: ['module', 'main'],
-  outfile: join(outdir, 'decoders.mjs'),
-  logLevel: 'warning',
-})
+writeFileSync(
+  join(outdir, 'decoders.mjs'),
+  await bundleSource(
+    `export { decodeGppString } from './worker/consent/gpp'\nexport { GppModel } from '@iabgpp/cmpapi'\n`,
+  ),
+)
 const bundled = (await import(pathToFileURL(join(outdir, 'decoders.mjs')).href)) as {
   decodeGppString: typeof DecodeGpp
   GppModel: typeof GppModelType

@@ -8,9 +8,8 @@
  * isolates, whose calls start at unrelated points of a tick, the mean of the readings estimates
  * the mean time to a fraction of a millisecond. The per-isolate readings are returned too.
  */
-import { build } from 'esbuild'
 import { Miniflare } from 'miniflare'
-import { root } from './gateway'
+import { bundleSource } from './bundle'
 
 export interface ColdFirstCalls {
   /** Mean of the isolates' readings, in ms. */
@@ -29,9 +28,7 @@ export async function coldFirstCalls(
   strings: Record<string, string>,
   isolates = 30,
 ): Promise<Record<string, ColdFirstCalls>> {
-  const bundled = await build({
-    stdin: {
-      contents: `import { ${decoder} as decode } from './${module}'
+  const script = await bundleSource(`import { ${decoder} as decode } from './${module}'
 export default {
   async fetch(request) {
     const input = await request.text()
@@ -39,18 +36,7 @@ export default {
     decode(input)
     return new Response(String(performance.now() - start))
   },
-}`,
-      resolveDir: root,
-      loader: 'ts',
-    },
-    bundle: true,
-    format: 'esm',
-    platform: 'neutral',
-    mainFields: ['module', 'main'],
-    write: false,
-    logLevel: 'warning',
-  })
-  const script = (bundled.outputFiles[0] as { text: string }).text
+}`)
   const names = Object.keys(strings)
   const workers = names.flatMap((name, s) =>
     Array.from({ length: isolates }, (_, i) => ({

@@ -26,22 +26,35 @@ function both(text: string): [BitReader, SegmentReader] {
   return [BitReader.of(decoded.value), segment]
 }
 
+/**
+ * For random fields of runs (each up to `maxRun` bits, up to `maxRuns` of them) read from a random
+ * offset for a random length: `check` gets both readers there and the length.
+ */
+function forRandomFields(
+  maxRun: number,
+  maxRuns: number,
+  check: (reference: BitReader, reader: SegmentReader, n: number) => void,
+): void {
+  const runs = fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 1, max: maxRun })), { maxLength: maxRuns })
+  fc.assert(
+    fc.property(runs, fc.nat(40), fc.nat(), (spec, start, cut) => {
+      const bits = spec.map(([set, n]) => (set ? '1' : '0').repeat(n)).join('')
+      const [reference, reader] = both(textOf(bits))
+      const from = Math.min(start, bits.length)
+      reference.skip(from)
+      reader.pos = from
+      check(reference, reader, cut % (bits.length - from + 1))
+      expect(reader.pos).toBe(reference.pos)
+    }),
+    { numRuns: 3000 },
+  )
+}
+
 describe('SegmentReader.readBitfieldRanges', () => {
   it('finds the runs BitReader finds, from any offset, for any length', () => {
-    const runs = fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 1, max: 90 })), { maxLength: 60 })
-    fc.assert(
-      fc.property(runs, fc.nat(40), fc.nat(), (spec, start, cut) => {
-        const bits = spec.map(([set, n]) => (set ? '1' : '0').repeat(n)).join('')
-        const [reference, reader] = both(textOf(bits))
-        const from = Math.min(start, bits.length)
-        const n = cut % (bits.length - from + 1)
-        reference.skip(from)
-        reader.pos = from
-        expect(reader.readBitfieldRanges(n)).toEqual(reference.readBitfieldRanges(n))
-        expect(reader.pos).toBe(reference.pos)
-      }),
-      { numRuns: 3000 },
-    )
+    forRandomFields(90, 60, (reference, reader, n) => {
+      expect(reader.readBitfieldRanges(n)).toEqual(reference.readBitfieldRanges(n))
+    })
   })
 
   it('closes a run that reaches a field ending on a word boundary', () => {
@@ -56,20 +69,9 @@ describe('SegmentReader.readBitfieldRanges', () => {
 
 describe('SegmentReader.readIdBitfield', () => {
   it('lists the ids BitReader lists, from any offset, for any length', () => {
-    const runs = fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 1, max: 40 })), { maxLength: 30 })
-    fc.assert(
-      fc.property(runs, fc.nat(40), fc.nat(), (spec, start, cut) => {
-        const bits = spec.map(([set, n]) => (set ? '1' : '0').repeat(n)).join('')
-        const [reference, reader] = both(textOf(bits))
-        const from = Math.min(start, bits.length)
-        const n = cut % (bits.length - from + 1)
-        reference.skip(from)
-        reader.pos = from
-        expect(reader.readIdBitfield(n)).toEqual(reference.readBitfield(n))
-        expect(reader.pos).toBe(reference.pos)
-      }),
-      { numRuns: 3000 },
-    )
+    forRandomFields(40, 30, (reference, reader, n) => {
+      expect(reader.readIdBitfield(n)).toEqual(reference.readBitfield(n))
+    })
   })
 
   it('reads nothing and moves nowhere when the field runs past the end', () => {
