@@ -55,12 +55,13 @@ const CSS =
 const SITE_SCRIPT = 'window.siteScriptRan = true'
 const SITE_SCRIPT_HASH = `'sha256-${createHash('sha256').update(SITE_SCRIPT).digest('base64')}'`
 
-function cspPage(kind, nonce) {
+function cspPage(kind, nonce, metaPolicy) {
   const n = nonce ? ` nonce="${nonce}"` : ''
+  const meta = metaPolicy ? `\n    <meta http-equiv="Content-Security-Policy" content="${metaPolicy}">` : ''
   return `<!doctype html>
 <html lang="en">
   <head>
-    <meta charset="utf-8">
+    <meta charset="utf-8">${meta}
     <title>CSP ${kind} · Demo store</title>
     <link rel="stylesheet" href="/static/store.css">
     <script${n}>${SITE_SCRIPT}</script>
@@ -73,9 +74,24 @@ function cspPage(kind, nonce) {
 `
 }
 
-/** `/csp/<kind>` (nonce, hash, hash-strict-dynamic, report-only): a fresh nonce per response, as a real site sends. */
+/**
+ * `/csp/<kind>` (nonce, hash, hash-strict-dynamic, report-only; meta-nonce, meta-self, meta-hash
+ * with the policy in a `<meta http-equiv>` element instead of a header): a fresh nonce per
+ * response, as a real site sends.
+ */
 function cspRoute(res, kind) {
   const nonce = createHash('sha256').update(String(Math.random())).digest('base64').slice(0, 22)
+  const metaPolicies = {
+    'meta-nonce': `script-src 'nonce-${nonce}' 'strict-dynamic'; object-src 'none'`,
+    'meta-self': `script-src 'self' https://tags.adnetwork.example ${SITE_SCRIPT_HASH}`,
+    // Only the site's inline script by hash: no external script may load after this element.
+    'meta-hash': `script-src ${SITE_SCRIPT_HASH}`,
+  }
+  if (metaPolicies[kind]) {
+    return html(res, 200, cspPage(kind, kind === 'meta-nonce' ? nonce : null, metaPolicies[kind]), {
+      'cache-control': 'no-store',
+    })
+  }
   const policies = {
     nonce: [
       'content-security-policy',

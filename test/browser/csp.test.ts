@@ -3,7 +3,7 @@
  * the demo storefront's `/csp/*` pages send a nonce-based, a hash-based and a Report-Only policy,
  * and through the BUILT gateway in Miniflare the Consent Mode defaults actually run (they are in
  * `window.dataLayer`), the beacon loads, the site's own script still runs and the browser reports
- * no violation. A control inserts an inline script without the nonce to show that violations are
+ * no violation; likewise under policies in a `<meta http-equiv>` element (`/csp/meta-*`). A control inserts an inline script without the nonce to show that violations are
  * seen. Nothing leaves the machine.
  */
 import type { AddressInfo } from 'node:net'
@@ -124,6 +124,30 @@ describe('injected scripts under the origin CSP, in a real browser', () => {
     expect(await page.evaluate('window.siteScriptRan')).toBe(true)
     expect(await violations(page)).toEqual([])
     expect(cspConsole).toEqual([])
+    await page.close()
+  })
+
+  it('runs the Consent Mode defaults before a <meta> policy, and fits the beacon to it', async () => {
+    const us = await visitor('US', 'CA')
+    for (const path of ['/csp/meta-nonce', '/csp/meta-self']) {
+      const { page, cspConsole } = await visit(us, path)
+      expect(await consentDefault(page), path).toEqual(['consent', 'default', GRANTED])
+      expect(await page.evaluate('window.siteScriptRan'), path).toBe(true)
+      expect(await page.evaluate('Boolean(window.gatehouse && window.gatehouse.v)'), path).toBe(true)
+      expect(await violations(page), path).toEqual([])
+      expect(cspConsole, path).toEqual([])
+      await page.close()
+    }
+
+    // A <meta> policy that allows no external script: the Consent Mode defaults, written before
+    // it, still ran; the beacon was left out rather than blocked. The site's own ad pixel is
+    // blocked and reported, which shows the policy is in force and its violations are seen.
+    const { page } = await visit(us, '/csp/meta-hash')
+    expect(await consentDefault(page)).toEqual(['consent', 'default', GRANTED])
+    expect(await page.evaluate('window.siteScriptRan')).toBe(true)
+    expect(await page.evaluate('window.gatehouse')).toBeUndefined()
+    const seen = await violations(page)
+    expect(seen).toEqual([expect.stringContaining('https://tags.adnetwork.example/pixel.js')])
     await page.close()
   })
 

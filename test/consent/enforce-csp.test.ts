@@ -2,7 +2,8 @@
  * The injected scripts under the origin's Content-Security-Policy, through the whole Worker and
  * the demo storefront's `/csp/*` pages: the page's nonce reused on the Consent Mode script and the
  * beacon, the Consent Mode hash added to a hash-based policy (nothing else changed), a beacon the
- * policy blocks left out and logged once, and pages without a policy untouched.
+ * policy blocks left out and logged once, the beacon fitted to a policy in a `<meta>` element, and
+ * pages without a policy untouched.
  */
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
@@ -109,6 +110,46 @@ describe('a hash-based policy', () => {
     const logged = lines.filter((l) => l.event === 'csp_blocks_injected_script')
     expect(logged).toEqual([
       expect.objectContaining({ level: 'warn', scripts: [{ src: BEACON_PATH, disposition: 'enforce' }] }),
+    ])
+  })
+})
+
+describe('a policy in a <meta http-equiv> element', () => {
+  // It governs only what follows it (CSP3): the Consent Mode script, first in <head>, comes
+  // before it; the beacon, written at </head>, comes after and is fitted to it.
+  const metaOf = (html: string) =>
+    /<meta http-equiv="Content-Security-Policy" content="([^"]*)">/.exec(html)![1]!
+
+  it("gives the beacon the meta policy's nonce, leaving the page's policy and headers as sent", async () => {
+    const { res, html } = await get('/csp/meta-nonce', US)
+    const policy = metaOf(html)
+    const nonce = nonceOf(policy)
+    expect(policy).toBe(`script-src 'nonce-${nonce}' 'strict-dynamic'; object-src 'none'`)
+    expect(res.headers.get('content-security-policy')).toBeNull()
+    expect(html).toContain('<head><script>window.dataLayer=')
+    expect(html).toContain(`<script src="${BEACON_PATH}" defer nonce="${nonce}"></script></head>`)
+    expect(lines.find((l) => l.event === 'csp_blocks_injected_script')).toBeUndefined()
+  })
+
+  it("gives the beacon no nonce where the meta policy allows 'self'", async () => {
+    const { html } = await get('/csp/meta-self', US)
+    expect(html).toContain(`<script src="${BEACON_PATH}" defer></script></head>`)
+    expect(html).not.toContain('nonce=')
+    expect(lines.find((l) => l.event === 'csp_blocks_injected_script')).toBeUndefined()
+  })
+
+  it('leaves out a beacon the meta policy would block, and says so once', async () => {
+    const [{ res, html }, sent] = await Promise.all([get('/csp/meta-hash', US), origin('/csp/meta-hash')])
+    expect(metaOf(html)).toBe(metaOf(sent.html))
+    expect(res.headers.get('content-security-policy')).toBeNull()
+    expect(html).toContain('<head><script>window.dataLayer=')
+    expect(html).not.toContain('beacon.js')
+    const logged = lines.filter((l) => l.event === 'csp_blocks_injected_script')
+    expect(logged).toEqual([
+      expect.objectContaining({
+        level: 'warn',
+        scripts: [{ src: BEACON_PATH, disposition: 'enforce', policy: 'meta' }],
+      }),
     ])
   })
 })

@@ -6,7 +6,7 @@
  */
 import type { MiddlewareHandler } from 'hono'
 import type { AppEnv } from '../env'
-import { nonceAttribute } from '../proxy/csp'
+import { fitAfterMeta, nonceAttribute } from '../proxy/csp'
 import { BEACON_PATH } from './beacon'
 import { recordEvents } from './store'
 
@@ -30,13 +30,29 @@ export const pageViews = (opts: PageViewOptions = {}): MiddlewareHandler<AppEnv>
       // Registered so the response stage can fit the origin's CSP to it: the element gets the
       // page's nonce, or is left out when the enforced policy would block it anyway.
       hooks.externalScripts.push(BEACON_PATH)
+      const log = c.get('log')
+      const pageUrl = c.get('request')?.url ?? new URL(c.req.url)
       hooks.html.push({
         selector: 'head',
         handler: {
           element(el) {
             if (hooks.blockedScripts.includes(BEACON_PATH)) return
-            el.append(`<script src="${BEACON_PATH}" defer${nonceAttribute(hooks.scriptNonce)}></script>`, {
-              html: true,
+            // Written at `</head>`, after any <meta> policy in the head: those govern it too.
+            el.onEndTag((end) => {
+              let nonce = hooks.scriptNonce
+              if (hooks.metaPolicies.length) {
+                const fit = fitAfterMeta(hooks.metaPolicies, BEACON_PATH, nonce, pageUrl)
+                if (!fit) {
+                  log.warn('csp_blocks_injected_script', {
+                    scripts: [{ src: BEACON_PATH, disposition: 'enforce', policy: 'meta' }],
+                  })
+                  return
+                }
+                nonce = fit.nonce
+              }
+              end.before(`<script src="${BEACON_PATH}" defer${nonceAttribute(nonce)}></script>`, {
+                html: true,
+              })
             })
           },
         },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { isNonce, nonceAttribute, planScripts, scriptHash } from './csp'
+import { fitAfterMeta, isNonce, nonceAttribute, planScripts, scriptHash } from './csp'
 
 const page = new URL('https://shop.example/products')
 const INLINE = "window.dataLayer=window.dataLayer||[];gtag('consent','default',{})"
@@ -239,6 +239,61 @@ describe('planScripts', () => {
         expect(added.filter((w) => w !== H && w !== 'script-src')).toEqual([])
       }
     }
+  })
+})
+
+describe('fitAfterMeta', () => {
+  type Case = [string, string[], string | null, { nonce: string | null } | null]
+  const cases: Case[] = [
+    [
+      "takes the meta policy's nonce when the headers gave none",
+      ["script-src 'nonce-m1' 'strict-dynamic'"],
+      null,
+      { nonce: 'm1' },
+    ],
+    [
+      "keeps the headers' nonce when the meta policy lists it too",
+      ["script-src 'nonce-h1' 'nonce-m1'"],
+      'h1',
+      { nonce: 'h1' },
+    ],
+    [
+      "refuses when the meta policy lists only another nonce than the headers'",
+      ["script-src 'nonce-m1'"],
+      'h1',
+      null,
+    ],
+    ["allows by 'self' without a nonce", ["script-src 'self' 'sha256-AAAA'"], null, { nonce: null }],
+    ["allows by 'self' with the headers' nonce too", ["script-src 'self'"], 'h1', { nonce: 'h1' }],
+    ['refuses a hash-only policy', ["script-src 'sha256-AAAA'"], null, null],
+    [
+      "refuses 'strict-dynamic' without a nonce, whatever the hosts",
+      ["script-src 'self' 'strict-dynamic'"],
+      null,
+      null,
+    ],
+    ['falls back to default-src', ["default-src 'none'"], null, null],
+    [
+      'allows under a policy that does not restrict scripts',
+      ["img-src 'self'; style-src 'none'"],
+      null,
+      { nonce: null },
+    ],
+    [
+      'needs every meta policy to allow it',
+      ["script-src 'self'", 'script-src https://cdn.example'],
+      null,
+      null,
+    ],
+    [
+      'reads a meta value as one policy, commas and all (CSP3: not a list)',
+      ["script-src 'sha256-AAAA', script-src 'self'"],
+      null,
+      { nonce: null },
+    ],
+  ]
+  it.each(cases)('%s', (_, policies, nonce, expected) => {
+    expect(fitAfterMeta(policies, BEACON, nonce, page)).toEqual(expected)
   })
 })
 

@@ -16,7 +16,10 @@
  *   policy's URL sources is reported as blocked; the policy is left alone ('self' is never added).
  *
  * `Content-Security-Policy-Report-Only` is handled the same way, so the injected scripts do not
- * fill the site's reports. Pure: no Workers imports (`node:crypto` is in workerd with
+ * fill the site's reports. A policy in a `<meta http-equiv="Content-Security-Policy">` element
+ * governs only what the page loads after it (CSP3 "meta element"): the Consent Mode script, first
+ * in `<head>`, runs before any such element, and an external script appended at the end of
+ * `<head>` is checked against the ones before it (`fitAfterMeta`). Pure: no Workers imports (`node:crypto` is in workerd with
  * nodejs_compat, and hashing has to be synchronous inside the response stage).
  *
  * Spec: W3C Content Security Policy Level 3 ("CSP3" below).
@@ -323,6 +326,38 @@ export function planScripts(headers: CspHeaders, scripts: InjectedScripts, page:
       : set.value
   })
   return { nonce, enforce: out[0]!, reportOnly: out[1]!, blocked }
+}
+
+/**
+ * The nonce an external script appended after `<meta http-equiv="Content-Security-Policy">`
+ * elements carries so that every one of their `policies` lets it load, or null when one would
+ * block it (such policies are always enforced; CSP3 ignores Report-Only in `<meta>`). `nonce` is
+ * the one the headers' plan chose (an element has one nonce); without it, the first nonce the
+ * meta policies list. A policy not governing script elements allows it.
+ *
+ * @example
+ * fitAfterMeta(["script-src 'nonce-abc'"], '/v1/beacon.js', null, new URL('https://shop.example/'))
+ * // { nonce: 'abc' }
+ */
+export function fitAfterMeta(
+  policies: readonly string[],
+  src: string,
+  nonce: string | null,
+  page: URL,
+): { nonce: string | null } | null {
+  // A <meta> element holds one serialized policy, not a comma-separated list (CSP3 "meta element").
+  const parsed = policies.map(parsePolicy)
+  const chosen =
+    nonce ??
+    parsed.map((p) => nonces(scriptDirective(p)?.sources ?? [])[0]).find((n) => n !== undefined) ??
+    null
+  const url = safeUrl(src, page)
+  if (url === null) return null
+  for (const policy of parsed) {
+    const directive = scriptDirective(policy)
+    if (directive && !allowsExternal(directive.sources, chosen, url, page)) return null
+  }
+  return { nonce: chosen }
 }
 
 function safeUrl(src: string, page: URL): URL | null {

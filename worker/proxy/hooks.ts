@@ -41,6 +41,13 @@ export interface ResponseHooks {
    */
   scriptNonce: string | null
   blockedScripts: string[]
+  /**
+   * The Content-Security-Policy values of the page's `<meta http-equiv>` elements, collected by
+   * the response stage as HTMLRewriter passes them (only while external scripts are injected).
+   * They govern only what follows them: a hook appending a script at the end of `<head>` checks
+   * them there (`fitAfterMeta` in worker/proxy/csp.ts).
+   */
+  metaPolicies: string[]
 }
 
 export function emptyHooks(): ResponseHooks {
@@ -57,6 +64,7 @@ export function emptyHooks(): ResponseHooks {
     externalScripts: [],
     scriptNonce: null,
     blockedScripts: [],
+    metaPolicies: [],
   }
 }
 

@@ -18,7 +18,7 @@ import type { AppEnv } from '../env'
 import type { RuleSet } from '../rules'
 import type { Logger } from '../lib/log'
 import { planScripts } from './csp'
-import { mergeBySelector, type ResponseHooks } from './hooks'
+import { mergeBySelector, type HtmlHook, type ResponseHooks } from './hooks'
 import { parseOrigin } from './target'
 import { processSetCookies, rewriteLocation } from './rewrite'
 
@@ -90,6 +90,7 @@ export const response = ({ rules }: ResponseOptions): MiddlewareHandler<AppEnv> 
       headers.delete('content-length')
       if (hooks.inlineScripts.length || hooks.externalScripts.length)
         fitCsp(headers, hooks, publicUrl, c.get('log'))
+      if (hooks.externalScripts.length) hooks.html.push(collectMetaPolicies(hooks))
     }
     if (!copied && !rewrite) return
     if (copied) res = new Response(res.body, { status: res.status, statusText: res.statusText, headers })
@@ -129,6 +130,23 @@ function fitCsp(headers: Headers, hooks: ResponseHooks, page: URL, log: Logger):
   // still runs. Either way the operator learns why, once per page.
   hooks.blockedScripts = plan.blocked.filter((b) => b.disposition === 'enforce').map((b) => b.src)
   log.warn('csp_blocks_injected_script', { scripts: plan.blocked })
+}
+
+/**
+ * Collects the page's `<meta http-equiv="Content-Security-Policy">` values into
+ * `hooks.metaPolicies` as the rewriter passes them, for the hooks that append scripts after them.
+ */
+function collectMetaPolicies(hooks: ResponseHooks): HtmlHook {
+  return {
+    selector: 'meta[http-equiv]',
+    handler: {
+      element(el) {
+        if (el.getAttribute('http-equiv')?.trim().toLowerCase() !== CSP) return
+        const content = el.getAttribute('content')
+        if (content) hooks.metaPolicies.push(content)
+      },
+    },
+  }
 }
 
 // The configured origin only changes with a new deployment: parse it once per value.
