@@ -72,7 +72,10 @@ export interface TcfString {
 }
 
 /** API.md `signals.tcf` (without valid/errors): a `TcfString` with its dates as ISO 8601 strings. */
-export type TcfReport = Omit<TcfString, 'created' | 'lastUpdated'> & { created: string; lastUpdated: string }
+export type TcfReport = Omit<TcfString, 'created' | 'lastUpdated'> & {
+  created: string
+  lastUpdated: string
+}
 
 /** One entry of a GPP `N-ArrayOfRanges(X,Y)` field (tcfcav1 `PubRestrictions`): key, type and its ids. */
 export interface GppRangeEntry {

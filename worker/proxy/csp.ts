@@ -19,8 +19,9 @@
  * fill the site's reports. A policy in a `<meta http-equiv="Content-Security-Policy">` element
  * governs only what the page loads after it (CSP3 "meta element"): the Consent Mode script, first
  * in `<head>`, runs before any such element, and an external script appended at the end of
- * `<head>` is checked against the ones before it (`fitAfterMeta`). Pure: no Workers imports (`node:crypto` is in workerd with
- * nodejs_compat, and hashing has to be synchronous inside the response stage).
+ * `<head>` is checked against the ones before it (`fitAfterMeta`). Pure: no Workers imports
+ * (`node:crypto` is in workerd with nodejs_compat, and hashing has to be synchronous inside the
+ * response stage).
  *
  * Spec: W3C Content Security Policy Level 3 ("CSP3" below).
  */
