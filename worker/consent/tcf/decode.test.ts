@@ -344,6 +344,45 @@ const CORE_HEAD_FIELDS = CORE_FIELDS.slice(
 
 // --- where the reference library departs from the spec, we follow the spec ---
 
+describe('publisher restrictions in any order', () => {
+  it('merges entries of the same purpose and type and sorts them, however they are written', () => {
+    const id = fc.integer({ min: 1, max: 300 })
+    const rangeEntry: fc.Arbitrary<F.RangeEntry> = fc.oneof(
+      id,
+      fc.tuple(id, fc.integer({ min: 0, max: 40 })).map(([a, n]) => [a, a + n] as [number, number]),
+    )
+    const entry = fc.record({
+      purposeId: fc.integer({ min: 1, max: 6 }),
+      restrictionType: fc.integer({ min: 0, max: 2 }),
+      entries: fc.array(rangeEntry, { maxLength: 4 }),
+    })
+    fc.assert(
+      fc.property(fc.array(entry, { maxLength: 30 }), (list) => {
+        const result = decodeTcString(F.tcString(F.coreBits({ publisherRestrictions: F.restrictions(list) })))
+        expect(result.ok).toBe(true)
+        if (!result.ok) return
+        // The reference: every id of every entry, grouped by purpose and type, written out.
+        const byKey = new Map<number, Array<[number, number]>>()
+        for (const e of list) {
+          if (e.entries.length === 0) continue
+          const key = e.purposeId * 4 + e.restrictionType
+          const pairs = e.entries.map((r): [number, number] => (typeof r === 'number' ? [r, r] : r))
+          byKey.set(key, [...(byKey.get(key) ?? []), ...pairs])
+        }
+        const expected = [...byKey.keys()]
+          .sort((a, b) => a - b)
+          .map((key) => ({
+            purposeId: key >> 2,
+            restrictionType: key & 3,
+            vendors: IdRanges.from(byKey.get(key)!),
+          }))
+        expect(result.value.publisherRestrictions).toEqual(expected)
+      }),
+      { numRuns: 2000 },
+    )
+  })
+})
+
 describe('spec over reference library', () => {
   it('refuses a range ending before it starts, which the library silently reads as no vendors', () => {
     // Spec, Range section: EndVendorId ends an "inclusive contiguous ascending-order series".
