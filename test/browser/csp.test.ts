@@ -94,6 +94,20 @@ const GRANTED = {
   security_storage: 'granted',
 }
 
+/**
+ * A visitor who granted everything: the Consent Mode defaults ran granted, the site's own script
+ * ran, the beacon loaded, and the browser reported no violation and logged nothing about CSP.
+ */
+async function expectAllRanCleanly(context: BrowserContext, path: string): Promise<void> {
+  const { page, cspConsole } = await visit(context, path)
+  expect(await consentDefault(page), path).toEqual(['consent', 'default', GRANTED])
+  expect(await page.evaluate('window.siteScriptRan'), path).toBe(true)
+  expect(await page.evaluate('Boolean(window.gatehouse && window.gatehouse.v)'), path).toBe(true)
+  expect(await violations(page), path).toEqual([])
+  expect(cspConsole, path).toEqual([])
+  await page.close()
+}
+
 describe('injected scripts under the origin CSP, in a real browser', () => {
   it('runs the Consent Mode defaults and the beacon under a nonce policy with strict-dynamic', async () => {
     const { page, cspConsole } = await visit(await visitor('US', 'CA'), '/csp/nonce')
@@ -129,15 +143,7 @@ describe('injected scripts under the origin CSP, in a real browser', () => {
 
   it('runs the Consent Mode defaults before a <meta> policy, and fits the beacon to it', async () => {
     const us = await visitor('US', 'CA')
-    for (const path of ['/csp/meta-nonce', '/csp/meta-self']) {
-      const { page, cspConsole } = await visit(us, path)
-      expect(await consentDefault(page), path).toEqual(['consent', 'default', GRANTED])
-      expect(await page.evaluate('window.siteScriptRan'), path).toBe(true)
-      expect(await page.evaluate('Boolean(window.gatehouse && window.gatehouse.v)'), path).toBe(true)
-      expect(await violations(page), path).toEqual([])
-      expect(cspConsole, path).toEqual([])
-      await page.close()
-    }
+    for (const path of ['/csp/meta-nonce', '/csp/meta-self']) await expectAllRanCleanly(us, path)
 
     // A <meta> policy that allows no external script: the Consent Mode defaults, written before
     // it, still ran; the beacon was left out rather than blocked. The site's own ad pixel is
@@ -153,13 +159,6 @@ describe('injected scripts under the origin CSP, in a real browser', () => {
 
   it('loads the beacon by self under a hash policy, and reports nothing under a Report-Only nonce policy', async () => {
     const us = await visitor('US', 'CA')
-    for (const path of ['/csp/hash', '/csp/report-only']) {
-      const { page, cspConsole } = await visit(us, path)
-      expect(await consentDefault(page), path).toEqual(['consent', 'default', GRANTED])
-      expect(await page.evaluate('Boolean(window.gatehouse && window.gatehouse.v)'), path).toBe(true)
-      expect(await violations(page), path).toEqual([])
-      expect(cspConsole, path).toEqual([])
-      await page.close()
-    }
+    for (const path of ['/csp/hash', '/csp/report-only']) await expectAllRanCleanly(us, path)
   })
 })
