@@ -33,7 +33,11 @@ export interface LinkCandidate {
 
 export interface LinkRequest {
   candidates: LinkCandidate[]
-  assertedBy: 'jwt' | 'event' | 'admin'
+  /**
+   * `jwt`/`admin`: verified, claimed in the IdentityIndex too. `browser`: asserted by the visitor
+   * without proof, kept in this state only and never claimed (docs/identity.md "Trust model").
+   */
+  assertedBy: 'jwt' | 'admin' | 'browser'
   /** Cap on crm ids, emails and phones (rules/identity.yaml stitching.maxIdentifiersPerCustomer). */
   maxIdentifiers: number
   /** Cap on anonymous ids (stitching.maxAnonymousIdsPerCustomer). */
@@ -82,9 +86,21 @@ export function linkIdentifiers(sql: SqlStorage, req: LinkRequest): LinkOutcome 
     counts[capClass(row.identifier_type)]++
   }
   for (const c of req.candidates) {
-    const exists =
-      sql.exec('SELECT 1 FROM identity_links WHERE identifier_key = ?', c.identifierKey).toArray().length > 0
-    if (exists) {
+    const existing = sql
+      .exec<{ asserted_by: string }>(
+        'SELECT asserted_by FROM identity_links WHERE identifier_key = ?',
+        c.identifierKey,
+      )
+      .toArray()[0]
+    if (existing) {
+      // A verified source confirms what the visitor only asserted: the link is verified from now on.
+      if (existing.asserted_by === 'browser' && req.assertedBy !== 'browser') {
+        sql.exec(
+          'UPDATE identity_links SET asserted_by = ? WHERE identifier_key = ?',
+          req.assertedBy,
+          c.identifierKey,
+        )
+      }
       out.already.push(c.identifierKey)
       continue
     }

@@ -14,7 +14,14 @@ import type { Env } from '../../worker/env'
 import { migrate, type Migration } from '../lib/migrations'
 import { countRows, exportTables, type TableDump } from '../lib/tables'
 
-export type AssertedBy = 'jwt' | 'event' | 'admin'
+/**
+ * Sources that may claim an identifier: a verified login (`jwt`) and a server-side or admin
+ * assertion (`admin`). A visitor's own unverified assertion never claims (docs/identity.md
+ * "Trust model").
+ */
+export type VerifiedSource = 'jwt' | 'admin'
+/** As stored: rows written before the trust model may say `event` (an `identify` event's claim). */
+export type AssertedBy = VerifiedSource | 'event'
 
 export interface ClaimRequest {
   identifierKey: string
@@ -23,7 +30,7 @@ export interface ClaimRequest {
   customerId: string | null
   /** `c:<customerId>` or `a:<anonymousId>`. */
   stateKey: string
-  assertedBy: AssertedBy
+  assertedBy: VerifiedSource
   now?: number
 }
 

@@ -192,7 +192,7 @@ describe('POST /v1/events', () => {
     expect(JSON.parse(row!.props!)).toEqual({ sku: 'lamp-1', shipping: { city: 'Wien' } })
   })
 
-  it('links the email of an identify event to the visitor, storing only its peppered key', async () => {
+  it("attaches the email of an identify event to the visitor's own state only, as its peppered key", async () => {
     const anon = crypto.randomUUID()
     const gate = eventsApp({ ...measured, stateKey: `a:${anon}` })
     const res = await gate.post({
@@ -201,11 +201,13 @@ describe('POST /v1/events', () => {
     expect(await res.json()).toMatchObject({
       accepted: 1,
       stored: true,
-      identified: { conflicts: 0, complete: true },
+      identified: { attached: 1, invalid: 0, complete: true },
     })
     const key = (await identifierKey('email', 'bea@example.com', env.ID_PEPPER))!
-    const link = await env.IDENTITY.get(env.IDENTITY.idFromName(key)).lookup(key)
-    expect(link?.stateKey).toBe(`a:${anon}`)
+    const { links } = await customer(`a:${anon}`).identityLinks()
+    expect(links).toEqual([expect.objectContaining({ identifierKey: key, assertedBy: 'browser' })])
+    // An assertion is not proof: nothing is claimed in the identity index.
+    expect(await env.IDENTITY.get(env.IDENTITY.idFromName(key)).lookup(key)).toBeNull()
     const [row] = await storedEvents(`a:${anon}`)
     expect(row!.props).toBe('{}')
   })

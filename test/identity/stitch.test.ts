@@ -138,7 +138,7 @@ describe('identify with email and phone', () => {
         { type: 'email', value: '  Ann.Example@Example.COM ' },
         { type: 'phone', value: '+49 (30) 1234-5678' },
       ],
-      assertedBy: 'event',
+      assertedBy: 'admin',
     })
     const email = (await identifierKey('email', 'ann.example@example.com', pepper))!
     const phone = (await identifierKey('phone', '+493012345678', pepper))!
@@ -150,7 +150,7 @@ describe('identify with email and phone', () => {
     ])
     expect(stored).not.toMatch(/example\.com/i)
     expect(stored).not.toContain('12345678')
-    expect(await index(email).lookup(email)).toMatchObject({ customerId: sub, assertedBy: 'event' })
+    expect(await index(email).lookup(email)).toMatchObject({ customerId: sub, assertedBy: 'admin' })
   })
 
   it('reports identifiers that do not normalise instead of storing them', async () => {
@@ -160,7 +160,7 @@ describe('identify with email and phone', () => {
         { type: 'email', value: 'not an email' },
         { type: 'phone', value: '030 1234' },
       ],
-      assertedBy: 'event',
+      assertedBy: 'admin',
     })
     expect(r.invalid).toEqual([
       { type: 'email', index: 0 },
@@ -173,7 +173,7 @@ describe('identify with email and phone', () => {
     const early = await stitch(env, {
       anonymousId,
       identifiers: [{ type: 'email', value: 'early@example.com' }],
-      assertedBy: 'event',
+      assertedBy: 'admin',
     })
     expect(early).toMatchObject({ customerId: null, stateKey: `a:${anonymousId}` })
 
@@ -193,13 +193,13 @@ describe('identify with email and phone', () => {
     await stitch(env, {
       customerId: sub,
       identifiers: [{ type: 'email', value: address }],
-      assertedBy: 'event',
+      assertedBy: 'admin',
     })
     const { anonymousId } = await anonymousVisitor()
     const r = await stitch(env, {
       anonymousId,
       identifiers: [{ type: 'email', value: address }],
-      assertedBy: 'event',
+      assertedBy: 'admin',
     })
     expect(r).toMatchObject({ customerId: sub, absorbed: [`a:${anonymousId}`], conflicts: [] })
     expect((await customer(`c:${sub}`).touchpoints()).history).toHaveLength(3)
@@ -215,7 +215,7 @@ describe('conflict guard', () => {
     await stitch(env, {
       customerId: ann,
       identifiers: [{ type: 'email', value: address }],
-      assertedBy: 'event',
+      assertedBy: 'admin',
     })
     const r = await stitch(env, {
       customerId: bob,
@@ -275,7 +275,7 @@ describe('conflict guard', () => {
     const r = await stitch(env, {
       customerId: sub,
       identifiers: emails.map((value) => ({ type: 'email' as const, value })),
-      assertedBy: 'event',
+      assertedBy: 'admin',
       limits: { maxIdentifiersPerCustomer: 2 },
     })
     const keys = await Promise.all(emails.map(async (e) => (await identifierKey('email', e, pepper))!))
@@ -296,7 +296,7 @@ describe('conflict guard', () => {
     await stitch(env, {
       customerId: holder,
       identifiers: [{ type: 'email', value: address }],
-      assertedBy: 'event',
+      assertedBy: 'admin',
     })
     const jwtUser = `jwt-${crypto.randomUUID()}`
     const r = await stitch(env, {
@@ -321,14 +321,14 @@ describe('conflict guard', () => {
     await stitch(env, {
       customerId: emailOwner,
       identifiers: [{ type: 'email', value: address }],
-      assertedBy: 'event',
+      assertedBy: 'admin',
     })
     const r = await stitch(env, {
       identifiers: [
         { type: 'email', value: address },
         { type: 'crm_id', value: crm },
       ],
-      assertedBy: 'event',
+      assertedBy: 'admin',
     })
     expect(r.customerId).toBe(crmOwner)
     expect(r.conflicts).toEqual([expect.objectContaining({ heldBy: `c:${emailOwner}`, reason: 'conflict' })])
@@ -344,7 +344,7 @@ describe('finding a subject from any identifier (DSAR)', () => {
     await stitch(env, {
       customerId: sub,
       identifiers: [{ type: 'email', value: address }],
-      assertedBy: 'event',
+      assertedBy: 'admin',
     })
     const email = (await identifierKey('email', address, pepper))!
 
@@ -364,7 +364,7 @@ describe('finding a subject from any identifier (DSAR)', () => {
     await stitch(env, {
       customerId: sub,
       identifiers: [{ type: 'email', value: address }],
-      assertedBy: 'event',
+      assertedBy: 'admin',
     })
     const email = (await identifierKey('email', address, pepper))!
     expect(await index(email).eraseIdentifier()).toMatchObject({ link: 1, conflicts: 0 })

@@ -53,7 +53,7 @@ async function seed(): Promise<Seeded> {
   await stitch(env, {
     customerId: `other-${tag}`,
     identifiers: [{ type: 'email', value: email }],
-    assertedBy: 'event',
+    assertedBy: 'admin',
   })
   // A row in every table of the customer's object and of the anonymous object written after login.
   const filled = await fillEveryTable(customerStub(`c:${customerId}`), tag)

@@ -30,7 +30,7 @@ describe('no raw PII in logs or D1', () => {
     await stitch(env, {
       customerId: `rival-${tag}`,
       identifiers: [{ type: 'email', value: email }],
-      assertedBy: 'event',
+      assertedBy: 'admin',
     })
     await worker.queue(
       createMessageBatch('gatehouse-decisions', [

@@ -189,12 +189,15 @@ export async function decisionsFor(
   limit = 10_000,
 ): Promise<Array<DecisionRecord & { storedAt: string }>> {
   const out: DecisionRow[] = []
+  // A record under an anonymous id that names a customer is that customer's (a signed-in visit on
+  // that device): it is found by the customer id, never by the device's anonymous id alone.
   const run = async (column: 'customer_id' | 'anonymous_id', values: readonly string[]) => {
+    const own = column === 'anonymous_id' ? ' AND customer_id IS NULL' : ''
     for (let i = 0; i < values.length; i += 90) {
       const chunk = values.slice(i, i + 90)
       const { results } = await db
         .prepare(
-          `SELECT * FROM decision_log WHERE ${column} IN (${chunk.map(() => '?').join(',')}) ORDER BY at DESC LIMIT ?`,
+          `SELECT * FROM decision_log WHERE ${column} IN (${chunk.map(() => '?').join(',')})${own} ORDER BY at DESC LIMIT ?`,
         )
         .bind(...chunk, limit)
         .all<DecisionRow>()

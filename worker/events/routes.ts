@@ -12,6 +12,7 @@ import type { Purpose } from '../consent/types'
 import type { AppEnv } from '../env'
 import { identifierKey } from '../identity/keys'
 import { withBudget } from '../lib/budget'
+import { firstPartyOrigin } from '../lib/origin'
 import { invalid, ProblemError, problemResponse, type FieldError } from '../lib/problem'
 import type { RuleSet } from '../rules'
 import { BEACON_SOURCE, BEACON_VERSION } from './beacon'
@@ -21,7 +22,7 @@ import { verifyIngestKey } from './ingest-auth'
 import { parseIngestBody } from './ingest-body'
 import { minimumNecessaryTypes, recordEvents } from './store'
 import { identifyIdentifiers, LIMITS, scrubProps, validateBatch, type ValidatedBatch } from './validate'
-import { stitch } from '../identity/stitch'
+import { attachAsserted, type AttachResult } from '../identity/stitch'
 import { decisionService, executionWaitUntil } from '../decide/service'
 import { banditConversions } from './conversions'
 
@@ -73,8 +74,7 @@ export const eventRoutes = (opts: EventRoutesOptions): Hono<AppEnv> => {
 
   app.post('/events', async function postEvents(c) {
     // First-party only: a browser posting from another site is refused (apps send no Origin).
-    const origin = c.req.header('origin')
-    if (origin && origin !== 'null' && safeHost(origin) !== new URL(c.req.url).host) {
+    if (!firstPartyOrigin(c.req.header('origin'), new URL(c.req.url).host)) {
       throw new ProblemError(403, 'Forbidden', 'Events are accepted from this site only.', [
         { path: 'Origin', message: 'must be this site' },
       ])
@@ -253,51 +253,22 @@ function countConversions(
   executionWaitUntil(c)(svc.stats.flush(c.env?.EXPERIMENT))
 }
 
-/** Budget for stitching the identifiers of a batch's `identify` events. */
-const IDENTIFY_BUDGET_MS = 1_500
-
 /**
- * Stitches the identifiers of `identify` events (email, phone, crm_id in props) to the visitor.
- * Their raw values are never stored: props are scrubbed before the events reach the state.
- * Returns null when the batch has none; a stitch that fails or times out is reported, not fatal.
+ * Attaches the identifiers of `identify` events (email, phone, crm_id in props) to the caller's own
+ * state: a browser's or app's assertion is not proof, so it never links to, reads or merges another
+ * subject, and the answer is the same whether or not anyone else holds the identifier
+ * (docs/identity.md "Trust model"). Raw values are never stored: props are scrubbed before the
+ * events reach the state. Null when the batch has none; a state that does not answer is reported.
  */
-async function identify(
-  c: Context<AppEnv>,
-  batch: ValidatedBatch,
-): Promise<{ linked: number; conflicts: number; complete: boolean } | null> {
+async function identify(c: Context<AppEnv>, batch: ValidatedBatch): Promise<AttachResult | null> {
   const identifiers = batch.events
     .filter((e) => e.type === 'identify')
     .flatMap((e) => identifyIdentifiers(e.props))
-  const who = c.get('identity')
-  if (identifiers.length === 0 || !who?.stateKey) return null
-  const r = await withBudget(
-    () =>
-      stitch(c.env, {
-        customerId: who.customerId,
-        anonymousId: who.customerId ? null : who.anonymousId,
-        identifiers,
-        assertedBy: 'event',
-      }),
-    IDENTIFY_BUDGET_MS,
-    'identity.stitch',
-  )
-  if (!r.ok || r.value.fallback) {
-    c.get('log')?.warn('identify_incomplete', { reason: r.ok ? r.value.fallback?.reason : r.error.reason })
-    return {
-      linked: r.ok ? r.value.linked.length : 0,
-      conflicts: r.ok ? r.value.conflicts.length : 0,
-      complete: false,
-    }
-  }
-  return { linked: r.value.linked.length, conflicts: r.value.conflicts.length, complete: true }
-}
-
-function safeHost(url: string): string | null {
-  try {
-    return new URL(url).host
-  } catch {
-    return null
-  }
+  const stateKey = c.get('identity')?.stateKey
+  if (identifiers.length === 0 || !stateKey) return null
+  const r = await attachAsserted(c.env, { stateKey, identifiers })
+  if (!r.complete) c.get('log')?.warn('identify_incomplete', { attached: r.attached })
+  return r
 }
 
 /** The CustomerState name for an ingestion subject: `c:<id>` directly, an email via its identity link. */

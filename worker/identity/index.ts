@@ -1,5 +1,7 @@
 /**
- * The `identity` stage (DESIGN.md request path): who the visitor is, gated by consent.
+ * The `identity` stage (docs/architecture.md "Request path"): who the visitor is, gated by consent.
+ * The policy (what the request proves, which subject it may touch, what happens to the cookie) is
+ * the pure ./plan.ts; this file gathers the facts, runs the I/O the plan asks for and carries it out.
  *
  * - Known visitors: a JWT (`Authorization: Bearer`, or the site's session cookie when configured)
  *   verified by ./jwt.ts; `sub` is the customer id. An invalid token is a 401 problem+json on the
@@ -9,9 +11,9 @@
  *   consent); otherwise the visit gets an ephemeral id, no cookie, no state (`stateKey: null`), and
  *   a cookie set earlier is expired (consent withdrawn).
  * - Login (a valid JWT meets a valid anonymous id not yet carrying that customer): ./stitch.ts links
- *   them and the customer's state absorbs the anonymous state once. The cookie then carries the
- *   customer id, so later page views need no lookup. If stitching fails or runs out of time, the
- *   cookie does not carry the customer yet, so the next request with the token retries.
+ *   them, with the identifiers the token vouches for, and the customer's state absorbs the anonymous
+ *   state once. The cookie then carries the customer id for personalisation; it is never proof of
+ *   the customer (docs/identity.md "Trust model"). `POST /v1/sign-out` drops it.
  * - Erased subjects (DSAR): a login or cookie renewal that meets a tombstoned id issues a new
  *   anonymous id; `DELETE /v1/me` expires the cookie. See docs/identity.md "Erased visitors".
  */
@@ -19,26 +21,23 @@ import type { MiddlewareHandler } from 'hono'
 import type { AppEnv, Env } from '../env'
 import { buildSetCookie, parseCookieHeader, serializeCookieHeader } from '../lib/cookies'
 import type { Logger } from '../lib/log'
+import { firstPartyOrigin } from '../lib/origin'
 import { problemResponse } from '../lib/problem'
 import { bundledRules, type RuleSet } from '../rules'
 import type { IdentityRules } from '../rules/concerns/identity'
 import { withBudget } from '../lib/budget'
-import {
-  cookieKeyRing,
-  signAnonymousToken,
-  verifyAnonymousToken,
-  type AnonymousToken,
-  type CookieKeyRing,
-} from './cookie'
+import { cookieKeyRing, signAnonymousToken, verifyAnonymousToken, type CookieKeyRing } from './cookie'
 import { jwksFromConfig, verifyJwt, type JwtError, type JwtResult } from './jwt'
+import { planVisitor, type LoginOutcome, type PresentedId, type VisitorFacts } from './plan'
 import { stitch } from './stitch'
 import { tombstonedKeys } from '../privacy/tombstone'
-import type { Identity } from './types'
 
 export { verifyJwt, jwksFromConfig } from './jwt'
 export { stitch, resolveSubject } from './stitch'
 
 export const ANONYMOUS_ID_HEADER = 'x-gatehouse-id'
+/** Drops the customer binding from the caller's signed id (./route.ts). */
+export const SIGN_OUT_PATH = '/v1/sign-out'
 
 export interface IdentityOptions {
   rules?: RuleSet
@@ -82,110 +81,55 @@ export const identity = (opts: IdentityOptions = {}): MiddlewareHandler<AppEnv> 
     const ring = storage ? await keyRing(c.env, log) : null
     const cookieValue = req.cookies.get(cfg.cookie.name)
     const headerValue = c.req.header(ANONYMOUS_ID_HEADER)
-    let presented: AnonymousToken | null = null
-    let presentedVia: 'cookie' | 'header' | null = null
-    if (ring) {
-      for (const [via, value] of [
-        ['cookie', cookieValue],
-        ['header', headerValue],
-      ] as const) {
-        if (!value) continue
-        const r = await verifyAnonymousToken(ring, value, nowS)
-        if (r.ok) {
-          presented = r.value
-          presentedVia = via
-          break
-        }
-        // Tampered, expired or foreign: ignored (a new id is issued), never an error.
-        log.info('anonymous_id_rejected', { via, reason: r.error.reason })
-      }
-    }
+    const presented = ring ? await presentedId(ring, [cookieValue, headerValue], nowS, log) : null
 
-    let anonymousId = presented?.anonymousId ?? crypto.randomUUID()
-    let fresh = presented === null
-    let carried = presented?.customerId ?? null
-    if (jwt && carried !== null && carried !== jwt.subject) {
-      // Someone else logs in on a browser stitched to another customer (a shared device): start a new
-      // anonymous id rather than merging two people's histories.
-      anonymousId = crypto.randomUUID()
-      fresh = true
-      carried = null
-      log.info('anonymous_id_rotated', { reason: 'different_customer' })
+    // --- what the request proves, and what the response does (./plan.ts) ---
+    const facts: VisitorFacts = {
+      nowS,
+      persistent: ring !== null,
+      cookieWithoutConsent: cookieValue !== undefined && !storage,
+      jwtSubject: jwt?.subject ?? null,
+      presented,
+      signingKid: ring?.signing.kid ?? null,
+      refreshAfterS: cfg.cookie.refreshAfterDays * DAY_S,
+      signOut:
+        api &&
+        c.req.method === 'POST' &&
+        path === SIGN_OUT_PATH &&
+        firstPartyOrigin(c.req.header('origin'), req.url.host),
+      newAnonymousId: crypto.randomUUID(),
     }
-
-    // DSAR tombstones, checked where an id is (re)established rather than on every page view (a D1
-    // read per request would sit on the hot path): at login (stitch reads them), and here when a
-    // cookie is due for renewal (once per `refreshAfterDays` per visitor). An id erased in between
-    // is still harmless: its CustomerState refuses every write until the tombstone expires.
-    if (ring && presented && !fresh && renewalDue(presented, ring, cfg, nowS)) {
-      const erased = await erasedIds(c.env, presented, cfg.stitching.callBudgetMs, log)
-      if (erased.anonymous || erased.customer) {
-        anonymousId = crypto.randomUUID()
-        fresh = true
-        if (erased.customer) carried = null
-        log.info('anonymous_id_rotated', { reason: 'erased' })
-      }
-    }
-
-    let cookieCustomer = carried
-    if (ring && jwt && carried !== jwt.subject) {
-      if (fresh) {
-        // An id issued on this very request has no history to merge: no lookup, no stitching (an app
-        // that never stores X-Gatehouse-Id must not create a link per request).
-        cookieCustomer = jwt.subject
+    let step = planVisitor(facts)
+    while (step.kind !== 'done') {
+      if (step.kind === 'check_tombstones') {
+        facts.tombstones = await erasedIds(c.env, step, cfg.stitching.callBudgetMs, log)
       } else {
-        cookieCustomer = null
-        const outcome = await login(c.env, cfg, { customerId: jwt.subject, anonymousId }, log, (p) =>
-          waitUntil(c, p),
-        )
-        if (outcome === 'linked') cookieCustomer = jwt.subject
-        else if (outcome === 'anonymous_conflict' || outcome === 'erased') {
-          // Erased: the old id is never used again; the customer's own state refuses writes while
-          // its tombstone lasts, so carrying the customer in the cookie re-creates nothing.
-          anonymousId = crypto.randomUUID()
-          fresh = true
-          cookieCustomer = jwt.subject
-        }
+        const identifiers = verifiedIdentifiers(jwt?.claims ?? {})
+        facts.login = await login(c.env, cfg, { ...step, identifiers }, log, (p) => waitUntil(c, p))
       }
+      step = planVisitor(facts)
     }
-
-    const customerId = jwt?.subject ?? carried
-    const persistent = ring !== null
-    const value: Identity = {
-      basis: jwt ? 'jwt' : !persistent ? 'ephemeral' : (presentedVia ?? 'cookie'),
-      anonymousId,
-      customerId,
-      unitId: customerId ?? anonymousId,
-      stateKey: customerId ? `c:${customerId}` : persistent ? `a:${anonymousId}` : null,
-      ...(jwt ? { claims: jwt.claims } : {}),
-    }
-    c.set('identity', value)
+    const { identity: resolved, cookie, rotated } = step.visit
+    if (rotated) log.info('anonymous_id_rotated', { reason: rotated })
+    c.set('identity', jwt ? { ...resolved, claims: jwt.claims } : resolved)
 
     // --- what the response carries ---
     const setCookies: string[] = []
     let issued: string | null = null
-    if (ring) {
-      const reissue =
-        fresh ||
-        presented === null ||
-        presented.customerId !== cookieCustomer ||
-        presented.kid !== ring.signing.kid ||
-        nowS - presented.issuedAt >= cfg.cookie.refreshAfterDays * DAY_S
-      issued = reissue
-        ? await signAnonymousToken(ring, {
-            anonymousId,
-            customerId: cookieCustomer,
-            issuedAt: nowS,
-            expiresAt: nowS + cfg.cookie.maxAgeDays * DAY_S,
-          })
-        : presentedVia === 'cookie'
-          ? cookieValue!
-          : headerValue!
+    if (ring && cookie.action === 'issue') {
+      issued = await signAnonymousToken(ring, {
+        anonymousId: resolved.anonymousId,
+        customerId: cookie.customerId,
+        issuedAt: nowS,
+        expiresAt: nowS + cfg.cookie.maxAgeDays * DAY_S,
+      })
       // Apps that identify by header get the renewed value in the response header instead.
-      if (reissue && presentedVia !== 'header') {
+      if (presented?.via !== 'header') {
         setCookies.push(buildSetCookie(cfg.cookie.name, issued, { maxAge: cfg.cookie.maxAgeDays * DAY_S }))
       }
-    } else if (cookieValue !== undefined && !storage) {
+    } else if (cookie.action === 'keep') {
+      issued = presented?.via === 'header' ? headerValue! : cookieValue!
+    } else if (cookie.action === 'expire') {
       // Consent withdrawn (or never given): expire the cookie set earlier (RFC 6265 section 5.3 step 11, Max-Age=0).
       setCookies.push(buildSetCookie(cfg.cookie.name, '', { maxAge: 0 }))
     }
@@ -212,8 +156,10 @@ export const identity = (opts: IdentityOptions = {}): MiddlewareHandler<AppEnv> 
       appendHeaders(c, [['set-cookie', buildSetCookie(cfg.cookie.name, '', { maxAge: 0 })]])
       return
     }
-    // Operators on /admin/ are not visitors: their responses carry no visitor id.
-    if (api && !path.startsWith('/admin/')) {
+    // Operators on /admin/ are not visitors: their responses carry no visitor id. Neither does a
+    // response a shared cache may keep (RFC 9111 section 5.2.2.9 `public`, 5.2.2.10 `s-maxage`):
+    // the cache would hand one visitor's id to everyone.
+    if (api && !path.startsWith('/admin/') && !sharedCacheable(c.res.headers.get('cache-control'))) {
       const extra: Array<[string, string]> = setCookies.map((line) => ['set-cookie', line])
       if (issued !== null) extra.push([ANONYMOUS_ID_HEADER, issued])
       if (extra.length) appendHeaders(c, extra)
@@ -308,14 +254,14 @@ async function keyRing(env: Env, log: Logger): Promise<CookieKeyRing | null> {
 async function login(
   env: Env,
   cfg: IdentityRules,
-  who: { customerId: string; anonymousId: string },
+  who: { customerId: string; anonymousId: string; identifiers: VerifiedIdentifier[] },
   log: Logger,
   keepAlive: (p: Promise<unknown>) => void,
-): Promise<'linked' | 'anonymous_conflict' | 'erased' | 'retry'> {
+): Promise<LoginOutcome> {
   const work = stitch(env, {
     customerId: who.customerId,
     anonymousId: who.anonymousId,
-    identifiers: [],
+    identifiers: who.identifiers,
     assertedBy: 'jwt',
     limits: cfg.stitching,
   })
@@ -348,18 +294,6 @@ async function login(
   return 'linked'
 }
 
-/** The cookie is renewed on this request: old enough, or signed with a retired key. */
-function renewalDue(
-  presented: AnonymousToken,
-  ring: CookieKeyRing,
-  cfg: IdentityRules,
-  nowS: number,
-): boolean {
-  return (
-    presented.kid !== ring.signing.kid || nowS - presented.issuedAt >= cfg.cookie.refreshAfterDays * DAY_S
-  )
-}
-
 /**
  * Whether the cookie's anonymous id or the customer it carries was erased (one D1 read). On timeout
  * or error the answer is "not erased": the id's CustomerState still refuses writes, and the next
@@ -367,7 +301,7 @@ function renewalDue(
  */
 async function erasedIds(
   env: Env,
-  presented: AnonymousToken,
+  presented: { anonymousId: string; customerId: string | null },
   budgetMs: number,
   log: Logger,
 ): Promise<{ anonymous: boolean; customer: boolean }> {
@@ -385,6 +319,49 @@ async function erasedIds(
     return { anonymous: false, customer: false }
   }
   return { anonymous: r.value.has(anonymousKey), customer: customerKey !== null && r.value.has(customerKey) }
+}
+
+/**
+ * The signed id the request presents: the cookie first, then `X-Gatehouse-Id` (apps). Tampered,
+ * expired or foreign values are ignored (a new id is issued), never an error.
+ */
+async function presentedId(
+  ring: CookieKeyRing,
+  [cookie, header]: [string | undefined, string | undefined],
+  nowS: number,
+  log: Logger,
+): Promise<PresentedId | null> {
+  for (const [via, value] of [
+    ['cookie', cookie],
+    ['header', header],
+  ] as const) {
+    if (!value) continue
+    const r = await verifyAnonymousToken(ring, value, nowS)
+    if (r.ok) return { ...r.value, via }
+    log.info('anonymous_id_rejected', { via, reason: r.error.reason })
+  }
+  return null
+}
+
+type VerifiedIdentifier = { type: 'email' | 'phone'; value: string }
+
+/**
+ * Identifiers the identity provider vouches for in a verified token (OpenID Connect Core 1.0
+ * section 5.1: `email` with `email_verified: true`, `phone_number` with `phone_number_verified:
+ * true`): a verified source, so a login links them to the customer (docs/identity.md "Trust model").
+ */
+export function verifiedIdentifiers(claims: Record<string, unknown>): VerifiedIdentifier[] {
+  const out: VerifiedIdentifier[] = []
+  if (typeof claims.email === 'string' && claims.email_verified === true)
+    out.push({ type: 'email', value: claims.email })
+  if (typeof claims.phone_number === 'string' && claims.phone_number_verified === true)
+    out.push({ type: 'phone', value: claims.phone_number })
+  return out
+}
+
+/** A response a shared cache may store (RFC 9111 section 5.2.2.9 `public`, 5.2.2.10 `s-maxage`). */
+function sharedCacheable(cacheControl: string | null): boolean {
+  return cacheControl !== null && /(?:^|[,\s])(?:public|s-maxage\s*=)/i.test(cacheControl)
 }
 
 function waitUntil(c: { executionCtx: ExecutionContext }, p: Promise<unknown>): void {

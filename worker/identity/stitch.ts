@@ -1,8 +1,11 @@
 /**
  * Identity stitching and subject resolution: the I/O half of identity (Durable Objects, D1).
  *
- * `stitch` links identifiers to one person when they meet (a login: JWT subject + anonymous
- * cookie; an `identify` event carrying an email or phone; an admin assertion), deterministically:
+ * `stitch` links identifiers to one person when a verified source says they belong together (a
+ * login: JWT subject + the device's own signed anonymous id + the identifiers the token vouches
+ * for; a server-side or admin assertion), deterministically. An unverified assertion (a browser's
+ * `identify` event) never reaches it: `attachAsserted` keeps such identifiers in the caller's own
+ * state only (docs/identity.md "Trust model"). Steps:
  *
  * 1. Keys: every identifier is normalised and, for email/phone, HMAC'd with the pepper
  *    (worker/identity/keys.ts) before it goes anywhere.
@@ -28,9 +31,10 @@ import type { Env } from '../env'
 import { withBudget, type BudgetResult } from '../lib/budget'
 import { identifierKey, type IdentifierType } from './keys'
 import { tombstonedKeys } from '../privacy/tombstone'
-import type { ClaimResult } from '../../durable-objects/identity'
+import type { ClaimResult, VerifiedSource } from '../../durable-objects/identity'
 
-export type AssertedBy = 'jwt' | 'event' | 'admin'
+/** Who vouches for a stitch: a verified login (`jwt`) or a server-side/admin assertion (`admin`). */
+export type AssertedBy = VerifiedSource
 
 export interface StitchInput {
   customerId?: string | null
@@ -85,7 +89,7 @@ const DEFAULT_LIMITS: StitchLimits = {
   callBudgetMs: 500,
 }
 
-// Highest first (issue 4 precedence). The customer id itself outranks them all.
+// Highest first (docs/identity.md "Stitching"). The customer id itself outranks them all.
 const PRECEDENCE: IdentifierType[] = ['customer_id', 'crm_id', 'email', 'phone', 'anonymous_id']
 
 interface Keyed {
@@ -105,7 +109,7 @@ class StitchAbort extends Error {
  * given is reported as a fallback `error`, not thrown).
  *
  * @example
- *   await stitch(env, { anonymousId, identifiers: [{ type: 'email', value: 'Ann@Example.com ' }], assertedBy: 'event' })
+ *   await stitch(env, { anonymousId, identifiers: [{ type: 'email', value: 'Ann@Example.com ' }], assertedBy: 'admin' })
  */
 export async function stitch(env: Env, input: StitchInput): Promise<StitchResult> {
   const limits = { ...DEFAULT_LIMITS, ...input.limits }
@@ -352,13 +356,82 @@ async function absorbOnce(
   // stopped right after absorb).
   await call(() => target.restoreTimers(), 'customer_state.restore_timers')
   await call(() => source.eraseAll(), 'customer_state.erase_all')
-  const links = (dump.identity_links ?? []) as Array<{ identifier_key?: unknown; identifier_type?: unknown }>
+  const links = (dump.identity_links ?? []) as Array<{
+    identifier_key?: unknown
+    identifier_type?: unknown
+    asserted_by?: unknown
+  }>
+  // Identifiers the visitor only asserted travel with the state, but are never claimed from it.
   return links
     .filter(
-      (l): l is { identifier_key: string; identifier_type: IdentifierType } =>
-        typeof l.identifier_key === 'string',
+      (l): l is { identifier_key: string; identifier_type: IdentifierType; asserted_by: string } =>
+        typeof l.identifier_key === 'string' && l.asserted_by !== UNVERIFIED,
     )
     .map((l) => ({ key: l.identifier_key, type: l.identifier_type }))
+}
+
+/** `asserted_by` of an identifier a visitor asserted without proof (`attachAsserted`). */
+export const UNVERIFIED = 'browser'
+
+export interface AttachResult {
+  /** Identifiers now attached to the caller's own state (new or before). */
+  attached: number
+  /** Identifiers that did not normalise, by index; never echoed. */
+  invalid: number
+  /** False when the state did not answer in time (safe to retry). */
+  complete: boolean
+}
+
+/**
+ * Attaches identifiers a visitor asserted without proof (an `identify` event: the email typed at
+ * checkout) to the caller's own state, peppered, so that state's triggers can use them. Nothing
+ * else: no index lookup, no claim, no merge, so the answer is the same whether or not anyone holds
+ * the identifier, and another subject is never read, linked or absorbed. Never throws.
+ *
+ * @example
+ *   await attachAsserted(env, { stateKey: 'a:7b1e...', identifiers: [{ type: 'email', value: 'ann@example.com' }] })
+ */
+export async function attachAsserted(
+  env: Env,
+  input: {
+    stateKey: string
+    identifiers: Array<{ type: IdentifierType; value: string }>
+    limits?: Partial<StitchLimits>
+    now?: number
+  },
+): Promise<AttachResult> {
+  const limits = { ...DEFAULT_LIMITS, ...input.limits }
+  const candidates: Array<{ identifierKey: string; identifierType: IdentifierType }> = []
+  let invalid = 0
+  for (const id of input.identifiers) {
+    // An asserted customer or anonymous id would be a claim to another subject's name: never attached.
+    if (id.type === 'customer_id' || id.type === 'anonymous_id') continue
+    let key: string | null = null
+    try {
+      key = await identifierKey(id.type, id.value, env.ID_PEPPER)
+    } catch {
+      return { attached: 0, invalid, complete: false }
+    }
+    if (key === null) invalid++
+    else if (!candidates.some((c) => c.identifierKey === key))
+      candidates.push({ identifierKey: key, identifierType: id.type })
+  }
+  if (candidates.length === 0) return { attached: 0, invalid, complete: true }
+  const state = env.CUSTOMER.get(env.CUSTOMER.idFromName(input.stateKey))
+  const r = await withBudget(
+    () =>
+      state.linkIdentifiers({
+        candidates,
+        assertedBy: UNVERIFIED,
+        maxIdentifiers: limits.maxIdentifiersPerCustomer,
+        maxAnonymousIds: limits.maxAnonymousIdsPerCustomer,
+        now: input.now,
+      }),
+    limits.callBudgetMs,
+    'customer_state.link_identifiers',
+  )
+  if (!r.ok || r.value.erased) return { attached: 0, invalid, complete: r.ok }
+  return { attached: r.value.accepted.length + r.value.already.length, invalid, complete: true }
 }
 
 function indexStub(env: Env, key: string) {
@@ -412,6 +485,8 @@ export async function resolveSubject(
       'customer_state.identity_links',
     )
     for (const l of links.links) {
+      // An asserted identifier is not this person's by proof: its index object may be someone else's.
+      if (l.assertedBy === UNVERIFIED) continue
       identifierKeys.add(l.identifierKey)
       if (l.identifierType === 'anonymous_id')
         stateKeys.add(`a:${l.identifierKey.slice('anonymous_id:'.length)}`)

@@ -273,11 +273,13 @@ async function d1<T>(store: string, work: () => Promise<T>): Promise<T> {
 
 async function deleteDecisions(db: D1Database, p: Pending): Promise<number> {
   let n = 0
+  // Records under an anonymous id that name a customer are that customer's (as in decisionsFor).
   const run = async (column: 'customer_id' | 'anonymous_id', values: string[]) => {
+    const own = column === 'anonymous_id' ? ' AND customer_id IS NULL' : ''
     for (let i = 0; i < values.length; i += 90) {
       const chunk = values.slice(i, i + 90)
       const r = await db
-        .prepare(`DELETE FROM decision_log WHERE ${column} IN (${chunk.map(() => '?').join(',')})`)
+        .prepare(`DELETE FROM decision_log WHERE ${column} IN (${chunk.map(() => '?').join(',')})${own}`)
         .bind(...chunk)
         .run()
       n += r.meta.changes

@@ -3,35 +3,29 @@
  * - `GET /v1/me`: what the gateway holds about the caller, and for their recent decisions why
  *   they saw what they saw (reason, rules version, fallback, consent, experiment, trace).
  * - `DELETE /v1/me`: self-service erase; returns a receipt like the admin erase.
- * The caller is who the identity stage says they are (`c.get('identity')`); an ephemeral visitor has
- * no stored state, and gets an honest empty answer.
+ * Scope by proof, not by link (worker/identity/plan.ts `selfServiceScope`, docs/privacy.md): a
+ * customer's data needs that customer's JWT on this request; without one the caller reaches only the
+ * device's own anonymous state, never a customer the signed id was once stitched to; an ephemeral
+ * visitor has no stored state and gets an honest empty answer.
  */
 import { Hono } from 'hono'
 import { decisionsFor } from '../admin/decisions'
 import type { AppEnv } from '../env'
+import { selfServiceScope, type SelfScope } from '../identity/plan'
 import type { Identity } from '../identity/types'
+import { withBudget } from '../lib/budget'
 import { ProblemError, problemResponse } from '../lib/problem'
 import type { RuleSet } from '../rules'
 import { EraseIncompleteError, eraseSubject } from './dsar'
 import { resolveDsarSubject } from './resolve'
 import { dumpReplacer, storeBudget, StoreUnavailableError, stores } from './stores'
-import type { SubjectIdentifier } from './subject'
+import { toSubject, type Subject } from './subject'
 import { isTombstoned } from './tombstone'
 
 export interface MeOptions {
   rules: RuleSet
   /** Decisions explained in `GET /v1/me`, newest first. */
   recentDecisions?: number
-}
-
-// Which identifier names the caller: the verified customer id when known, else the anonymous id
-// (only when the identity stage keeps state for it: an ephemeral id has nothing behind it).
-function callerIdentifier(identity: Identity | undefined): SubjectIdentifier | null {
-  if (!identity) return null
-  if (identity.customerId) return { type: 'customer_id', value: identity.customerId }
-  if (identity.stateKey && identity.basis !== 'ephemeral')
-    return { type: 'anonymous_id', value: identity.anonymousId }
-  return null
 }
 
 const NOTHING_HELD =
@@ -44,9 +38,9 @@ export function me(opts: MeOptions): Hono<AppEnv> {
   app.get('/me', async (c) => {
     const budget = storeBudget(c.env)
     const identity = c.get('identity') as Identity | undefined
-    const id = callerIdentifier(identity)
+    const scope = selfServiceScope(identity)
     const headers = { 'cache-control': 'no-store, private' }
-    if (!id) {
+    if (scope.kind === 'none') {
       return c.json(
         {
           identity: { basis: identity?.basis ?? 'ephemeral' },
@@ -59,7 +53,8 @@ export function me(opts: MeOptions): Hono<AppEnv> {
         headers,
       )
     }
-    if (await isTombstoned(c.env, id.type === 'customer_id' ? `c:${id.value}` : `a:${id.value}`)) {
+    const own = ownKeys(scope)
+    if (await isTombstoned(c.env, own.stateKey)) {
       return c.json(
         {
           identity: { basis: identity!.basis },
@@ -73,20 +68,12 @@ export function me(opts: MeOptions): Hono<AppEnv> {
       )
     }
     try {
-      const state: Record<string, unknown> = {}
-      // The caller's own objects only (their customer and anonymous state), not linked identities.
-      const keys = [identity!.customerId ? `c:${identity!.customerId}` : null, identity!.stateKey].filter(
-        (k, i, all): k is string => !!k && all.indexOf(k) === i,
-      )
-      for (const key of keys) state[key] = await stores.customerState.export(c.env, key, budget)
-      const decisions = await decisionsFor(
-        c.env.DB,
-        {
-          customerIds: identity!.customerId ? [identity!.customerId] : [],
-          anonymousIds: identity!.anonymousId ? [identity!.anonymousId] : [],
-        },
-        recent,
-      )
+      // The caller's own object only (their customer's, or the device's anonymous state).
+      const state: Record<string, unknown> = {
+        [own.stateKey]: await stores.customerState.export(c.env, own.stateKey, budget),
+      }
+      // Decisions under an anonymous id that name a customer are that customer's (decisionsFor).
+      const decisions = await decisionsFor(c.env.DB, own, recent)
       const held =
         decisions.length > 0 ||
         Object.values(state).some((dump) =>
@@ -95,8 +82,8 @@ export function me(opts: MeOptions): Hono<AppEnv> {
       const body = {
         identity: {
           basis: identity!.basis,
-          customerId: identity!.customerId,
-          anonymousId: identity!.anonymousId,
+          customerId: scope.kind === 'customer' ? scope.customerId : null,
+          anonymousId: scope.anonymousId,
         },
         held,
         state,
@@ -132,15 +119,17 @@ export function me(opts: MeOptions): Hono<AppEnv> {
 
   app.delete('/me', async (c) => {
     const budget = storeBudget(c.env)
-    const identity = c.get('identity') as Identity | undefined
-    const id = callerIdentifier(identity)
-    if (!id) {
+    const scope = selfServiceScope(c.get('identity') as Identity | undefined)
+    if (scope.kind === 'none') {
       return c.json({ receiptId: null, status: 'completed', stores: {}, detail: NOTHING_HELD }, 200, {
         'cache-control': 'no-store',
       })
     }
     try {
-      const subject = await resolveDsarSubject(c.env, id, c.get('log'))
+      const subject =
+        scope.kind === 'customer'
+          ? await resolveDsarSubject(c.env, { type: 'customer_id', value: scope.customerId }, c.get('log'))
+          : await deviceSubject(c.env, scope.anonymousId, budget)
       const receipt = await eraseSubject(c.env, subject, {
         retention: opts.rules.privacy.retention,
         requestedBy: 'self',
@@ -173,4 +162,43 @@ export function me(opts: MeOptions): Hono<AppEnv> {
   })
 
   return app
+}
+
+/** The one state object and the decision-log ids a self-service request reaches. */
+function ownKeys(scope: Exclude<SelfScope, { kind: 'none' }>): {
+  stateKey: string
+  customerIds: string[]
+  anonymousIds: string[]
+} {
+  return scope.kind === 'customer'
+    ? {
+        stateKey: `c:${scope.customerId}`,
+        customerIds: [scope.customerId],
+        anonymousIds: [scope.anonymousId],
+      }
+    : { stateKey: `a:${scope.anonymousId}`, customerIds: [], anonymousIds: [scope.anonymousId] }
+}
+
+/**
+ * The device's own anonymous subject, for an erase without a customer's JWT: its state object and
+ * its index entry, but not when a login linked that entry to a customer (the link is the customer's
+ * record, and this request did not prove the customer).
+ */
+async function deviceSubject(
+  env: AppEnv['Bindings'],
+  anonymousId: string,
+  budgetMs: number,
+): Promise<Subject> {
+  const stateKey = `a:${anonymousId}`
+  const indexKey = `anonymous_id:${anonymousId}`
+  const r = await withBudget(
+    () => env.IDENTITY.get(env.IDENTITY.idFromName(indexKey)).lookup(indexKey),
+    budgetMs,
+    'identity_index.lookup',
+  )
+  if (!r.ok) throw new StoreUnavailableError('identityIndex', r.error.message)
+  const own = r.value === null || r.value.stateKey === stateKey
+  return toSubject(env, { type: 'anonymous_id', value: anonymousId }, [
+    { customerId: null, stateKeys: [stateKey], identifierKeys: own ? [indexKey] : [] },
+  ])
 }
