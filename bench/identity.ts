@@ -6,6 +6,8 @@
  *   (`crypto.subtle.sign`, the cryptographic floor of any signed cookie);
  * - JWT: `verifyJwt` with a cached local key set (RS256, ES256) vs jose `compactVerify` with the key
  *   already in hand (signature only: no JWKS lookup, no claim checks);
+ * - trust policy: `planVisitor` + `selfServiceScope` (what the request proves) vs copying the facts
+ *   into a new object (the least any per-request decision does);
  * - touchpoint: `normaliseTouchpoint` + `touchpointHeader` vs `new URL()` plus iterating its query;
  * - per request: an anonymous page view (cookie verify + touchpoint) and a signed-in API call
  *   (JWT verify + cookie verify + touchpoint).
@@ -15,6 +17,7 @@
 import { compactVerify, createLocalJWKSet, exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose'
 import { cookieKeyRing, signAnonymousToken, verifyAnonymousToken } from '../worker/identity/cookie'
 import { verifyJwt } from '../worker/identity/jwt'
+import { planVisitor, selfServiceScope, type VisitorFacts } from '../worker/identity/plan'
 import { bundledRules } from '../worker/rules'
 import { normaliseTouchpoint, touchpointHeader } from '../worker/touchpoint/normalise'
 
@@ -128,6 +131,46 @@ for (const alg of ['RS256', 'ES256'] as const) {
   jwtResults[alg] = { ours, ref }
 }
 
+// --- trust policy ---
+console.log('Trust policy (what the request proves)')
+const facts: VisitorFacts = {
+  nowS,
+  persistent: true,
+  cookieWithoutConsent: false,
+  jwtSubject: null,
+  presented: { anonymousId: token.anonymousId, customerId: null, issuedAt: nowS, kid: 'k2', via: 'cookie' },
+  signingKid: 'k2',
+  refreshAfterS: 86_400,
+  signOut: false,
+  newAnonymousId: token.anonymousId,
+}
+const signedInFacts: VisitorFacts = {
+  ...facts,
+  jwtSubject: 'cust-12345',
+  presented: { ...facts.presented!, customerId: 'cust-12345' },
+}
+const planBench = await compare(
+  200_000,
+  ['reference: copy the facts into a new object', () => ({ ...facts })],
+  [
+    [
+      'planVisitor + selfServiceScope, returning anonymous visitor',
+      () => {
+        const step = planVisitor(facts)
+        return step.kind === 'done' && selfServiceScope(step.visit.identity)
+      },
+    ],
+    [
+      'planVisitor + selfServiceScope, signed-in device',
+      () => {
+        const step = planVisitor(signedInFacts)
+        return step.kind === 'done' && selfServiceScope(step.visit.identity)
+      },
+    ],
+  ],
+)
+const plan = planBench.ours[0]!
+
 // --- touchpoint ---
 console.log('Touchpoint')
 const utm = bundledRules.utm
@@ -170,18 +213,18 @@ const normPlain = tpBench.ours[1]!
 
 // --- per request ---
 console.log('\nPer request (pure work of both stages)')
-const anonymousVisit = verifyCookie + normPlain
-const campaignVisit = verifyCookie + norm
-const signedIn = jwtResults.ES256!.ours + verifyCookie + normPlain
+const anonymousVisit = verifyCookie + plan + normPlain
+const campaignVisit = verifyCookie + plan + norm
+const signedIn = jwtResults.ES256!.ours + verifyCookie + plan + normPlain
 console.log(
-  `anonymous page view (cookie verify + touchpoint):            ${anonymousVisit.toFixed(2).padStart(9)} µs`,
+  `anonymous page view (cookie verify + plan + touchpoint):     ${anonymousVisit.toFixed(2).padStart(9)} µs`,
 )
 console.log(
-  `campaign landing (cookie verify + UTM normalise + header):   ${campaignVisit.toFixed(2).padStart(9)} µs`,
+  `campaign landing (cookie + plan + UTM normalise + header):   ${campaignVisit.toFixed(2).padStart(9)} µs`,
 )
 console.log(
-  `signed-in API call, ES256 (JWT + cookie + touchpoint):       ${signedIn.toFixed(2).padStart(9)} µs`,
+  `signed-in API call, ES256 (JWT + cookie + plan + touchpoint): ${signedIn.toFixed(2).padStart(9)} µs`,
 )
 console.log(
-  `signed-in API call, RS256 (JWT + cookie + touchpoint):       ${(jwtResults.RS256!.ours + verifyCookie + normPlain).toFixed(2).padStart(9)} µs`,
+  `signed-in API call, RS256 (JWT + cookie + plan + touchpoint): ${(jwtResults.RS256!.ours + verifyCookie + plan + normPlain).toFixed(2).padStart(9)} µs`,
 )
