@@ -131,6 +131,17 @@ export function linkIdentifiers(sql: SqlStorage, req: LinkRequest): LinkOutcome 
   return out
 }
 
+/**
+ * Removes an identifier the visitor only asserted (`browser`), when a DSAR for that identifier
+ * reaches this state. Verified links are left alone: they belong to this person. Returns rows removed.
+ */
+export function forgetAssertedIdentifier(sql: SqlStorage, identifierKey: string): number {
+  return sql.exec(
+    "DELETE FROM identity_links WHERE identifier_key = ? AND asserted_by = 'browser'",
+    identifierKey,
+  ).rowsWritten
+}
+
 /** Removes a link the IdentityIndex refused (held by someone else) and records the conflict. */
 export function unlinkIdentifier(
   sql: SqlStorage,

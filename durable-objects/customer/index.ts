@@ -23,6 +23,7 @@ import {
 } from '../../worker/touchpoint/attribution'
 import type { Touchpoint } from '../../worker/touchpoint/types'
 import {
+  forgetAssertedIdentifier,
   linkIdentifiers,
   listIdentityConflicts,
   listIdentityLinks,
@@ -226,6 +227,11 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
   }): Promise<void> {
     if (this.#tombstoned()) return
     unlinkIdentifier(this.ctx.storage.sql, conflict)
+  }
+
+  /** Drops an identifier the visitor only asserted (a DSAR for that identifier). Rows removed. */
+  async forgetAssertedIdentifier(identifierKey: string): Promise<number> {
+    return forgetAssertedIdentifier(this.ctx.storage.sql, identifierKey)
   }
 
   /** Every identifier key linked to this person, and the refused links (DSAR, review). */

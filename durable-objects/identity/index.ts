@@ -7,7 +7,12 @@
  * A link points at a state key: `c:<customerId>` for a customer, or `a:<anonymousId>` while only
  * an anonymous visitor holds it (an `identify` before any login). A customer may take over an
  * anonymous link once (the anonymous state is then absorbed); a link to one customer is never
- * moved to another. Tables: docs/storage.md "IdentityIndex".
+ * moved to another. Only verified sources claim (`VerifiedSource`).
+ *
+ * Beside the link, `mentions` lists the states where a visitor only asserted this identifier (an
+ * `identify` event: worker/identity/stitch.ts `attachAsserted`). It is never read to link or
+ * decide anything: it exists so that a DSAR for this identifier can remove it from those states.
+ * Tables: docs/storage.md "IdentityIndex".
  */
 import { DurableObject } from 'cloudflare:workers'
 import type { Env } from '../../worker/env'
@@ -88,7 +93,17 @@ export const identityIndexMigrations: Migration[] = [
       at INTEGER NOT NULL
     );`,
   },
+  {
+    id: 'identity-index-002',
+    sql: `CREATE TABLE IF NOT EXISTS mentions (
+      state_key TEXT PRIMARY KEY,
+      at INTEGER NOT NULL
+    );`,
+  },
 ]
+
+/** States remembered per identifier; past it the oldest mention is dropped (a flood cannot grow it). */
+export const MAX_MENTIONS = 50
 
 export class IdentityIndex extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
@@ -182,6 +197,32 @@ export class IdentityIndex extends DurableObject<Env> {
       updatedAt: row.updated_at,
       previousStateKey: row.previous_state_key,
     }
+  }
+
+  /**
+   * Records that `stateKey` asserted this identifier without proof (idempotent). `replaces`: the
+   * state it moved from (an absorbed anonymous state), whose mention goes.
+   */
+  async mention(stateKey: string, opts: { replaces?: string; now?: number } = {}): Promise<void> {
+    const sql = this.ctx.storage.sql
+    if (opts.replaces) sql.exec('DELETE FROM mentions WHERE state_key = ?', opts.replaces)
+    sql.exec(
+      'INSERT INTO mentions (state_key, at) VALUES (?, ?) ON CONFLICT (state_key) DO UPDATE SET at = excluded.at',
+      stateKey,
+      opts.now ?? Date.now(),
+    )
+    sql.exec(
+      'DELETE FROM mentions WHERE state_key NOT IN (SELECT state_key FROM mentions ORDER BY at DESC, state_key LIMIT ?)',
+      MAX_MENTIONS,
+    )
+  }
+
+  /** The states where a visitor asserted this identifier (DSAR), newest first. */
+  async mentions(): Promise<string[]> {
+    return this.ctx.storage.sql
+      .exec<{ state_key: string }>('SELECT state_key FROM mentions ORDER BY at DESC, state_key')
+      .toArray()
+      .map((r) => r.state_key)
   }
 
   /** Everything this object holds (DSAR export). */

@@ -361,6 +361,17 @@ async function absorbOnce(
     identifier_type?: unknown
     asserted_by?: unknown
   }>
+  // Asserted identifiers moved with the state: their mentions follow it.
+  await Promise.all(
+    links
+      .filter((l) => typeof l.identifier_key === 'string' && l.asserted_by === UNVERIFIED)
+      .map((l) =>
+        call(
+          () => indexStub(env, l.identifier_key as string).mention(targetKey, { replaces: from }),
+          'identity_index.mention',
+        ),
+      ),
+  )
   // Identifiers the visitor only asserted travel with the state, but are never claimed from it.
   return links
     .filter(
@@ -416,12 +427,28 @@ export async function attachAsserted(
     else if (!candidates.some((c) => c.identifierKey === key))
       candidates.push({ identifierKey: key, identifierType: id.type })
   }
-  if (candidates.length === 0) return { attached: 0, invalid, complete: true }
+  // An identifier erased by a DSAR is not written again, silently: the answer stays the same.
+  const erased = await withBudget(
+    async () =>
+      env.ID_PEPPER && candidates.length > 0
+        ? await tombstonedKeys(
+            env,
+            candidates.map((c) => c.identifierKey),
+            input.now,
+          )
+        : new Set<string>(),
+    limits.callBudgetMs,
+    'd1.tombstones',
+  )
+  if (!erased.ok) return { attached: 0, invalid, complete: false }
+  const live = candidates.filter((c) => !erased.value.has(c.identifierKey))
+  const silent = candidates.length - live.length
+  if (live.length === 0) return { attached: silent, invalid, complete: true }
   const state = env.CUSTOMER.get(env.CUSTOMER.idFromName(input.stateKey))
   const r = await withBudget(
     () =>
       state.linkIdentifiers({
-        candidates,
+        candidates: live,
         assertedBy: UNVERIFIED,
         maxIdentifiers: limits.maxIdentifiersPerCustomer,
         maxAnonymousIds: limits.maxAnonymousIdsPerCustomer,
@@ -431,7 +458,14 @@ export async function attachAsserted(
     'customer_state.link_identifiers',
   )
   if (!r.ok || r.value.erased) return { attached: 0, invalid, complete: r.ok }
-  return { attached: r.value.accepted.length + r.value.already.length, invalid, complete: true }
+  const attached = [...r.value.accepted, ...r.value.already]
+  // The reverse index a DSAR for the identifier follows to remove it here; it answers nothing back.
+  const mentioned = await withBudget(
+    () => Promise.all(attached.map((key) => indexStub(env, key).mention(input.stateKey, { now: input.now }))),
+    limits.callBudgetMs,
+    'identity_index.mention',
+  )
+  return { attached: attached.length + silent, invalid, complete: mentioned.ok }
 }
 
 function indexStub(env: Env, key: string) {
