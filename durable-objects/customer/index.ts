@@ -140,7 +140,7 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
 
   /** Everything this object holds, table by table (DSAR export; stitching source). */
   async exportAll(): Promise<TableDump> {
-    return exportTables(this.ctx.storage.sql, SCHEDULE_TABLES)
+    return exportTables(this.ctx.storage.sql, ['due_items'])
   }
 
   /** Row counts per table (erase receipts, audits). */

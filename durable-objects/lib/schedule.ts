@@ -43,7 +43,11 @@ export const scheduleMigrations: Migration[] = [
   },
 ]
 
-/** Tables of scheduled work, not personal history: never exported or absorbed into another object. */
+/**
+ * Tables of scheduled work: never absorbed into another object (timers are re-armed there from
+ * its events). `due_items` is not exported either; `dead_items` is, since a dead timer's payload
+ * names the person's events and an operator keeps it.
+ */
 export const SCHEDULE_TABLES = ['due_items', 'dead_items'] as const
 
 /** A due item that failed `MAX_ATTEMPTS` times and is no longer run (operator listing). */

@@ -151,7 +151,7 @@ describe('a due item that keeps failing', () => {
     expect(await stub(key).deadItems()).toHaveLength(1)
   })
 
-  it('moves an item whose payload cannot be read to the dead items, and keeps them out of exports', async () => {
+  it("moves an item whose payload cannot be read to the dead items, and exports it with the person's data", async () => {
     const key = `c:dead-${crypto.randomUUID()}`
     await runInDurableObject(stub(key), async (_i, state) => {
       state.storage.sql.exec(
@@ -166,7 +166,7 @@ describe('a due item that keeps failing', () => {
     expect(await stub(key).deadItems()).toEqual([
       expect.objectContaining({ id: 'broken', payload: '{not json', attempts: MAX_ATTEMPTS }),
     ])
-    // Dead items are scheduled work, not the person's history: not exported, not absorbed.
-    expect(Object.keys(await stub(key).exportAll())).not.toContain('dead_items')
+    // A dead item names the person's events: a DSAR export includes it.
+    expect((await stub(key).exportAll()).dead_items).toEqual([expect.objectContaining({ id: 'broken' })])
   })
 })

@@ -1,8 +1,8 @@
 /**
- * The stores a subject's data lives in, each behind one small adapter with a time budget
- * (DESIGN.md: every call from the Worker to an object is raced against a timer). DSAR export and
- * erase (./dsar.ts) and `/v1/me` (./me.ts) go through these and nothing else, so adding a store
- * means adding it here.
+ * The stores a subject's data lives in, each behind one small adapter with a time budget (every
+ * call from the Worker to an object is raced against a timer, `worker/lib/budget.ts`). DSAR export
+ * and erase (./dsar.ts, in the order of ./erase-plan.ts) and `/v1/me` (./me.ts) go through these
+ * and nothing else, so adding a store means adding it here.
  */
 import type { Env } from '../env'
 import { withBudget } from '../lib/budget'
@@ -23,6 +23,15 @@ export class StoreUnavailableError extends Error {
 export function storeBudget(env: Pick<Env, 'PRIVACY_STORE_BUDGET_MS'>): number {
   const n = Number(env.PRIVACY_STORE_BUDGET_MS)
   return Number.isInteger(n) && n >= 50 && n <= 60_000 ? n : 5_000
+}
+
+/** Runs one D1 call for `store`; any failure becomes `StoreUnavailableError` naming the store. */
+export async function d1Store<T>(store: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work()
+  } catch (error) {
+    throw new StoreUnavailableError(store, error instanceof Error ? error.message : String(error))
+  }
 }
 
 async function budgeted<T>(store: string, ms: number, work: () => Promise<T>): Promise<T> {
@@ -112,6 +121,26 @@ export const triggerDeadLetters = {
         .bind(...chunk)
         .run()
       n += r.meta.changes
+    }
+    return n
+  },
+}
+
+/** Rows of D1 `decision_log` (worker/log) by the subject's customer ids and anonymous ids. */
+export const decisionLog = {
+  erase: async (db: D1Database, customerIds: string[], anonymousIds: string[]): Promise<number> => {
+    let n = 0
+    for (const [column, values] of [
+      ['customer_id', customerIds],
+      ['anonymous_id', anonymousIds],
+    ] as const) {
+      for (const chunk of chunks(values)) {
+        const r = await db
+          .prepare(`DELETE FROM decision_log WHERE ${column} IN (${marks(chunk.length)})`)
+          .bind(...chunk)
+          .run()
+        n += r.meta.changes
+      }
     }
     return n
   },
