@@ -490,7 +490,7 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
         payload,
         at: now,
       })
-    if (!check.ok) return skip(check.reason)
+    if (!check.ok) return skip(check.error.reason)
     const channels = reachableChannels(rules.triggers, trigger, attributes)
     if (channels.length === 0) return skip('unreachable')
 

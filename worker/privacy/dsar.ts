@@ -27,7 +27,7 @@ import {
   type Progress,
 } from './receipts'
 import { d1Store, identityConflicts, StoreUnavailableError, stores, triggerDeadLetters } from './stores'
-import type { Subject } from './subject'
+import type { DsarSubject } from './subject'
 import type { TableDump } from '../../durable-objects/lib/tables'
 
 export { ERASE_STORES, type EraseStore } from './erase-plan'
@@ -61,7 +61,7 @@ export class EraseIncompleteError extends Error {
  * Erases the subject from every store. Returns the completed receipt, or throws
  * `EraseIncompleteError` (receipt in progress, safe to retry) when a store is unavailable.
  */
-export async function eraseSubject(env: Env, subject: Subject, opts: DsarOptions): Promise<EraseReceipt> {
+export async function eraseSubject(env: Env, subject: DsarSubject, opts: DsarOptions): Promise<EraseReceipt> {
   const now = opts.now ?? Date.now
   let row = await findInProgress(env, subject)
   let pending: Pending
@@ -164,7 +164,11 @@ export interface SubjectExport {
  * Everything held about the subject, as one document. Fails (StoreUnavailableError) rather than
  * return a partial export; a completed export leaves a receipt row (`kind = 'export'`).
  */
-export async function exportSubject(env: Env, subject: Subject, opts: DsarOptions): Promise<SubjectExport> {
+export async function exportSubject(
+  env: Env,
+  subject: DsarSubject,
+  opts: DsarOptions,
+): Promise<SubjectExport> {
   const budget = opts.budgetMs ?? 5_000
   const customerState: Record<string, TableDump> = {}
   for (const key of subject.stateKeys)

@@ -5,7 +5,7 @@
  * interrupted by an unavailable store can be found again and resumed.
  */
 import type { Env } from '../env'
-import type { Subject } from './subject'
+import type { DsarSubject } from './subject'
 
 /** The keys an erase still has to reach, and the tombstone expiry (ms since epoch). */
 export interface Pending {
@@ -53,7 +53,7 @@ const union = (a: readonly string[], b: readonly string[]) => [...new Set([...a,
  * An in-progress erase of the same person, found by subject digest or by any shared key (after a
  * partial erase, identity links may be gone, so the same person can resolve to fewer keys).
  */
-export async function findInProgress(env: Env, subject: Subject): Promise<ReceiptRow | null> {
+export async function findInProgress(env: Env, subject: DsarSubject): Promise<ReceiptRow | null> {
   const { results } = await env.DB.prepare(
     "SELECT * FROM dsar_receipts WHERE kind = 'erase' AND status = 'in_progress' ORDER BY requested_at",
   ).all<ReceiptRow>()
@@ -68,7 +68,7 @@ export async function findInProgress(env: Env, subject: Subject): Promise<Receip
 }
 
 /** The keys of a resumed erase: those it had, plus any the subject now resolves to. */
-export function resumedPending(row: ReceiptRow, subject: Subject): Pending {
+export function resumedPending(row: ReceiptRow, subject: DsarSubject): Pending {
   const before = JSON.parse(row.pending ?? '{}') as Pending
   return {
     stateKeys: union(before.stateKeys, subject.stateKeys),
@@ -82,7 +82,7 @@ export function resumedPending(row: ReceiptRow, subject: Subject): Pending {
 /** Writes a new in-progress erase receipt for `subject` and returns its row. */
 export async function openEraseReceipt(
   env: Env,
-  subject: Subject,
+  subject: DsarSubject,
   pending: Pending,
   requestedBy: string,
   at: number,
@@ -136,7 +136,7 @@ export async function closeEraseReceipt(
 /** Writes the receipt of a completed export: rows exported per store. */
 export async function writeExportReceipt(
   env: Env,
-  subject: Subject,
+  subject: DsarSubject,
   rows: Record<string, number>,
   requestedBy: string,
   at: number,
@@ -157,7 +157,7 @@ export async function writeExportReceipt(
 /** The subject's erase receipts, oldest first (an export lists them). */
 export async function erasuresOf(
   env: Env,
-  subject: Subject,
+  subject: DsarSubject,
 ): Promise<Array<{ receiptId: string; status: string; completedAt: string | null }>> {
   const { results } = await env.DB.prepare(
     "SELECT receipt_id, status, completed_at FROM dsar_receipts WHERE kind = 'erase' AND subject = ? ORDER BY requested_at",
