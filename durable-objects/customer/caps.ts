@@ -9,6 +9,7 @@
  * Braze and Iterable count, computed with Intl.DateTimeFormat so DST changes are honoured (a
  * local day may last 23 or 25 hours). The time-zone helpers are pure and run in Node too.
  */
+import { isChannel } from '../../worker/lib/channels'
 import type { CapRule, CapsRules } from '../../worker/rules/concerns/caps'
 import type { Migration } from '../lib/migrations'
 import type { CapState, ReserveRequest, ReserveResult } from './contract'
@@ -313,8 +314,6 @@ export function conversionTypes(rules: CapsRules): Set<string> {
   return new Set(rules.suppressions.map((s) => s.on))
 }
 
-const CHANNEL_SET = new Set(['web', 'app', 'email', 'push', 'sms'])
-
 /** Guards the RPC boundary: a malformed request is answered `invalid_request`, never thrown. */
 export function validReserveRequest(r: unknown): r is ReserveRequest {
   if (!r || typeof r !== 'object') return false
@@ -325,8 +324,7 @@ export function validReserveRequest(r: unknown): r is ReserveRequest {
     q.decisionId.length <= 200 &&
     typeof q.placement === 'string' &&
     (q.campaign === null || typeof q.campaign === 'string') &&
-    typeof q.channel === 'string' &&
-    CHANNEL_SET.has(q.channel) &&
+    isChannel(q.channel) &&
     Array.isArray(q.tags) &&
     q.tags.every((t) => typeof t === 'string' && !t.includes(',')) &&
     (q.now === undefined || (typeof q.now === 'number' && Number.isFinite(q.now)))

@@ -13,8 +13,9 @@
  *   state read: that read happens before the origin's status is known, and recording it there
  *   would count error pages (or delay every decision behind the origin).
  */
+import type { Channel } from '../../worker/lib/channels'
 
-export type Channel = 'web' | 'app' | 'email' | 'push' | 'sms'
+export type { Channel }
 
 export interface ProfileAttribute {
   value: string | number | boolean | null

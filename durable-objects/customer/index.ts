@@ -10,7 +10,14 @@
 import { DurableObject } from 'cloudflare:workers'
 import type { Env } from '../../worker/env'
 import { migrate } from '../lib/migrations'
-import { runDueItems, scheduleItem, type DueHandler } from '../lib/schedule'
+import {
+  deadItems,
+  runDueItems,
+  scheduleItem,
+  SCHEDULE_TABLES,
+  type DeadItem,
+  type DueHandler,
+} from '../lib/schedule'
 import { countRows, exportTables, importTables, type TableDump } from '../lib/tables'
 import { customerMigrations } from './schema'
 // issue 4: identity links and touchpoints
@@ -124,6 +131,12 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
     await runDueItems(this.ctx.storage, this.#dueHandlers())
   }
 
+  /** Due items that failed too often and are no longer run, most recent first (operators). */
+  async deadItems(limit = 100): Promise<DeadItem[]> {
+    const n = Number.isSafeInteger(limit) && limit > 0 ? Math.min(limit, 1000) : 100
+    return deadItems(this.ctx.storage.sql, n)
+  }
+
   // --- whole-object operations (stitching, DSAR) ---
 
   /** Everything this object holds, table by table (DSAR export; stitching source). */
@@ -152,7 +165,7 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
     if (seen) return { absorbed: false, rows: 0 }
     return this.ctx.storage.transactionSync(() => {
       // state_meta holds this object's own name: the source's must not take its place.
-      const inserted = importTables(sql, dump, ['absorbed', 'state_meta'])
+      const inserted = importTables(sql, dump, ['absorbed', 'state_meta', ...SCHEDULE_TABLES])
       const rows = Object.values(inserted).reduce((a, b) => a + b, 0)
       sql.exec(
         'INSERT INTO absorbed (state_key, absorbed_at, rows) VALUES (?, ?, ?)',
@@ -483,7 +496,7 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
         payload,
         at: now,
       })
-    if (!check.ok) return skip(check.reason)
+    if (!check.ok) return skip(check.error.reason)
     const channels = reachableChannels(rules.triggers, trigger, attributes)
     if (channels.length === 0) return skip('unreachable')
 

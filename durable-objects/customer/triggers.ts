@@ -12,6 +12,7 @@
 import type { Purpose } from '../../worker/consent/types'
 import type { CapsRules } from '../../worker/rules/concerns/caps'
 import type { TriggerRule, TriggersRules } from '../../worker/rules/concerns/triggers'
+import { err, ok, type Result } from '../../worker/lib/result'
 import type { Migration } from '../lib/migrations'
 import type { Channel, ProfileAttribute } from './contract'
 
@@ -175,7 +176,8 @@ export function lastFireAt(sql: SqlStorage, trigger: string): number | null {
     .one().at
 }
 
-export type FireCheck = { ok: true } | { ok: false; reason: string }
+/** Why a due timer must not fire: `suppressed:<campaign>`, `min_interval`, ... (recorded as its skip reason). */
+export type FireCheck = Result<null, { reason: string }>
 
 /**
  * The conditions checked when a timer is due, before any channel is tried (pure over its inputs).
@@ -191,21 +193,21 @@ export function preFireCheck(
     lastFireAt: number | null
   },
 ): FireCheck {
-  if (ctx.suppressed.has(t.campaign)) return { ok: false, reason: `suppressed:${t.campaign}` }
+  if (ctx.suppressed.has(t.campaign)) return err({ reason: `suppressed:${t.campaign}` })
   for (const [name, value] of Object.entries(t.excludeIfAttributes)) {
-    if (ctx.attributes[name]?.value === value) return { ok: false, reason: `excluded:attribute:${name}` }
+    if (ctx.attributes[name]?.value === value) return err({ reason: `excluded:attribute:${name}` })
   }
   const lookback = ctx.now - t.excludeLookbackDays * 86_400_000
   for (const type of t.excludeIfSeen) {
-    if (ctx.seenSince(type, lookback)) return { ok: false, reason: `excluded:event:${type}` }
+    if (ctx.seenSince(type, lookback)) return err({ reason: `excluded:event:${type}` })
   }
   for (const type of t.onlyAfter) {
-    if (!ctx.seenSince(type, 0)) return { ok: false, reason: `only_after:${type}` }
+    if (!ctx.seenSince(type, 0)) return err({ reason: `only_after:${type}` })
   }
   if (ctx.lastFireAt !== null && ctx.now - ctx.lastFireAt < t.minIntervalHours * 3_600_000) {
-    return { ok: false, reason: 'min_interval' }
+    return err({ reason: 'min_interval' })
   }
-  return { ok: true }
+  return ok(null)
 }
 
 /** Channels in fallback order that the person can be reached on (reachability attributes true). */

@@ -25,7 +25,8 @@ export interface CountBatch {
   deltas: ArmDelta[]
 }
 
-export interface ExperimentStats {
+/** The running totals of an experiment (named apart from worker/decide's `ExperimentStats` cache). */
+export interface ExperimentTotals {
   arms: Record<string, ArmCounts>
   /** ms since epoch of the read. */
   at: number
@@ -68,7 +69,7 @@ export class ExperimentState extends DurableObject<Env> {
   }
 
   /** The running totals per arm. */
-  async stats(): Promise<ExperimentStats> {
+  async stats(): Promise<ExperimentTotals> {
     const arms: Record<string, ArmCounts> = {}
     for (const row of this.ctx.storage.sql
       .exec<{ arm: string; exposures: number; conversions: number }>(

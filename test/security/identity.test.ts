@@ -6,6 +6,7 @@
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { stitch } from '../../worker/identity/stitch'
+import { adminToken, bearer } from '../admin/support'
 import { gate, signToken, US_CA } from '../identity/support'
 import {
   Browser,
@@ -13,6 +14,7 @@ import {
   emailHolder,
   emailTombstoned,
   rowCounts,
+  state,
   victim,
   type MeBody,
 } from './browser'
@@ -168,6 +170,32 @@ describe('row 4: a signed id that carries a customer is not proof of that custom
     expect(await customerTombstoned(attacker.customerId)).toBe(true)
     expect(await emailTombstoned(v.email)).toBe(false)
     expect(await emailHolder(v.email)).toBe(`c:${v.customerId}`)
+  })
+})
+
+describe('a DSAR for an identifier reaches the states where someone only asserted it', () => {
+  it('removes the asserted email from the asserting state on erase, and nothing else of that state', async () => {
+    const v = await victim()
+    const other = new Browser()
+    await other.fetch('/v1/identity')
+    await other.events([{ type: 'identify', props: { email: v.email } }, { type: 'add_to_cart' }])
+    const otherState = `a:${other.claims()!.a}`
+    const links = async () => (await state(otherState).identityLinks()).links.map((l) => l.identifierType)
+    expect(await links()).toEqual(['email'])
+    const before = await rowCounts(otherState)
+
+    const res = await gate('/admin/v1/subjects/erase', {
+      method: 'POST',
+      headers: {
+        ...(bearer(await adminToken({ sub: 'dpo-1', roles: ['privacy'] })) as Record<string, string>),
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ identifier: { type: 'email', value: v.email } }),
+    })
+    expect(res.status).toBe(200)
+    expect(await customerTombstoned(v.customerId)).toBe(true)
+    expect(await links()).toEqual([])
+    expect(await rowCounts(otherState)).toEqual({ ...before, identity_links: 0 })
   })
 })
 

@@ -11,7 +11,9 @@
  */
 import type { TriggerFireMessage } from '../../durable-objects/customer/triggers'
 import type { Env } from '../env'
+import { isChannel } from '../lib/channels'
 import { createLogger, type Logger } from '../lib/log'
+import { err, ok, type Result } from '../lib/result'
 import { bundledRules, type RuleSet } from '../rules'
 import { recordDeadLetter, recordDelivery } from './metrics'
 import { FIRE_ID_HEADER, SIGNATURE_HEADER, signatureHeader } from './sign'
@@ -33,8 +35,6 @@ export interface DeadLetter {
   attempts: number
 }
 
-const CHANNELS = new Set(['web', 'app', 'email', 'push', 'sms'])
-
 export function isFireMessage(v: unknown): v is TriggerFireMessage {
   if (!v || typeof v !== 'object') return false
   const m = v as Record<string, unknown>
@@ -42,8 +42,7 @@ export function isFireMessage(v: unknown): v is TriggerFireMessage {
     typeof m.fireId === 'string' &&
     typeof m.trigger === 'string' &&
     typeof m.campaign === 'string' &&
-    typeof m.channel === 'string' &&
-    CHANNELS.has(m.channel) &&
+    isChannel(m.channel) &&
     typeof m.firedAt === 'number' &&
     typeof m.stateKey === 'string'
   )
@@ -68,7 +67,7 @@ export function webhookUrl(rules: RuleSet, env: Env, channel: string): string | 
   }
 }
 
-type PostOutcome = { ok: true; status: number } | { ok: false; retry: boolean; reason: string }
+type PostOutcome = Result<{ status: number }, { retry: boolean; reason: string }>
 
 async function post(
   url: string,
@@ -95,15 +94,16 @@ async function post(
     })
     // The body is not needed; release the connection.
     await res.body?.cancel().catch(() => undefined)
-    if (res.ok) return { ok: true, status: res.status }
+    if (res.ok) return ok({ status: res.status })
     const retry = res.status === 408 || res.status === 429 || res.status >= 500
-    return { ok: false, retry, reason: `http_${res.status}` }
-  } catch (err) {
-    return {
-      ok: false,
+    return err({ retry, reason: `http_${res.status}` })
+  } catch (error) {
+    return err({
       retry: true,
-      reason: controller.signal.aborted ? 'timeout' : `network:${(err as Error).name}`,
-    }
+      reason: controller.signal.aborted
+        ? 'timeout'
+        : `network:${error instanceof Error ? error.name : 'error'}`,
+    })
   } finally {
     clearTimeout(timer)
   }
@@ -156,11 +156,11 @@ export async function deliverTriggers(
     }
     log.warn('trigger_delivery_failed', {
       fireId: fire.fireId,
-      reason: outcome.reason,
+      reason: outcome.error.reason,
       attempt: msg.attempts,
     })
-    if (!outcome.retry) await dead(outcome.reason)
-    else if (msg.attempts >= d.maxAttempts) await dead(`retries_exhausted:${outcome.reason}`)
+    if (!outcome.error.retry) await dead(outcome.error.reason)
+    else if (msg.attempts >= d.maxAttempts) await dead(`retries_exhausted:${outcome.error.reason}`)
     else msg.retry({ delaySeconds: backoffSeconds(d.backoffBaseSeconds, msg.attempts) })
   }
 }

@@ -9,6 +9,7 @@
  * `delivery.replayWindowSeconds`); it deduplicates on `X-Gatehouse-Fire-Id`. Pure apart from Web
  * Crypto, so receivers written for Workers or Node 20 can import `verifySignature` as it is.
  */
+import { err, ok, type Result } from '../lib/result'
 
 export const SIGNATURE_HEADER = 'x-gatehouse-signature'
 export const FIRE_ID_HEADER = 'x-gatehouse-fire-id'
@@ -36,9 +37,10 @@ export async function signatureHeader(
   return `t=${timestampSeconds},v1=${await hmacHex(secret, `${timestampSeconds}.${body}`)}`
 }
 
-export type VerifyResult =
-  | { ok: true; value: { timestamp: number } }
-  | { ok: false; error: { reason: 'malformed' | 'outside_window' | 'mismatch' } }
+export type VerifyResult = Result<
+  { timestamp: number },
+  { reason: 'malformed' | 'outside_window' | 'mismatch' }
+>
 
 function constantTimeEqual(a: string, b: string): boolean {
   if (a.length !== b.length) return false
@@ -62,13 +64,10 @@ export async function verifySignature(opts: {
   toleranceSeconds?: number
 }): Promise<VerifyResult> {
   const m = opts.header ? /^t=(\d{1,12}),v1=([0-9a-f]{64})$/.exec(opts.header.trim()) : null
-  if (!m) return { ok: false, error: { reason: 'malformed' } }
+  if (!m) return err({ reason: 'malformed' })
   const timestamp = Number(m[1])
   const now = opts.nowSeconds ?? Math.floor(Date.now() / 1000)
-  if (Math.abs(now - timestamp) > (opts.toleranceSeconds ?? 300))
-    return { ok: false, error: { reason: 'outside_window' } }
+  if (Math.abs(now - timestamp) > (opts.toleranceSeconds ?? 300)) return err({ reason: 'outside_window' })
   const expected = await hmacHex(opts.secret, `${timestamp}.${opts.body}`)
-  return constantTimeEqual(expected, m[2]!)
-    ? { ok: true, value: { timestamp } }
-    : { ok: false, error: { reason: 'mismatch' } }
+  return constantTimeEqual(expected, m[2]!) ? ok({ timestamp }) : err({ reason: 'mismatch' })
 }

@@ -1,12 +1,17 @@
 /**
- * Time budgets for calls from the Worker to Durable Objects, D1 and other I/O (DESIGN.md "State"):
- * the call races a timer; on timeout or error the caller gets a tagged failure and falls back.
+ * Time budgets for calls from the Worker to Durable Objects, D1 and other I/O: the call races a
+ * timer; on timeout or error the caller gets a tagged failure and falls back.
  * Pure: no Workers imports.
  */
+import { err, ok, type Result } from './result'
 
-export type BudgetResult<T> =
-  | { ok: true; value: T }
-  | { ok: false; error: { reason: 'timeout' | 'error'; what: string; message: string } }
+export interface BudgetFailure {
+  reason: 'timeout' | 'error'
+  what: string
+  message: string
+}
+
+export type BudgetResult<T> = Result<T, BudgetFailure>
 
 /**
  * Runs `work` within `ms` milliseconds (0 or less: fall back at once). Never throws. A late result or rejection after the budget
@@ -22,7 +27,7 @@ export async function withBudget<T>(
   what: string,
 ): Promise<BudgetResult<T>> {
   // A budget of 0 (or less) means "do not wait at all": the caller falls back at once.
-  if (ms <= 0) return { ok: false, error: { reason: 'timeout', what, message: 'no time budget' } }
+  if (ms <= 0) return err({ reason: 'timeout', what, message: 'no time budget' })
   let timer: ReturnType<typeof setTimeout> | undefined
   const timeout = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), ms)
@@ -30,23 +35,22 @@ export async function withBudget<T>(
   let promise: Promise<T>
   try {
     promise = typeof work === 'function' ? work() : work
-  } catch (err) {
+  } catch (error) {
     clearTimeout(timer)
-    return { ok: false, error: { reason: 'error', what, message: errorMessage(err) } }
+    return err({ reason: 'error', what, message: errorMessage(error) })
   }
   promise.catch(() => undefined)
   try {
     const winner = await Promise.race([promise.then((value) => ({ value })), timeout])
-    if (winner === 'timeout')
-      return { ok: false, error: { reason: 'timeout', what, message: `no answer within ${ms} ms` } }
-    return { ok: true, value: winner.value }
-  } catch (err) {
-    return { ok: false, error: { reason: 'error', what, message: errorMessage(err) } }
+    if (winner === 'timeout') return err({ reason: 'timeout', what, message: `no answer within ${ms} ms` })
+    return ok(winner.value)
+  } catch (error) {
+    return err({ reason: 'error', what, message: errorMessage(error) })
   } finally {
     clearTimeout(timer)
   }
 }
 
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}` : String(err)
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error)
 }

@@ -1,10 +1,17 @@
 /**
  * Structured JSON logging. One line per event, always with the request id, never with personal
  * data: fields whose names suggest raw identifiers are dropped before anything is written.
+ *
+ * Error fields take whatever was thrown (`catch (error) { log.warn('x_failed', { error }) }`, no
+ * cast): an `Error` is written as its name and message, an object field by field, anything else
+ * as its text.
  */
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
 export type LogFields = Record<string, unknown>
+
+// Field names that carry a thrown value, whatever its type.
+const ERROR_FIELD = /^(error|err|cause)$/
 
 // Raw identifiers must never reach a log line (brief: "keep raw PII out of logs").
 const PII_FIELD =
@@ -23,13 +30,24 @@ export function redact(fields: LogFields): LogFields {
   for (const [key, value] of Object.entries(fields)) {
     if (PII_FIELD.test(key)) continue
     out[key] =
-      value && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Error)
-        ? redact(value as LogFields)
-        : value instanceof Error
-          ? { name: value.name, message: value.message }
-          : value
+      value instanceof Error
+        ? describeError(value)
+        : isPlainObject(value)
+          ? redact(value)
+          : ERROR_FIELD.test(key) && value !== null && value !== undefined
+            ? String(value)
+            : value
   }
   return out
+}
+
+/** An `Error` as a log field: its name and message (never its stack). */
+function describeError(error: Error): { name: string; message: string } {
+  return { name: error.name, message: error.message }
+}
+
+function isPlainObject(value: unknown): value is LogFields {
+  return !!value && typeof value === 'object' && !Array.isArray(value)
 }
 
 /** A logger bound to one request id; `sink` exists so tests can capture lines. */

@@ -117,7 +117,7 @@ export async function consumeDecisions(
     )
   } catch (error) {
     // Without the tombstone answer a record might re-create an erased person: retry later.
-    log.error('decision_log_tombstone_check_failed', { error: error as Error, messages: valid.length })
+    log.error('decision_log_tombstone_check_failed', { error, messages: valid.length })
     for (const { msg } of valid) retry(msg, result)
     return result
   }
@@ -145,7 +145,7 @@ export async function consumeDecisions(
     })
     return result
   } catch (error) {
-    log.warn('decision_log_batch_failed', { error: error as Error, records: toWrite.length })
+    log.warn('decision_log_batch_failed', { error, records: toWrite.length })
   }
   // The batch failed as a whole: write one by one so one bad row does not hold back the others.
   for (const { msg, record } of toWrite) {
@@ -155,7 +155,7 @@ export async function consumeDecisions(
       else result.duplicates++
       msg.ack()
     } catch (error) {
-      log.error('decision_log_write_failed', { recordId: record.id, error: error as Error })
+      log.error('decision_log_write_failed', { recordId: record.id, error })
       retry(msg, result)
     }
   }

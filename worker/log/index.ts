@@ -61,11 +61,11 @@ export async function sendDecisionRecords(
           log.error('decision_records_lost', {
             count: batch.length,
             recordIds: batch.map((r) => r.id),
-            error: err instanceof Error ? err : String(err),
+            error: err,
           })
           break
         }
-        log.warn('decision_records_retry', { attempt, error: err instanceof Error ? err : String(err) })
+        log.warn('decision_records_retry', { attempt, error: err })
         const delay = opts.backoffMs * 2 ** (attempt - 1)
         await sleep(delay / 2 + Math.random() * (delay / 2))
       }

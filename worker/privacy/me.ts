@@ -19,7 +19,7 @@ import type { RuleSet } from '../rules'
 import { EraseIncompleteError, eraseSubject } from './dsar'
 import { resolveDsarSubject } from './resolve'
 import { dumpReplacer, storeBudget, StoreUnavailableError, stores } from './stores'
-import { toSubject, type Subject } from './subject'
+import { toSubject, type DsarSubject } from './subject'
 import { isTombstoned } from './tombstone'
 
 export interface MeOptions {
@@ -188,7 +188,7 @@ async function deviceSubject(
   env: AppEnv['Bindings'],
   anonymousId: string,
   budgetMs: number,
-): Promise<Subject> {
+): Promise<DsarSubject> {
   const stateKey = `a:${anonymousId}`
   const indexKey = `anonymous_id:${anonymousId}`
   const r = await withBudget(

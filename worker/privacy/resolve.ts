@@ -8,7 +8,7 @@ import type { Logger } from '../lib/log'
 import { resolveSubject } from '../identity/stitch'
 import { StoreUnavailableError } from './stores'
 import { tombstoneReceipt } from './tombstone'
-import { directKeys, toSubject, type ResolvedKeys, type Subject, type SubjectIdentifier } from './subject'
+import { directKeys, toSubject, type ResolvedKeys, type DsarSubject, type SubjectIdentifier } from './subject'
 
 // Identity stitching's resolver follows IdentityIndex -> CustomerState `identity_links`.
 async function linkedKeys(env: Env, id: SubjectIdentifier): Promise<ResolvedKeys | null> {
@@ -16,7 +16,11 @@ async function linkedKeys(env: Env, id: SubjectIdentifier): Promise<ResolvedKeys
 }
 
 /** Resolves the subject; 400 (naming `identifier.value`) when the value is not a valid identifier. */
-export async function resolveDsarSubject(env: Env, id: SubjectIdentifier, log?: Logger): Promise<Subject> {
+export async function resolveDsarSubject(
+  env: Env,
+  id: SubjectIdentifier,
+  log?: Logger,
+): Promise<DsarSubject> {
   const direct = await directKeys(env, id)
   if (!direct) {
     throw invalid([{ path: 'identifier.value', message: `not a valid ${id.type.replace('_', ' ')}` }])

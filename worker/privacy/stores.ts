@@ -1,8 +1,8 @@
 /**
- * The stores a subject's data lives in, each behind one small adapter with a time budget
- * (DESIGN.md: every call from the Worker to an object is raced against a timer). DSAR export and
- * erase (./dsar.ts) and `/v1/me` (./me.ts) go through these and nothing else, so adding a store
- * means adding it here.
+ * The stores a subject's data lives in, each behind one small adapter with a time budget (every
+ * call from the Worker to an object is raced against a timer, `worker/lib/budget.ts`). DSAR export
+ * and erase (./dsar.ts, in the order of ./erase-plan.ts) and `/v1/me` (./me.ts) go through these
+ * and nothing else, so adding a store means adding it here.
  */
 import type { Env } from '../env'
 import { withBudget } from '../lib/budget'
@@ -23,6 +23,15 @@ export class StoreUnavailableError extends Error {
 export function storeBudget(env: Pick<Env, 'PRIVACY_STORE_BUDGET_MS'>): number {
   const n = Number(env.PRIVACY_STORE_BUDGET_MS)
   return Number.isInteger(n) && n >= 50 && n <= 60_000 ? n : 5_000
+}
+
+/** Runs one D1 call for `store`; any failure becomes `StoreUnavailableError` naming the store. */
+export async function d1Store<T>(store: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work()
+  } catch (error) {
+    throw new StoreUnavailableError(store, error instanceof Error ? error.message : String(error))
+  }
 }
 
 async function budgeted<T>(store: string, ms: number, work: () => Promise<T>): Promise<T> {
@@ -49,8 +58,21 @@ export const stores = {
   identityIndex: {
     export: (env: Env, key: string, ms: number): Promise<TableDump> =>
       budgeted('identityIndex', ms, () => identityIndex(env, key).exportAll() as Promise<TableDump>),
-    erase: (env: Env, key: string, ms: number): Promise<number> =>
-      budgeted('identityIndex', ms, async () => sum(await identityIndex(env, key).eraseIdentifier())),
+    /**
+     * Erases one identifier's index object. First the identifier goes from the other states where a
+     * visitor only asserted it (its `mentions`: docs/identity.md "Trust model"), so nothing of the
+     * person stays behind in them; `own` (the subject's own states, erased whole) are skipped.
+     */
+    erase: (env: Env, key: string, ms: number, own: readonly string[] = []): Promise<number> =>
+      budgeted('identityIndex', ms, async () => {
+        const index = identityIndex(env, key)
+        let forgotten = 0
+        for (const stateKey of await index.mentions()) {
+          if (!own.includes(stateKey))
+            forgotten += await customer(env, stateKey).forgetAssertedIdentifier(key)
+        }
+        return forgotten + sum(await index.eraseIdentifier())
+      }),
   },
 }
 
@@ -112,6 +134,30 @@ export const triggerDeadLetters = {
         .bind(...chunk)
         .run()
       n += r.meta.changes
+    }
+    return n
+  },
+}
+
+/**
+ * Rows of D1 `decision_log` (worker/log) by the subject's customer ids and anonymous ids. A record
+ * under an anonymous id that names a customer is that customer's (a signed-in visit on the device),
+ * as `decisionsFor` reads them: erased with that customer, never by the device's id alone.
+ */
+export const decisionLog = {
+  erase: async (db: D1Database, customerIds: string[], anonymousIds: string[]): Promise<number> => {
+    let n = 0
+    for (const [column, values, own] of [
+      ['customer_id', customerIds, ''],
+      ['anonymous_id', anonymousIds, ' AND customer_id IS NULL'],
+    ] as const) {
+      for (const chunk of chunks(values)) {
+        const r = await db
+          .prepare(`DELETE FROM decision_log WHERE ${column} IN (${marks(chunk.length)})${own}`)
+          .bind(...chunk)
+          .run()
+        n += r.meta.changes
+      }
     }
     return n
   },

@@ -9,6 +9,7 @@
 import type { Env } from '../env'
 import { identifierKey, type IdentifierType } from '../identity/keys'
 import type { FieldError } from '../lib/problem'
+import type { Result } from '../lib/result'
 import { subjectDigest } from './tombstone'
 
 export const DSAR_IDENTIFIER_TYPES = ['customer_id', 'email', 'phone', 'anonymous_id'] as const
@@ -19,7 +20,8 @@ export interface SubjectIdentifier {
   value: string
 }
 
-export interface Subject {
+/** Everything a DSAR must reach for one person (worker/identity's `Subject` is what resolving finds). */
+export interface DsarSubject {
   /** Pseudonymous digest (`sub_<hex>`): what receipts and the audit log name. */
   digest: string
   /** CustomerState object names: `c:<customerId>`, `a:<anonymousId>`. */
@@ -43,8 +45,7 @@ export type Resolver = (
   identifier: { type: IdentifierType; value: string },
 ) => Promise<ResolvedKeys>
 
-export type BodyResult =
-  { ok: true; value: SubjectIdentifier } | { ok: false; error: { reason: 'invalid'; errors: FieldError[] } }
+export type BodyResult = Result<SubjectIdentifier, { reason: 'invalid'; errors: FieldError[] }>
 
 /** Validates `{ "identifier": { "type": ..., "value": ... } }` (API.md). Pure. */
 export function parseSubjectBody(body: unknown): BodyResult {
@@ -88,7 +89,11 @@ export async function directKeys(env: Env, id: SubjectIdentifier): Promise<Resol
 }
 
 /** Builds the subject from resolved keys (plus the direct keys of the identifier asked for). */
-export async function toSubject(env: Env, id: SubjectIdentifier, resolved: ResolvedKeys[]): Promise<Subject> {
+export async function toSubject(
+  env: Env,
+  id: SubjectIdentifier,
+  resolved: ResolvedKeys[],
+): Promise<DsarSubject> {
   const stateKeys = new Set<string>()
   const identifierKeys = new Set<string>()
   const customerIds = new Set<string>()

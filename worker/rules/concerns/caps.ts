@@ -3,8 +3,7 @@
  * "## caps". Evaluated inside the customer's Durable Object (durable-objects/customer/caps.ts).
  */
 import { z } from 'zod'
-
-export const CHANNELS = ['web', 'app', 'email', 'push', 'sms'] as const
+import { CHANNELS } from '../../lib/channels'
 
 const selector = (what: string) =>
   z

@@ -5,7 +5,8 @@
  * worker/delivery/.
  */
 import { z } from 'zod'
-import { CHANNELS, type CapsRules } from './caps'
+import { CHANNELS } from '../../lib/channels'
+import type { CapsRules } from './caps'
 
 const eventType = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/)
 
