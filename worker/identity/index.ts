@@ -1,5 +1,5 @@
 /**
- * The `identity` stage (DESIGN.md request path): who the visitor is, gated by consent.
+ * The `identity` stage (docs/architecture.md "The request path"): who the visitor is, gated by consent.
  *
  * - Known visitors: a JWT (`Authorization: Bearer`, or the site's session cookie when configured)
  *   verified by ./jwt.ts; `sub` is the customer id. An invalid token is a 401 problem+json on the

@@ -46,7 +46,7 @@ export type Resolver = (
 export type BodyResult =
   { ok: true; value: SubjectIdentifier } | { ok: false; error: { reason: 'invalid'; errors: FieldError[] } }
 
-/** Validates `{ "identifier": { "type": ..., "value": ... } }` (API.md). Pure. */
+/** Validates `{ "identifier": { "type": ..., "value": ... } }` (docs/api.md). Pure. */
 export function parseSubjectBody(body: unknown): BodyResult {
   const fail = (path: string, message: string): BodyResult => ({
     ok: false,

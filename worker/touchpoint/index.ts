@@ -1,5 +1,5 @@
 /**
- * The `touchpoint` stage (DESIGN.md request path): where this visit came from.
+ * The `touchpoint` stage (docs/architecture.md "The request path"): where this visit came from.
  *
  * - Normalises UTM parameters, click ids and the referrer against rules/utm.yaml (./normalise.ts)
  *   and sets `c.get('touchpoint')` (null for a visit without campaign data or a referrer of note).
