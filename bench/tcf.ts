@@ -5,7 +5,7 @@
  *
  *   npx tsx bench/tcf.ts
  *
- * Target (issue 3): >= 20x faster than @iabtechlabtcf/core on TC strings; a 4 KB hostile string
+ * Target (README speed table): >= 20x faster than @iabtechlabtcf/core on TC strings; a 4 KB hostile string
  * decoded or rejected in well under 1 ms. The hostile strings' first calls are also timed in cold
  * workerd isolates (`lib/cold-isolates.ts`).
  */
