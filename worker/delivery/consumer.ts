@@ -35,7 +35,7 @@ export interface DeadLetter {
 
 const CHANNELS = new Set(['web', 'app', 'email', 'push', 'sms'])
 
-export function isFireMessage(v: unknown): v is TriggerFireMessage {
+function isFireMessage(v: unknown): v is TriggerFireMessage {
   if (!v || typeof v !== 'object') return false
   const m = v as Record<string, unknown>
   return (
@@ -55,7 +55,7 @@ export function backoffSeconds(base: number, attempt: number): number {
 }
 
 /** The webhook URL of a channel, from the rules (a URL, or the name of a Worker variable holding one). */
-export function webhookUrl(rules: RuleSet, env: Env, channel: string): string | null {
+function webhookUrl(rules: RuleSet, env: Env, channel: string): string | null {
   const hook = rules.triggers.delivery.webhooks[channel as keyof typeof rules.triggers.delivery.webhooks]
   if (!hook) return null
   const raw = 'url' in hook ? hook.url : (env as unknown as Record<string, unknown>)[hook.env]

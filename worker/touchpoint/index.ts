@@ -18,7 +18,7 @@ import { bundledRules, type RuleSet } from '../rules'
 import { normaliseLabel, normaliseTouchpoint, touchpointHeader } from './normalise'
 import type { Touchpoint } from './types'
 
-export const TOUCHPOINT_HEADER = 'x-gatehouse-touchpoint'
+const TOUCHPOINT_HEADER = 'x-gatehouse-touchpoint'
 
 export interface TouchpointOptions {
   rules?: RuleSet
