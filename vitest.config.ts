@@ -36,11 +36,11 @@ const adminSigningKeys = {
 }
 
 const originUrl = `http://127.0.0.1:${(storefront.address() as AddressInfo).port}`
-// Identity tests (issue 4): the customers' JWKS is served over HTTP by a local server, as by an IdP.
+// Identity tests (visitor JWTs): the customers' JWKS is served over HTTP by a local server, as by an IdP.
 const jwksServer = await startJwksServer({ port: 0 })
 jwksServer.unref()
 const jwksBase = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}`
-// Trigger delivery tests (issue 6): a webhook receiver that verifies signatures and deduplicates,
+// Trigger delivery tests (webhooks): a webhook receiver that verifies signatures and deduplicates,
 // scripted by the tests over HTTP to fail, time out, then succeed.
 const webhookSecret = 'test-webhook-secret-0123456789abcdef'
 const webhookServer = await startWebhookServer({ port: 0, secret: webhookSecret, hangMs: 2500 })

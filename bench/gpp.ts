@@ -8,7 +8,7 @@
  * Both decoders are first bundled by esbuild (the bundler wrangler ships the Worker with) into one
  * module each, so neither pays for module indirection the deployed Worker does not have.
  *
- * Target (issue 3): >= 50x faster than @iabgpp/cmpapi on GPP strings; a 4 KB hostile string
+ * Target (README speed table): >= 50x faster than @iabgpp/cmpapi on GPP strings; a 4 KB hostile string
  * decoded or rejected in under 1 ms.
  */
 import { spawnSync } from 'node:child_process'

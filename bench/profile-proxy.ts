@@ -24,7 +24,7 @@ const { values: args } = parseArgs({
     requests: { type: 'string', default: '2000' },
     out: { type: 'string' },
     bundle: { type: 'string' },
-    // Development location override (API.md), e.g. DE for an EU visitor without consent.
+    // Development location override (docs/api.md), e.g. DE for an EU visitor without consent.
     country: { type: 'string' },
   },
 })

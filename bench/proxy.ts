@@ -47,7 +47,7 @@ const ROUNDS = Number(args.rounds)
 const HTML = { accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.8', 'accept-language': 'en-GB' }
 // Miniflare's placeholder request.cf is a US location: visitors there are opted in by default, get
 // an id cookie and per-visitor state, and every decided page reads and writes it. The EU visitor
-// (development location override, API.md) sends no consent string: the consent stage enforces the
+// (development location override, docs/api.md) sends no consent string: the consent stage enforces the
 // opt-in default (tags blocked, Consent Mode denied) and nothing is stored about them.
 const EU = { ...HTML, 'x-gatehouse-country': 'DE' }
 const scenarios = [

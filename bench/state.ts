@@ -1,5 +1,5 @@
 /**
- * Customer-state benchmark (issue 6), on the BUILT bundle in Miniflare directly:
+ * Customer-state benchmark (caps, events, triggers), on the BUILT bundle in Miniflare directly:
  *
  * - cap check-and-reserve ops/s on ONE customer object (every call serialised through it) and
  *   across MANY objects, called from a Worker as the decision engine calls it (a small driver

@@ -5,7 +5,7 @@
  *
  *   npx tsx bench/tcf.ts
  *
- * Target (issue 3): >= 20x faster than @iabtechlabtcf/core on TC strings; a 4 KB hostile string
+ * Target (README speed table): >= 20x faster than @iabtechlabtcf/core on TC strings; a 4 KB hostile string
  * decoded or rejected in well under 1 ms. The hostile strings' first calls are also timed in cold
  * workerd isolates (`lib/cold-isolates.ts`).
  */
@@ -72,7 +72,7 @@ function encode(spec: ModelSpec): string {
 
 const ALL_PURPOSES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
 const TYPICAL: Record<string, string> = {
-  'API.md example (4 vendors)': F.tcString(
+  'docs/api.md example (4 vendors)': F.tcString(
     F.coreBits({
       created: Date.parse('2025-06-03T00:00:00.000Z'),
       lastUpdated: Date.parse('2025-06-03T00:00:00.000Z'),
@@ -276,7 +276,7 @@ const hostileRows = firstCalls.map(({ name, s, result, firstUs }) => ({
   theirs: timeOnce(() => TCString.decode(s)),
 }))
 const { coldFirstCalls } = await import('./lib/cold-isolates')
-const TYPICAL_COLD = 'API.md example (4 vendors)'
+const TYPICAL_COLD = 'docs/api.md example (4 vendors)'
 const cold = await coldFirstCalls('worker/consent/tcf', 'decodeTcString', {
   ...HOSTILE,
   [TYPICAL_COLD]: TYPICAL[TYPICAL_COLD] as string,

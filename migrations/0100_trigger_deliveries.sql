@@ -1,4 +1,4 @@
--- Trigger deliveries (issue 6): one row per fire delivered to its webhook, for the
+-- Trigger deliveries (webhook delivery): one row per fire delivered to its webhook, for the
 -- trigger-to-delivery delay (SLA), and the dead letters that exhausted their retries.
 CREATE TABLE IF NOT EXISTS trigger_deliveries (
   fire_id TEXT PRIMARY KEY,

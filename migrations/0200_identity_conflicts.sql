@@ -1,4 +1,4 @@
--- Identity conflicts for review (issue 4): an identifier (customer id, crm id, HMAC'd email or phone,
+-- Identity conflicts for review (stitching): an identifier (customer id, crm id, HMAC'd email or phone,
 -- anonymous id; never raw email/phone) that one customer claimed while another already held it.
 -- The link was refused, not moved. Rows are findable by identifier key and by either state key,
 -- so a DSAR export/erase reaches them (docs/storage.md "D1 identity_conflicts").

@@ -18,7 +18,7 @@ const outFile = join(root, 'worker/rules/generated/ruleset.json')
 // Errors name files the way the reader sees them: `rules/x.yaml`, or the path of another folder.
 const shownDir = relative(process.cwd(), rulesDir) || '.'
 
-export function readRuleFiles(dir: string): Record<string, string> {
+function readRuleFiles(dir: string): Record<string, string> {
   const files: Record<string, string> = {}
   for (const name of readdirSync(dir).sort()) {
     if (/\.ya?ml$/.test(name)) files[name] = readFileSync(join(dir, name), 'utf8')

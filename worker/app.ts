@@ -1,6 +1,6 @@
 /**
- * The Gatehouse Hono app: the request path of DESIGN.md as middleware stages, the gateway's own
- * routes, and the reverse proxy for every other path.
+ * The Gatehouse Hono app: the request path (docs/architecture.md "The request path") as middleware
+ * stages, the gateway's own routes, and the reverse proxy for every other path.
  *
  *   context -> log -> consent -> identity -> touchpoint -> [gateway routes]
  *           -> decide -> page views -> response -> origin
@@ -60,7 +60,7 @@ export function createApp(opts: AppOptions = {}): Hono<AppEnv> {
   app.route('/v1', identityRoutes())
   app.route('/v1', decideRoutes({ rules }))
 
-  // Everything under /v1/ and /admin/ belongs to the gateway: never proxied (API.md).
+  // Everything under /v1/ and /admin/ belongs to the gateway: never proxied (docs/api.md).
   app.all('/v1/*', () => {
     throw new ProblemError(404, 'Not found', 'No such gateway route.')
   })

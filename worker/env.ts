@@ -1,6 +1,7 @@
 /**
  * The Worker's bindings and the values each pipeline stage puts on the Hono context.
- * Every stage reads what earlier stages set and adds one typed value (DESIGN.md).
+ * Every stage reads what earlier stages set and adds one typed value (docs/architecture.md
+ * "The request path").
  */
 import type { CustomerState } from '../durable-objects/customer'
 import type { ExperimentState } from '../durable-objects/experiment'
@@ -14,7 +15,7 @@ import type { RequestInfo } from './context'
 import type { ResponseHooks } from './proxy/hooks'
 
 export interface Env {
-  /** `development` enables the location override headers (API.md); anything else is production. */
+  /** `development` enables the location override headers (docs/api.md); anything else is production. */
   GATEHOUSE_ENV: string
   /** The one origin this gateway proxies to. Overrides `site.origin` in rules/ when set. */
   ORIGIN_URL?: string

@@ -20,7 +20,7 @@ import {
 } from '../lib/schedule'
 import { countRows, exportTables, importTables, type TableDump } from '../lib/tables'
 import { customerMigrations } from './schema'
-// issue 4: identity links and touchpoints
+// identity links and touchpoints
 import { bundledRules as configuredRules } from '../../worker/rules'
 import {
   attribute as attributeConversion,
@@ -47,7 +47,7 @@ import {
   touchpointHistory,
   type TouchpointHistory,
 } from './touchpoints'
-// issue 6: events, profile, caps, triggers
+// events, profile, caps, triggers
 import type { TriggerRule } from '../../worker/rules/concerns/triggers'
 import { cancelItem, scheduleItem as scheduleDue } from '../lib/schedule'
 import {
@@ -122,7 +122,7 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
   #dueHandlers(): Record<string, DueHandler> {
     return {
       // --- due-item handlers are registered here by the features that schedule them ---
-      [TRIGGER_DUE_KIND]: (payload, item) => this.#fireTrigger(payload, item), // issue 6
+      [TRIGGER_DUE_KIND]: (payload, item) => this.#fireTrigger(payload, item), // triggers
       retention: () => this.#retentionDue(),
     }
   }
@@ -188,7 +188,7 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
     return counts
   }
 
-  // --- touchpoints (issue 4) ---
+  // --- touchpoints ---
 
   /**
    * Stores a visit's touchpoint: the first touch is always kept, plus the most recent ones up to
@@ -253,7 +253,7 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
     return { links: listIdentityLinks(sql), conflicts: listIdentityConflicts(sql) }
   }
 
-  // --- events, profile, caps, triggers (issue 6) ---
+  // --- events, profile, caps, triggers ---
 
   /** What the decision engine needs in one read, only the parts asked for (contract.ts). */
   async getDecisionState(now: number = Date.now(), parts: number = ALL_STATE_PARTS): Promise<DecisionState> {
@@ -555,7 +555,7 @@ export class CustomerState extends DurableObject<Env> implements DecisionStateAp
     markEnqueued(this.ctx.storage.sql, message.fireId)
   }
 
-  // --- privacy (issue 7) ---
+  // --- privacy ---
 
   /**
    * True while this object is an erased subject's tombstone. Every write RPC checks it first and

@@ -26,7 +26,7 @@ export const GPP = {
   usnatOptOut: 'DBABLA~BVQVAAAAAgA.QA',
 }
 
-/** Headers placing the request in a country (and region) in development mode (API.md). */
+/** Headers placing the request in a country (and region) in development mode (docs/api.md). */
 export function located(
   country: string,
   region?: string,

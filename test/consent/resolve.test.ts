@@ -60,7 +60,7 @@ const SECTION_IDS: Record<string, number> = { tcfeuv2: 2, uspv1: 6, usnat: 7, us
 
 type Pairs = Array<[number, number]>
 
-/** A TC string as the rows write it: the API.md wire form, id sets as `[start, end]` pairs. */
+/** A TC string as the rows write it: the docs/api.md wire form, id sets as `[start, end]` pairs. */
 type WireTcf = Partial<
   Omit<
     TcfString,

@@ -1,5 +1,5 @@
 /**
- * `GET /v1/consent` exactly as API.md describes it, and `GET /.well-known/gpc.json` from the rules.
+ * `GET /v1/consent` exactly as docs/api.md describes it, and `GET /.well-known/gpc.json` from the rules.
  */
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env, exports } from 'cloudflare:workers'
@@ -21,7 +21,7 @@ const consentOf = async (headers: Record<string, string>, query = '') => {
 }
 
 describe('GET /v1/consent', () => {
-  it('answers with the API.md shape for an EU visitor without signals', async () => {
+  it('answers with the docs/api.md shape for an EU visitor without signals', async () => {
     const body = await consentOf(located('DE'))
     expect(body).toMatchObject({
       jurisdiction: 'EU',
@@ -46,7 +46,7 @@ describe('GET /v1/consent', () => {
       advertising: true,
     })
     const tcf = body.signals.tcf!
-    // Dates as API.md shows them: ISO 8601, the day `tcCookie` stamped (a day ago, to the decisecond).
+    // Dates as docs/api.md shows them: ISO 8601, the day `tcCookie` stamped (a day ago, to the decisecond).
     expect(tcf.created).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d00Z$/)
     const age = Date.now() - Date.parse(tcf.created as string)
     expect(age).toBeGreaterThanOrEqual(86_400_000)

@@ -23,7 +23,7 @@ async function decisions(res: Response) {
 }
 
 describe('POST /v1/decide', () => {
-  it('answers in the API.md shape with the rules version, consent, identity and one decision per placement', async () => {
+  it('answers in the docs/api.md shape with the rules version, consent, identity and one decision per placement', async () => {
     const res = await post(
       { placements: ['home_hero', 'product_banner', 'cart_upsell'] },
       located('US', 'CA'),

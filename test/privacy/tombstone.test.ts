@@ -1,9 +1,9 @@
 /**
- * An erased subject is not re-created by a late event with an old id (issue 7): after an admin
- * DSAR erase or `DELETE /v1/me`, late events, page views, logins, ingestion and direct writes with
- * the old cookie, customer id or anonymous id store nothing. Every store is enumerated afterwards:
- * the customer and anonymous objects hold only their tombstone, the identity objects nothing, D1
- * no row naming the person.
+ * An erased subject is not re-created by a late event with an old id (DSAR tombstones): after an
+ * admin DSAR erase or `DELETE /v1/me`, late events, page views, logins, ingestion and direct writes
+ * with the old cookie, customer id or anonymous id store nothing. Every store is enumerated
+ * afterwards: the customer and anonymous objects hold only their tombstone, the identity objects
+ * nothing, D1 no row naming the person.
  */
 import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'

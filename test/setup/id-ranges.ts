@@ -2,7 +2,7 @@
  * Equality for `IdRanges` (worker/consent/ranges.ts) in `toEqual`, `toMatchObject` and friends:
  * tests written when id sets were arrays of `[start, end]` pairs keep comparing against those
  * arrays. An `IdRanges` equals an array exactly when its `toJSON()` deep-equals that array (the
- * pairs the old arrays held, and what API.md serialises), and another `IdRanges` exactly when
+ * pairs the old arrays held, and what docs/api.md serialises), and another `IdRanges` exactly when
  * their bounds are equal; it equals nothing else.
  */
 import { expect } from 'vitest'

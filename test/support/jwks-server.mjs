@@ -1,4 +1,4 @@
-// A local JWKS server for the identity tests (issue 4): the Worker fetches keys from it exactly as it
+// A local JWKS server for the identity tests (visitor JWTs): the Worker fetches keys from it exactly as it
 // would from an identity provider, over HTTP on a loopback port (never a public URL).
 //
 // Each key set ("tenant") starts with a freshly generated RSA (RS256, kid rsa-1) and EC P-256

@@ -1,8 +1,9 @@
 /**
- * The `consent` stage (DESIGN.md request path): reads every consent signal of the request once,
- * resolves them into one `Consent` (`c.get('consent')`, set on every request, gateway routes
- * included) and, for proxied requests, registers the enforcement hooks: consent header and cookie
- * filtering towards the origin, Set-Cookie filtering, tag blocking and Consent Mode on the way back.
+ * The `consent` stage (docs/architecture.md "The request path"): reads every consent signal of the
+ * request once, resolves them into one `Consent` (`c.get('consent')`, set on every request, gateway
+ * routes included) and, for proxied requests, registers the enforcement hooks: consent header and
+ * cookie filtering towards the origin, Set-Cookie filtering, tag blocking and Consent Mode on the
+ * way back.
  *
  * `/v1/decide` resolves the consent its body states with `resolveConsent(consentInputFromBody(...))`.
  */

@@ -6,7 +6,7 @@
  * so a set's size follows the input, not the ids it covers.
  *
  * Serialises (`toJSON`) and iterates as the `[start, end]` pairs, so `JSON.stringify` and the
- * API.md `[[start, end], ...]` output are what they were when sets were arrays of pairs. Pure
+ * docs/api.md `[[start, end], ...]` output are what they were when sets were arrays of pairs. Pure
  * TypeScript, no Workers imports.
  */
 
@@ -146,7 +146,7 @@ export class IdRanges implements Iterable<[number, number]> {
     return true
   }
 
-  /** The ranges as `[start, end]` pairs: the API.md wire form, used by `JSON.stringify`. */
+  /** The ranges as `[start, end]` pairs: the docs/api.md wire form, used by `JSON.stringify`. */
   toJSON(): Array<[number, number]> {
     const b = this.bounds
     const pairs = new Array<[number, number]>(b.length >> 1)

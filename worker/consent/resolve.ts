@@ -1,7 +1,7 @@
 /**
  * Consent resolution: decoded CMP signals + the visitor's location + `rules/consent.yaml` -> the
- * one `Consent` of DESIGN.md "Consent model", with a human-readable reason for every purpose and
- * the `signals` report of API.md `GET /v1/consent`. Pure: no Workers imports, no I/O, never throws
+ * one `Consent` of docs/architecture.md "Consent model", with a human-readable reason for every purpose and
+ * the `signals` report of docs/api.md "GET /v1/consent". Pure: no Workers imports, no I/O, never throws
  * on decoded input; a signal that is invalid, expired or does not count here grants nothing.
  */
 import type { Location } from '../context/location'
@@ -40,7 +40,7 @@ export type ReportedGpp = Reported<
   Omit<GppString, 'sections'> & { sections: Record<string, GppSectionFields | Reported<TcfReport>> }
 >
 
-/** API.md `signals`: an absent signal is absent; an invalid one has `valid: false` and errors. */
+/** `signals` (docs/api.md): an absent signal is absent; an invalid one has `valid: false` and errors. */
 export interface ReportedSignals {
   tcf?: Reported<TcfReport>
   gpp?: ReportedGpp
@@ -347,7 +347,7 @@ function report(
   const g = firstValid(gpp) ?? gpp[0]
   if (g) {
     if (g.ok) {
-      // A tcfeuv2 section is reported like `signals.tcf`, with its own validity (API.md).
+      // A tcfeuv2 section is reported like `signals.tcf`, with its own validity (docs/api.md).
       const sections: Record<string, GppSectionFields | Reported<TcfReport>> = {}
       for (const [name, fields] of Object.entries(g.value.sections)) {
         const embedded = name === 'tcfeuv2' ? gppTcf.get(g) : undefined
@@ -365,7 +365,7 @@ function reported<T>(r: Reading<T>): Reported<T> {
   return r.ok ? ({ valid: true, errors: [], ...r.value } as Reported<T>) : { valid: false, errors: r.errors }
 }
 
-/** A TC string as API.md reports it: its dates as ISO 8601 strings. */
+/** A TC string as docs/api.md reports it: its dates as ISO 8601 strings. */
 function reportedTcf(r: Reading<TcfString>): Reported<TcfReport> {
   if (!r.ok) return { valid: false, errors: r.errors }
   const tc = r.value

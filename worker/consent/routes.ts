@@ -1,6 +1,6 @@
 /**
  * The consent routes: `GET /v1/consent` (what the gateway resolved for this request and why,
- * API.md) and `GET /.well-known/gpc.json` (the GPC support resource, from rules/consent.yaml).
+ * docs/api.md) and `GET /.well-known/gpc.json` (the GPC support resource, from rules/consent.yaml).
  */
 import { Hono } from 'hono'
 import type { AppEnv } from '../env'

@@ -1,5 +1,5 @@
 /**
- * Where consent signals come from (API.md "Consent signals read") and turning them into decoded
+ * Where consent signals come from (docs/api.md "Consent signals read") and turning them into decoded
  * readings: cookies and query parameters on every request, `Sec-GPC`, and the `consent` object of
  * a `/v1/decide` body. Decoding is cached per isolate in small bounded LRUs keyed by the raw
  * string, because the same cookie arrives on every request of a visit. Pure: no Workers imports.
@@ -34,7 +34,7 @@ export interface ConsentInput {
   gpc: string[]
 }
 
-/** The `consent` object of a `/v1/decide` body (API.md), validated with field-level errors. */
+/** The `consent` object of a `/v1/decide` body (docs/api.md), validated with field-level errors. */
 export const consentBodySchema = z.strictObject({
   tcString: z.string().max(16_384).optional(),
   gppString: z.string().max(16_384).optional(),

@@ -1,6 +1,6 @@
 /**
  * The consent contract: what every CMP signal decodes to, and the one `Consent` each request
- * resolves to (DESIGN.md "Consent model", API.md `GET /v1/consent`). Types only, and the
+ * resolves to (docs/architecture.md "Consent model", docs/api.md "GET /v1/consent"). Types only, and the
  * `IdRanges` class they use.
  */
 import type { IdRanges } from './ranges'
@@ -37,7 +37,7 @@ export interface PublisherTC {
 }
 
 /**
- * A decoded TCF v2 TC string, in the shape of API.md `signals.tcf` (without valid/errors) but for
+ * A decoded TCF v2 TC string, in the shape of docs/api.md `signals.tcf` (without valid/errors) but for
  * its two dates, which are numbers here and ISO 8601 strings there (`TcfReport`).
  */
 export interface TcfString {
@@ -71,7 +71,7 @@ export interface TcfString {
   publisherTC: PublisherTC | null
 }
 
-/** API.md `signals.tcf` (without valid/errors): a `TcfString` with its dates as ISO 8601 strings. */
+/** docs/api.md `signals.tcf` (without valid/errors): a `TcfString` with its dates as ISO 8601 strings. */
 export type TcfReport = Omit<TcfString, 'created' | 'lastUpdated'> & {
   created: string
   lastUpdated: string
@@ -122,7 +122,7 @@ export interface ConsentSource {
   used: boolean
 }
 
-/** The one resolved consent per request (DESIGN.md). */
+/** The one resolved consent per request (docs/architecture.md "Consent model"). */
 export interface Consent {
   purposes: Record<Purpose, boolean>
   saleShareOptOut: boolean

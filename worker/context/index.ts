@@ -33,9 +33,6 @@ export interface ContextOptions {
 // A client-supplied request id is kept only when it is short and plain (no header injection, no PII blobs).
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/
 
-export const OVERRIDE_COUNTRY = 'x-gatehouse-country'
-export const OVERRIDE_REGION = 'x-gatehouse-region'
-
 export function isGatewayPath(pathname: string): boolean {
   return (
     pathname.startsWith('/v1/') ||

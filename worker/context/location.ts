@@ -1,6 +1,6 @@
 /**
  * Where the visitor is, from `request.cf` (country, region code), with the development
- * override headers of API.md. Pure apart from reading the request.
+ * override headers (docs/api.md "Development overrides"). Pure apart from reading the request.
  */
 
 export interface Location {

@@ -1,5 +1,5 @@
 /**
- * The wire contract of the decision API (API.md `POST /v1/decide`), as zod validators. The same
+ * The wire contract of the decision API (docs/api.md "POST /v1/decide"), as zod validators. The same
  * definitions validate requests, type the example client, and generate the OpenAPI 3.1 document
  * served at `GET /v1/openapi.json`.
  */

@@ -1,9 +1,10 @@
 /**
- * Consent stated in a `/v1/decide` body (API.md: `consent.tcString`, `gppString`, ...), resolved
- * before the identity stage: an app's visitor who granted storage in the app's CMP keeps their
- * `X-Gatehouse-Id`, and one who did not is treated as ephemeral, exactly as a cookie would do on
- * the web. Runs between `consent` and `identity`; the body stays readable for the route (Hono
- * caches it). An invalid body changes nothing here: the route answers it with a 400.
+ * Consent stated in a `/v1/decide` body (`consent.tcString`, `gppString`, ...; docs/api.md
+ * "POST /v1/decide"), resolved before the identity stage: an app's visitor who granted storage in
+ * the app's CMP keeps their `X-Gatehouse-Id`, and one who did not is treated as ephemeral, exactly
+ * as a cookie would do on the web. Runs between `consent` and `identity`; the body stays readable
+ * for the route (Hono caches it). An invalid body changes nothing here: the route answers it with
+ * a 400.
  */
 import type { MiddlewareHandler } from 'hono'
 import {

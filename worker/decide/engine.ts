@@ -16,7 +16,7 @@ import { inSchedule, type Schedule } from './schedule'
 
 export type Purpose = keyof PurposeFlags
 
-/** Why a decision is what it is (API.md `reason`). */
+/** Why a decision is what it is (`reason` in docs/api.md "POST /v1/decide"). */
 export type Reason =
   `rule:${string}` | 'holdout' | 'cap' | 'consent' | 'freshness' | 'compliance' | 'schedule' | 'fallback'
 

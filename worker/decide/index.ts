@@ -1,5 +1,5 @@
 /**
- * The `decide` stage (DESIGN.md request path) for proxied pages. Elements with
+ * The `decide` stage (docs/architecture.md "The request path") for proxied pages. Elements with
  * `data-gatehouse-slot="<placement>"` get the decided variant's content through HTMLRewriter.
  *
  * Streaming is preserved: the placements a page decides are known from its path (`pages` in

@@ -1,5 +1,5 @@
 /**
- * The decision API: `POST /v1/decide` (API.md), `POST /v1/decide/conversions` (bandit feedback),
+ * The decision API: `POST /v1/decide` (docs/api.md), `POST /v1/decide/conversions` (bandit feedback),
  * and `GET /v1/openapi.json` (OpenAPI 3.1 generated from the same validators).
  */
 import { Hono, type Context } from 'hono'

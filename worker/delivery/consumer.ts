@@ -54,7 +54,7 @@ export function backoffSeconds(base: number, attempt: number): number {
 }
 
 /** The webhook URL of a channel, from the rules (a URL, or the name of a Worker variable holding one). */
-export function webhookUrl(rules: RuleSet, env: Env, channel: string): string | null {
+function webhookUrl(rules: RuleSet, env: Env, channel: string): string | null {
   const hook = rules.triggers.delivery.webhooks[channel as keyof typeof rules.triggers.delivery.webhooks]
   if (!hook) return null
   const raw = 'url' in hook ? hook.url : (env as unknown as Record<string, unknown>)[hook.env]

@@ -91,7 +91,7 @@ function figures(delays: number[]): DelayFigures {
 }
 
 /** Delay figures over the deliveries of the last `windowHours` (at most the latest 20,000). */
-export async function triggerMetrics(db: D1Database, now: number, windowHours = 24): Promise<TriggerMetrics> {
+async function triggerMetrics(db: D1Database, now: number, windowHours = 24): Promise<TriggerMetrics> {
   const since = now - windowHours * 3_600_000
   const rows = await db
     .prepare(

@@ -1,5 +1,5 @@
 /**
- * The event routes (API.md `POST /v1/events`): browser and app events, offline events from
+ * The event routes (docs/api.md "POST /v1/events"): browser and app events, offline events from
  * servers (`POST /v1/ingest/events`), and the beacon script (`GET /v1/beacon.js`).
  *
  * Events go to the person's CustomerState (`identity.stateKey`). With measurement consent they are

@@ -7,7 +7,7 @@ import type { RuleSet } from '../rules'
 import type { Env } from '../env'
 import { withBudget, type BudgetResult } from '../lib/budget'
 
-/** Time budget of one recordEvents call (DESIGN.md: every call to an object has one). */
+/** Time budget of one recordEvents call (docs/architecture.md "State (Durable Objects, queues, D1)"). */
 export const STORE_BUDGET_MS = 2_000
 
 export function recordEvents(

@@ -1,5 +1,5 @@
 /**
- * The `identity` stage (docs/architecture.md "Request path"): who the visitor is, gated by consent.
+ * The `identity` stage (docs/architecture.md "The request path"): who the visitor is, gated by consent.
  * The policy (what the request proves, which subject it may touch, what happens to the cookie) is
  * the pure ./plan.ts; this file gathers the facts, runs the I/O the plan asks for and carries it out.
  *

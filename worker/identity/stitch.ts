@@ -89,7 +89,8 @@ const DEFAULT_LIMITS: StitchLimits = {
   callBudgetMs: 500,
 }
 
-// Highest first (docs/identity.md "Stitching"). The customer id itself outranks them all.
+// Highest first (the stitching precedence, docs/identity.md "Stitching"). The customer id itself
+// outranks them all.
 const PRECEDENCE: IdentifierType[] = ['customer_id', 'crm_id', 'email', 'phone', 'anonymous_id']
 
 interface Keyed {
@@ -148,7 +149,7 @@ export async function stitch(env: Env, input: StitchInput): Promise<StitchResult
         : null
     if (!stateKey) return result
 
-    // An erased subject is not re-created (issue 7): one D1 read per stitch, which runs at logins,
+    // An erased subject is not re-created (DSAR tombstones): one D1 read per stitch, which runs at logins,
     // identify events and admin assertions only, never on ordinary page views. Without a pepper no
     // tombstone can have been written (they are peppered digests), so there is nothing to read.
     const erased = env.ID_PEPPER

@@ -1,6 +1,7 @@
 /**
- * Time budgets for calls from the Worker to Durable Objects, D1 and other I/O: the call races a
- * timer; on timeout or error the caller gets a tagged failure and falls back.
+ * Time budgets for calls from the Worker to Durable Objects, D1 and other I/O (docs/architecture.md
+ * "State (Durable Objects, queues, D1)"): the call races a timer; on timeout or error the caller
+ * gets a tagged failure and falls back.
  * Pure: no Workers imports.
  */
 import { err, ok, type Result } from './result'

@@ -25,7 +25,7 @@ export interface Logger {
 }
 
 /** Removes fields whose names denote raw personal data or credentials, recursively. */
-export function redact(fields: LogFields): LogFields {
+function redact(fields: LogFields): LogFields {
   const out: LogFields = {}
   for (const [key, value] of Object.entries(fields)) {
     if (PII_FIELD.test(key)) continue

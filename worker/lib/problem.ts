@@ -1,5 +1,6 @@
 /**
- * RFC 9457 problem details: the one error shape the gateway answers with (API.md).
+ * RFC 9457 problem details: the one error shape the gateway answers with (docs/api.md
+ * "Common to all routes").
  * Routes throw `ProblemError`; `app.onError` turns it (or anything else) into problem+json.
  */
 import { HTTPException } from 'hono/http-exception'

@@ -1,5 +1,5 @@
 /**
- * The subject's own routes (the transparency layer, API.md):
+ * The subject's own routes (the transparency layer, docs/api.md):
  * - `GET /v1/me`: what the gateway holds about the caller, and for their recent decisions why
  *   they saw what they saw (reason, rules version, fallback, consent, experiment, trace).
  * - `DELETE /v1/me`: self-service erase; returns a receipt like the admin erase.

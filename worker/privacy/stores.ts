@@ -1,8 +1,9 @@
 /**
- * The stores a subject's data lives in, each behind one small adapter with a time budget (every
- * call from the Worker to an object is raced against a timer, `worker/lib/budget.ts`). DSAR export
- * and erase (./dsar.ts, in the order of ./erase-plan.ts) and `/v1/me` (./me.ts) go through these
- * and nothing else, so adding a store means adding it here.
+ * The stores a subject's data lives in, each behind one small adapter with a time budget
+ * (docs/architecture.md "State (Durable Objects, queues, D1)": every call is raced against a
+ * timer). DSAR export and erase (./dsar.ts, in the
+ * order of ./erase-plan.ts) and `/v1/me` (./me.ts) go through these and nothing
+ * else, so adding a store means adding it here.
  */
 import type { Env } from '../env'
 import { withBudget } from '../lib/budget'

@@ -19,7 +19,7 @@ const HOP_BY_HOP = [
   'upgrade',
 ]
 
-// Headers only the gateway acts on (API.md "Development overrides"): the origin never sees them.
+// Headers only the gateway acts on (docs/api.md "Development overrides"): the origin never sees them.
 const GATEWAY_ONLY = ['x-gatehouse-country', 'x-gatehouse-region']
 
 // Forwarding headers a client could forge; the gateway sets its own values.

@@ -216,7 +216,7 @@ function shapeAt(schema: z.ZodType, path: string[]): string[] | undefined {
 }
 
 /** JSON with sorted keys, so the version depends on content only. */
-export function canonicalJson(value: unknown): string {
+function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
   if (value && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>)

@@ -282,7 +282,7 @@ export const crossChecks: CrossCheck[] = [
   cycles,
   placementNames,
   experimentNames,
-  // caps.yaml + triggers.yaml (issue 6)
+  // caps.yaml + triggers.yaml (caps and triggers)
   (rules) => stateRuleIssues(rules),
 ]
 

@@ -1,5 +1,5 @@
 /**
- * The `touchpoint` stage (DESIGN.md request path): where this visit came from.
+ * The `touchpoint` stage (docs/architecture.md "The request path"): where this visit came from.
  *
  * - Normalises UTM parameters, click ids and the referrer against rules/utm.yaml (./normalise.ts)
  *   and sets `c.get('touchpoint')` (null for a visit without campaign data or a referrer of note).
@@ -18,7 +18,7 @@ import { bundledRules, type RuleSet } from '../rules'
 import { normaliseLabel, normaliseTouchpoint, touchpointHeader } from './normalise'
 import type { Touchpoint } from './types'
 
-export const TOUCHPOINT_HEADER = 'x-gatehouse-touchpoint'
+const TOUCHPOINT_HEADER = 'x-gatehouse-touchpoint'
 
 export interface TouchpointOptions {
   rules?: RuleSet

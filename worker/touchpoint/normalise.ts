@@ -13,7 +13,7 @@
 import type { UtmRules } from '../rules/concerns/utm'
 import type { Touchpoint } from './types'
 
-export const OTHER = '(other)'
+const OTHER = '(other)'
 
 export interface NormaliseInput {
   url: URL
@@ -54,7 +54,7 @@ const CONTROL = /[\u0000-\u001f\u007f]/g
 const compiled = new WeakMap<UtmRules, Taxonomy>()
 
 /** Builds the lookup tables for a rule set once (cached per rules object). */
-export function taxonomy(rules: UtmRules): Taxonomy {
+function taxonomy(rules: UtmRules): Taxonomy {
   let t = compiled.get(rules)
   if (t) return t
   const sources = new Map<string, string>()

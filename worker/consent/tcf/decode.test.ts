@@ -1,6 +1,6 @@
 /**
  * The TC string decoder reads what the TCF spec says a string means: known vectors (JSON rows,
- * including API.md's example and the spec's own examples), differential property tests against
+ * including docs/api.md's example and the spec's own examples), differential property tests against
  * the IAB reference library `@iabtechlabtcf/core` (oracle only), the places where that library
  * departs from the spec, and the GPP `tcfeuv2` encoding of the same string.
  */
@@ -21,7 +21,7 @@ type Vector = {
   name: string
   input: string
   maxLength?: number
-  /** Dates as API.md reports them (ISO 8601), the way the spec's examples state them. */
+  /** Dates as docs/api.md reports them (ISO 8601), the way the spec's examples state them. */
   expect?: Partial<TcfReport>
   error?: { reason: string; field: string }
 }

@@ -79,7 +79,7 @@ type FieldValue = number | boolean | string | number[] | IdRanges | PublisherRes
 
 /**
  * Decodes a TC string (core segment, then '.'-separated DisclosedVendors / AllowedVendors /
- * PublisherTC segments in any order) into the API.md `signals.tcf` shape. Structural problems are
+ * PublisherTC segments in any order) into the docs/api.md `signals.tcf` shape. Structural problems are
  * errors; policy checks (age, service-specific, policy version...) are `checkTcfValidity`'s job.
  *
  * The `tcfeuv2` section of a GPP string is the same TC string ('.'-separated segments), so GPP

@@ -17,7 +17,7 @@ export const durationSchema = z
   .regex(DURATION, 'a duration such as "90d", "12h", "30m" or "45s"')
   .describe('A duration: a number and a unit (ms, s, m, h, d, w), e.g. "90d".')
 
-export const timeZoneSchema = z
+const timeZoneSchema = z
   .string()
   .refine(isTimeZone, 'not an IANA time zone (e.g. "Europe/Berlin", "America/New_York", "UTC")')
   .describe('An IANA time zone, e.g. "Europe/Berlin".')
@@ -74,20 +74,8 @@ export interface ConditionInput {
   timeZone?: string
 }
 
-export const KINDS = ['all', 'any', 'not', 'audience', 'trait', 'schedule', 'field'] as const
-export const OPERATORS = [
-  'eq',
-  'ne',
-  'in',
-  'nin',
-  'gt',
-  'gte',
-  'lt',
-  'lte',
-  'between',
-  'regex',
-  'exists',
-] as const
+const KINDS = ['all', 'any', 'not', 'audience', 'trait', 'schedule', 'field'] as const
+const OPERATORS = ['eq', 'ne', 'in', 'nin', 'gt', 'gte', 'lt', 'lte', 'between', 'regex', 'exists'] as const
 
 export const conditionSchema: z.ZodType<ConditionInput> = z.lazy(() =>
   z
@@ -198,5 +186,3 @@ export const audiencesSchema = z
   })
   .prefault({})
   .describe('Audiences and standard traits: who a rule is for.')
-
-export type AudiencesRules = z.output<typeof audiencesSchema>

@@ -32,7 +32,7 @@ const windowSchema = z.union([
   }),
 ])
 
-export const capSchema = z.strictObject({
+const capSchema = z.strictObject({
   id: z
     .string()
     .regex(/^[a-z][a-z0-9_]{0,63}$/)

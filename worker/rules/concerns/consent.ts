@@ -14,7 +14,7 @@ export type SignalKind = (typeof SIGNALS)[number]
 export const TCF_LI_FORBIDDEN: readonly number[] = [1, 3, 4, 5, 6]
 
 /** The 27 EU member states plus the EEA's Iceland, Liechtenstein and Norway. */
-export const EU_EEA = [
+const EU_EEA = [
   'AT', 'BE', 'BG', 'HR', 'CY', 'CZ', 'DK', 'EE', 'FI', 'FR', 'DE', 'GR', 'HU', 'IE', 'IT',
   'LV', 'LT', 'LU', 'MT', 'NL', 'PL', 'PT', 'RO', 'SK', 'SI', 'ES', 'SE', 'IS', 'LI', 'NO',
 ] // prettier-ignore

@@ -27,7 +27,7 @@ const categoryRule = z.strictObject({
 export type CookieCategoryRule = z.output<typeof categoryRule>
 
 /** The documented default: consent-signal and session cookies essential, well-known trackers categorised. */
-export const DEFAULT_COOKIE_CATEGORIES: CookieCategoryRule[] = [
+const DEFAULT_COOKIE_CATEGORIES: CookieCategoryRule[] = [
   {
     category: 'essential',
     names: ['euconsent-v2', '__gpp', '__gpp_sid', 'usprivacy', 'OptanonConsent', 'OptanonAlertBoxClosed',

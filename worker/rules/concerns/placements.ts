@@ -8,8 +8,8 @@ import { conditionSchema, durationSchema, scheduleSchema } from './audiences'
 const name = z.string().regex(/^[a-z][a-z0-9_]*$/, 'lower_snake_case names')
 
 export const PURPOSE_NAMES = ['storage', 'measurement', 'personalization', 'advertising'] as const
-export const APPROVAL = ['draft', 'review', 'approved', 'retired'] as const
-export const COMPLIANCE = ['regulated', 'age_restricted'] as const
+const APPROVAL = ['draft', 'review', 'approved', 'retired'] as const
+const COMPLIANCE = ['regulated', 'age_restricted'] as const
 
 const contentValue = z.record(z.string(), z.unknown())
 
@@ -150,5 +150,3 @@ export const placementsSchema = z
   })
   .prefault({})
   .describe('Placements, their variants and rules.')
-
-export type PlacementsRules = z.output<typeof placementsSchema>

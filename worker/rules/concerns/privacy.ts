@@ -13,7 +13,7 @@ const name = z
   .regex(/^[a-z][a-z0-9_]*$/, 'use lower_snake_case')
   .describe('Table name in the CustomerState object.')
 
-export const retentionSchema = z
+const retentionSchema = z
   .strictObject({
     decisionLog: days('decision records (D1 `decision_log`)', 180),
     adminAudit: days('admin audit entries (D1 `admin_audit`)', 730),
@@ -161,5 +161,4 @@ export const privacySchema = z
   })
   .prefault({})
 
-export type PrivacyRules = z.output<typeof privacySchema>
 export type RetentionRules = z.output<typeof retentionSchema>

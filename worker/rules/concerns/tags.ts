@@ -74,7 +74,7 @@ const unlisted = z
 
 // Google Tag Manager and gtag.js are deliberately absent: they read the injected Consent Mode
 // defaults and hold back on their own, and blocking the container would also block essential tags.
-export const DEFAULT_TAG_RULES: TagRule[] = [
+const DEFAULT_TAG_RULES: TagRule[] = [
   { id: 'google-analytics', purpose: 'measurement', src: ['*.google-analytics.com', '*.analytics.google.com'], elements: ['script', 'iframe', 'img'] },
   { id: 'hotjar', purpose: 'measurement', src: ['*.hotjar.com'], elements: ['script', 'iframe', 'img'] },
   { id: 'clarity', purpose: 'measurement', src: ['*.clarity.ms'], elements: ['script', 'iframe', 'img'] },

@@ -10,7 +10,7 @@ import type { CapsRules } from './caps'
 
 const eventType = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/)
 
-export const triggerSchema = z.strictObject({
+const triggerSchema = z.strictObject({
   id: z
     .string()
     .regex(/^[a-z][a-z0-9_]{0,63}$/)

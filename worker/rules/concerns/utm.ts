@@ -150,16 +150,10 @@ const DEFAULT_CLICK_IDS = [
   { param: 'rdt_cid', source: 'reddit', medium: 'paid_social' },
 ]
 
-export const ATTRIBUTION_MODELS = [
-  'first_touch',
-  'last_touch',
-  'linear',
-  'time_decay',
-  'position_based',
-] as const
+const ATTRIBUTION_MODELS = ['first_touch', 'last_touch', 'linear', 'time_decay', 'position_based'] as const
 export type AttributionModel = (typeof ATTRIBUTION_MODELS)[number]
 
-export const attributionSchema = z
+const attributionSchema = z
   .strictObject({
     conversionEvents: z
       .array(z.string().min(1).max(64))

@@ -4,9 +4,9 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { bundledRules } from '../../worker/rules'
-import { normaliseTouchpoint, touchpointHeader } from '../../worker/touchpoint/normalise'
-import cases from './utm-cases.json'
+import { bundledRules } from '../rules'
+import { normaliseTouchpoint, touchpointHeader } from './normalise'
+import cases from './normalise.cases.json'
 
 interface Case {
   name: string

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { compileRules, formatRuleError, type RuleError } from '../../worker/rules/compile'
+import { compileRules, formatRuleError, type RuleError } from './compile'
 
 const AUDIENCES = `# yaml-language-server: $schema=./schema/audiences.schema.json
 audiences:
