@@ -31,6 +31,8 @@ export interface Env {
   ADMIN_JWKS_URL?: string
   /** JWT claim holding admin roles (array or space-separated string); default `roles`. */
   ADMIN_ROLES_CLAIM?: string
+  /** Longest accepted admin/ingest token lifetime (`exp - iat`) in seconds; default 86400. */
+  ADMIN_JWT_MAX_LIFETIME_SECONDS?: string
   /** Time budget (ms) for one store call during DSAR export/erase and /v1/me; default 5000. */
   PRIVACY_STORE_BUDGET_MS?: string
   /** Secret: JSON array of `{ "kid": "...", "secret": "..." }`, newest first. Signs gateway cookies. */

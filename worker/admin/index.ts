@@ -37,6 +37,8 @@ const AUTH_DETAIL: Record<AuthFailure, string> = {
   claims_rejected: 'The admin token was not issued for this gateway.',
   keys_unavailable: 'The admin key set could not be fetched; try again shortly.',
   no_subject: 'The admin token names no subject.',
+  no_expiry: 'The admin token has no expiry (exp); this gateway accepts only tokens that expire.',
+  lifetime_too_long: 'The admin token lives longer (exp - iat) than this gateway accepts.',
 }
 
 /** Authenticates, authorises against the matrix and audits every /admin request. */
@@ -61,7 +63,13 @@ export const adminGuard = (): MiddlewareHandler<AdminEnv> =>
       denied =
         reason === 'keys_unavailable'
           ? problem(503, 'Service unavailable', AUTH_DETAIL[reason], { reason }, { 'retry-after': '30' })
-          : problem(401, 'Unauthorized', AUTH_DETAIL[reason], { reason }, { 'www-authenticate': 'Bearer' })
+          : problem(
+              401,
+              'Unauthorized',
+              AUTH_DETAIL[reason],
+              { reason, ...lifetimeFields(auth.error) },
+              { 'www-authenticate': 'Bearer' },
+            )
     } else {
       principal = auth.value
       c.set('admin', principal)
@@ -80,7 +88,7 @@ export const adminGuard = (): MiddlewareHandler<AdminEnv> =>
     // Handler errors are turned into responses by app.onError before next() returns.
     if (!denied) await next()
     const status = denied ? denied.status : c.res.status
-    await writeAudit(c.env, c.get('log'), {
+    const entry: AuditEntry = {
       id: crypto.randomUUID(),
       at: started,
       actor: principal?.sub ?? null,
@@ -90,9 +98,24 @@ export const adminGuard = (): MiddlewareHandler<AdminEnv> =>
       status,
       requestId: c.get('requestId'),
       detail: c.get('auditDetail'),
-    })
+    }
+    await writeAudit(c.env, c.get('log'), entry)
     if (denied) return denied
   }
+
+/** The token claim at fault and the accepted limit, for the two lifetime refusals. */
+function lifetimeFields(error: {
+  reason: AuthFailure
+  maxLifetimeSeconds?: number
+}): Record<string, unknown> {
+  if (error.reason === 'no_expiry') return { errors: [{ path: 'exp', message: 'required' }] }
+  if (error.reason !== 'lifetime_too_long') return {}
+  const max = error.maxLifetimeSeconds
+  return {
+    maxLifetimeSeconds: max,
+    errors: [{ path: 'exp', message: `more than ${max} seconds after iat` }],
+  }
+}
 
 function problem(
   status: 401 | 403 | 404 | 503,
