@@ -2,7 +2,7 @@
  * The admin API under /admin/v1: decision log queries, DSAR export/erase and receipts, the record
  * of processing and the audit log. Every request passes `adminGuard` first (authenticate, look the
  * route up in the matrix of ./roles.ts, check roles: deny by default) and leaves an audit entry,
- * allowed or not. Mount with `app.route('/admin', admin({ rules }))`.
+ * allowed or not (requests without a valid token are counted per reason and minute: ./audit.ts). Mount with `app.route('/admin', admin({ rules }))`.
  */
 import { Hono, type MiddlewareHandler } from 'hono'
 import type { AppEnv, Vars } from '../env'
@@ -13,7 +13,7 @@ import { resolveDsarSubject } from '../privacy/resolve'
 import { dumpReplacer, storeBudget, StoreUnavailableError } from '../privacy/stores'
 import { parseSubjectBody } from '../privacy/subject'
 import type { RuleSet } from '../rules'
-import { auditRowToJson, outcomeOf, writeAudit, type AuditEntry, type AuditRow } from './audit'
+import { auditRowToJson, countDenied, outcomeOf, writeAudit, type AuditEntry, type AuditRow } from './audit'
 import { adminToken, verifyAdminToken, type AdminPrincipal, type AuthFailure } from './auth'
 import { parseDecisionQuery, queryDecisions, rowToRecord, type DecisionRow } from './decisions'
 import { isAllowed, matchAdminRoute } from './roles'
@@ -99,7 +99,9 @@ export const adminGuard = (): MiddlewareHandler<AdminEnv> =>
       requestId: c.get('requestId'),
       detail: c.get('auditDetail'),
     }
-    await writeAudit(c.env, c.get('log'), entry)
+    // Without a valid token anyone can send these: counted per reason and minute, not one row each.
+    if (!auth.ok) await countDenied(c.env, c.get('log'), entry, auth.error.reason)
+    else await writeAudit(c.env, c.get('log'), entry)
     if (denied) return denied
   }
 
