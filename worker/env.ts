@@ -18,6 +18,11 @@ export interface Env {
   GATEHOUSE_ENV: string
   /** The one origin this gateway proxies to. Overrides `site.origin` in rules/ when set. */
   ORIGIN_URL?: string
+  /**
+   * Comma-separated hosts visitors reach the site on (`shop.example,www.shop.example`). Overrides
+   * `site.publicHosts` in rules/ when set; page requests for any other host get 421.
+   */
+  PUBLIC_HOSTS?: string
   /** Time budget for one origin request, in milliseconds. */
   ORIGIN_TIMEOUT_MS?: string
   JWT_ISSUER?: string
