@@ -54,6 +54,10 @@ const workers = defineProject({
       wrangler: { configPath: './wrangler.toml' },
       miniflare: {
         bindings: {
+          // wrangler.toml's vars are production; the tests drive the development location
+          // override headers, and address the Worker as http://gate.test.
+          GATEHOUSE_ENV: 'development',
+          PUBLIC_HOSTS: 'gate.test',
           ORIGIN_URL: originUrl,
           JWT_JWKS_URL: `${jwksBase}/jwks.json`,
           TEST_JWKS_BASE: jwksBase,

@@ -116,6 +116,8 @@ async function startWithDriver(scriptPath: string, bindings: Record<string, stri
           ...(workerOptions.bindings as Record<string, string>),
           ...freshSecrets(),
           ORIGIN_URL: 'http://127.0.0.1:9',
+          // The development location override headers drive the visitors below.
+          GATEHOUSE_ENV: 'development',
           ...bindings,
         },
         routes: ['gate.bench/*'],

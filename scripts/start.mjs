@@ -4,14 +4,15 @@
  *   demo storefront (origin)  http://127.0.0.1:8788
  *   Gatehouse (wrangler dev)  http://127.0.0.1:8787   <- browse this one
  *
- * Creates `.dev.vars` with freshly generated secrets on first run (it is gitignored), applies the
+ * Creates `.dev.vars` with freshly generated secrets and development mode on first run (it is
+ * gitignored; wrangler.toml's own vars are production), applies the
  * D1 migrations to the local database, starts the storefront in this process and `wrangler dev` as a child, forwards Ctrl+C / SIGTERM to it, and
  * exits with wrangler's exit code once both are down.
  * Ports: STOREFRONT_PORT (8788) and GATEHOUSE_PORT (8787).
  */
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startStorefront } from '../examples/storefront/server.mjs'
@@ -21,9 +22,18 @@ const storefrontPort = Number(process.env.STOREFRONT_PORT ?? 8788)
 const gatehousePort = Number(process.env.GATEHOUSE_PORT ?? 8787)
 const host = '127.0.0.1'
 
+// wrangler.toml's vars are production; `wrangler dev` reads this line from .dev.vars on top of them.
+const DEVELOPMENT = 'GATEHOUSE_ENV=development'
+
 function ensureDevVars() {
   const file = join(root, '.dev.vars')
-  if (existsSync(file)) return
+  if (existsSync(file)) {
+    // A .dev.vars from before development mode moved out of wrangler.toml gets the line added.
+    const text = readFileSync(file, 'utf8')
+    if (!/^GATEHOUSE_ENV=/m.test(text))
+      appendFileSync(file, `${text.endsWith('\n') ? '' : '\n'}${DEVELOPMENT}\n`)
+    return
+  }
   const secret = () => randomBytes(32).toString('base64url')
   const keys = JSON.stringify([{ kid: `dev-${randomBytes(3).toString('hex')}`, secret: secret() }])
   writeFileSync(
@@ -34,6 +44,8 @@ function ensureDevVars() {
       `COOKIE_KEYS='${keys}'`,
       `ID_PEPPER=${secret()}`,
       `WEBHOOK_SECRET=${secret()}`,
+      '# Development mode: the X-Gatehouse-Country/-Region location overrides (docs/configuration.md).',
+      DEVELOPMENT,
       '',
     ].join('\n'),
     { mode: 0o600 },
@@ -73,7 +85,19 @@ async function main() {
   }
   console.log(`demo storefront (origin) on http://${host}:${storefrontPort}`)
 
-  const args = ['dev', '--ip', host, '--port', String(gatehousePort)]
+  // The public host is the address the browser uses (site.publicHosts lists the default port only);
+  // development mode is passed too, so it holds even if .dev.vars was edited.
+  const args = [
+    'dev',
+    '--ip',
+    host,
+    '--port',
+    String(gatehousePort),
+    '--var',
+    'GATEHOUSE_ENV:development',
+    '--var',
+    `PUBLIC_HOSTS:${host}:${gatehousePort},localhost:${gatehousePort}`,
+  ]
   // The gateway must point at the storefront we just started, whatever port it got.
   if (storefrontPort !== 8788) args.push('--var', `ORIGIN_URL:http://${host}:${storefrontPort}`)
   const wrangler = spawn(join(root, 'node_modules', '.bin', 'wrangler'), args, {

@@ -2,11 +2,13 @@
  * The Gatehouse Hono app: the request path (docs/architecture.md "The request path") as middleware
  * stages, the gateway's own routes, and the reverse proxy for every other path.
  *
- *   context -> log -> consent -> identity -> touchpoint -> [gateway routes]
+ *   context -> log -> admission -> consent -> identity -> touchpoint -> [gateway routes]
  *           -> decide -> page views -> response -> origin
  *
  * `log`, `response` and `page views` wrap what follows them (they act after `next()`), so the order
  * above is the order in which a request is handled; the response then flows back through them.
+ * `admission` refuses page requests for a host that is not configured or a path the origin keeps
+ * to itself before any stage acts on them.
  * `/v1/decide` reads consent from its body, so its body is resolved before identity (which needs
  * the storage purpose).
  */
@@ -23,6 +25,7 @@ import { identity } from './identity'
 import { identityRoutes } from './identity/route'
 import { ProblemError, problemResponse } from './lib/problem'
 import { accessLog } from './log'
+import { admission } from './proxy/admission-stage'
 import { origin } from './proxy/origin'
 import { response } from './proxy/response'
 import { bundledRules, type RuleSet } from './rules'
@@ -45,6 +48,7 @@ export function createApp(opts: AppOptions = {}): Hono<AppEnv> {
 
   app.use('*', context(opts))
   app.use('*', accessLog({ rules }))
+  app.use('*', admission({ rules }))
   app.use('*', consent({ rules }))
   app.use('/v1/decide', decideBodyConsent({ rules }))
   app.use('*', identity({ rules }))

@@ -19,6 +19,11 @@ export interface Env {
   GATEHOUSE_ENV: string
   /** The one origin this gateway proxies to. Overrides `site.origin` in rules/ when set. */
   ORIGIN_URL?: string
+  /**
+   * Comma-separated hosts visitors reach the site on (`shop.example,www.shop.example`). Overrides
+   * `site.publicHosts` in rules/ when set; page requests for any other host get 421.
+   */
+  PUBLIC_HOSTS?: string
   /** Time budget for one origin request, in milliseconds. */
   ORIGIN_TIMEOUT_MS?: string
   JWT_ISSUER?: string
@@ -32,6 +37,8 @@ export interface Env {
   ADMIN_JWKS_URL?: string
   /** JWT claim holding admin roles (array or space-separated string); default `roles`. */
   ADMIN_ROLES_CLAIM?: string
+  /** Longest accepted admin/ingest token lifetime (`exp - iat`) in seconds; default 86400. */
+  ADMIN_JWT_MAX_LIFETIME_SECONDS?: string
   /** Time budget (ms) for one store call during DSAR export/erase and /v1/me; default 5000. */
   PRIVACY_STORE_BUDGET_MS?: string
   /** Secret: JSON array of `{ "kid": "...", "secret": "..." }`, newest first. Signs gateway cookies. */

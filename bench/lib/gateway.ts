@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
+import { createServer } from 'node:net'
 import { promisify } from 'node:util'
 import type { Readable } from 'node:stream'
 import { Miniflare } from 'miniflare'
@@ -81,6 +82,26 @@ function childPids(): Set<number> {
   }
 }
 
+/**
+ * A loopback port free right now, so the gateway's public host (PUBLIC_HOSTS) can be named before
+ * it starts listening there.
+ */
+export async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolvePromise) => server.listen(0, '127.0.0.1', resolvePromise))
+  const { port } = server.address() as { port: number }
+  await new Promise((resolvePromise) => server.close(resolvePromise))
+  return port
+}
+
+/**
+ * The vars a local run needs on top of wrangler.toml, whose top-level vars are production: the
+ * development location override headers, and the loopback address as the one public host.
+ */
+export function localVars(port: number): Record<string, string> {
+  return { GATEHOUSE_ENV: 'development', PUBLIC_HOSTS: `127.0.0.1:${port}` }
+}
+
 /** Starts a Miniflare instance and finds the workerd process it spawned. */
 async function launch(options: ConstructorParameters<typeof Miniflare>[0]) {
   const before = childPids()
@@ -124,11 +145,15 @@ export interface GatewayOptions {
   inspectorPort?: number
 }
 
-/** Starts the built gateway on a free loopback port with wrangler.toml's bindings. */
+/**
+ * Starts the built gateway on a free loopback port with wrangler.toml's bindings, in development
+ * mode with that loopback address as its public host (`localVars`).
+ */
 export async function startGateway(opts: GatewayOptions): Promise<RunningWorker> {
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(root, 'wrangler.toml'))
   // eslint-disable-next-line @typescript-eslint/no-unused-vars
   const { modulesRules, ...bindingsOnly } = workerOptions
+  const port = await freePort()
   const { mf, url, pid } = await launch({
     ...bindingsOnly,
     name: 'gatehouse',
@@ -137,10 +162,11 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningWorker>
     // Module names are relative to this root; the bundle lives in a temp dir outside the repo.
     modulesRoot: dirname(opts.scriptPath),
     host: '127.0.0.1',
-    port: 0,
+    port,
     bindings: {
       ...(workerOptions.bindings as Record<string, string>),
       ...freshSecrets(),
+      ...localVars(port),
       ORIGIN_URL: opts.originUrl,
       ...opts.bindings,
     },
@@ -167,6 +193,7 @@ async function applyMigrations(mf: Miniflare): Promise<void> {
 /** Starts the proxy-core Worker (no bindings beyond the origin). */
 export async function startCore(scriptPath: string, originUrl: string): Promise<RunningWorker> {
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(root, 'wrangler.toml'))
+  const port = await freePort()
   const { mf, url, pid } = await launch({
     name: 'gatehouse-core',
     modules: true,
@@ -175,8 +202,8 @@ export async function startCore(scriptPath: string, originUrl: string): Promise<
     compatibilityDate: workerOptions.compatibilityDate,
     compatibilityFlags: workerOptions.compatibilityFlags,
     host: '127.0.0.1',
-    port: 0,
-    bindings: { ORIGIN_URL: originUrl, GATEHOUSE_ENV: 'development' },
+    port,
+    bindings: { ORIGIN_URL: originUrl, ...localVars(port) },
     handleRuntimeStdio: drain,
   })
   return { url, mf, pid, dispose: () => mf.dispose() }

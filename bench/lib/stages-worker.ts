@@ -11,6 +11,7 @@ import { Hono } from 'hono'
 import { context } from '../../worker/context'
 import type { AppEnv } from '../../worker/env'
 import { accessLog } from '../../worker/log'
+import { admission } from '../../worker/proxy/admission-stage'
 import { origin } from '../../worker/proxy/origin'
 import { response } from '../../worker/proxy/response'
 import { consent } from '../../worker/consent'
@@ -28,6 +29,7 @@ declare const STAGES: number
 const app = new Hono<AppEnv>()
 app.use('*', context())
 app.use('*', accessLog({ rules }))
+app.use('*', admission({ rules }))
 if (STAGES >= 1) app.use('*', consent({ rules }))
 if (STAGES >= 2) app.use('*', identity({ rules }))
 if (STAGES >= 3) app.use('*', touchpoint({ rules }))

@@ -34,7 +34,7 @@ afterAll(async () => {
   storefront?.close()
 })
 
-/** A visitor located by the development override headers (wrangler.toml: GATEHOUSE_ENV=development). */
+/** A visitor located by the development override headers (the harness runs in development mode: bench/lib/gateway.ts). */
 async function visitor(country: string, region?: string): Promise<BrowserContext> {
   const context = await browser.newContext({
     extraHTTPHeaders: { 'x-gatehouse-country': country, ...(region ? { 'x-gatehouse-region': region } : {}) },

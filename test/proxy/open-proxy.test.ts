@@ -28,16 +28,26 @@ describe('open proxy attempts', () => {
   })
 
   it.each([
-    ['an absolute-form target naming another host', 'http://evil.example/echo/steal', {}],
-    ['a Host header naming another host', 'http://gate.test/echo/steal', { host: 'evil.example' }],
-    ['credentials in the request URL', 'http://user:pw@evil.example:444/echo/steal', {}],
-  ])('sends a request with %s to the configured origin only', async (_label, url, headers) => {
-    const res = await exports.default.fetch(new Request(url, { headers }))
-    expect(res.status).toBe(200)
-    const echo = (await res.json()) as { url: string; headers: Record<string, string> }
-    expect(echo.url).toBe('/echo/steal')
-    expect(echo.headers.host).toBe(new URL(env.ORIGIN_URL!).host)
+    ['an absolute-form target naming another host', 'http://evil.example/echo/steal'],
+    ['credentials in the request URL', 'http://user:pw@evil.example:444/echo/steal'],
+  ])('refuses a request with %s with 421 (not a configured public host)', async (_label, url) => {
+    const res = await exports.default.fetch(new Request(url))
+    expect(res.status).toBe(421)
+    expect(res.headers.get('content-type')).toBe('application/problem+json')
+    const problem = (await res.json()) as { errors: Array<{ path: string }> }
+    expect(problem.errors[0]?.path).toBe('host')
   })
+
+  it.each([['a Host header naming another host', 'http://gate.test/echo/steal', { host: 'evil.example' }]])(
+    'sends a request with %s to the configured origin only',
+    async (_label, url, headers) => {
+      const res = await exports.default.fetch(new Request(url, { headers }))
+      expect(res.status).toBe(200)
+      const echo = (await res.json()) as { url: string; headers: Record<string, string> }
+      expect(echo.url).toBe('/echo/steal')
+      expect(echo.headers.host).toBe(new URL(env.ORIGIN_URL!).host)
+    },
+  )
 
   it.each([
     ['@ after the host', '/@evil.example/x'],

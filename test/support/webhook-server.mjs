@@ -10,7 +10,8 @@
  *   GET  /_control/deliveries?fireId=...   { attempts, delivered, duplicates } (all fires without it)
  *   POST /_control/reset                   forget everything
  *
- * Modes: `ok` (200), `fail` (503), `reject` (400, permanent), `timeout` (processes the delivery,
+ * Modes: `ok` (200), `fail` (503), `reject` (400, permanent), `redirect` (302 to `/redirected` on
+ * this server, where a followed delivery would be recorded), `timeout` (processes the delivery,
  * then answers only after `hangMs`, longer than the sender's budget).
  */
 import { createHmac, timingSafeEqual } from 'node:crypto'
@@ -74,6 +75,10 @@ export async function startWebhookServer({ port = 0, secret, hangMs = 3000, tole
       if (signature !== 'ok') return json(res, 401, { error: `signature ${signature}` })
       if (mode === 'fail') return json(res, 503, { error: 'scripted failure' })
       if (mode === 'reject') return json(res, 400, { error: 'scripted rejection' })
+      if (mode === 'redirect') {
+        res.writeHead(302, { location: '/redirected' })
+        return res.end()
+      }
       // Processed: deduplicate on the fire id, as receivers are told to.
       if (delivered.has(fireId)) {
         duplicates++

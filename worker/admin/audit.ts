@@ -1,8 +1,10 @@
 /**
- * The admin audit trail: every request to /admin/ (allowed or denied) leaves one row in D1
- * `admin_audit` and one structured log line: who (JWT `sub`), what (the matrix action), when,
- * outcome and status. Details never carry personal data: subjects appear as their pseudonymous
- * digest, query filters by name only.
+ * The admin audit trail: every request to /admin/ (allowed or denied) leaves one structured log
+ * line: who (JWT `sub`), what (the matrix action), when, outcome and status. Every request with a
+ * valid token also leaves its own row in D1 `admin_audit`; requests without one (anyone on the
+ * internet can send them) are counted instead, one row per refusal reason per minute, so a flood
+ * of unauthenticated requests cannot grow the table without bound. Details never carry personal
+ * data: subjects appear as their pseudonymous digest, query filters by name only.
  */
 import type { Env } from '../env'
 import type { Logger } from '../lib/log'
@@ -64,6 +66,60 @@ export async function writeAudit(env: Pick<Env, 'DB'>, log: Logger, entry: Audit
       .run()
   } catch (error) {
     log.error('admin_audit_write_failed', { auditId: entry.id, error: error as Error })
+  }
+}
+
+/** Length of the window over which requests without a valid token share one audit row. */
+export const DENIED_WINDOW_MS = 60_000
+
+/** The id of the shared row for a refusal reason in the window holding `at`. */
+export function deniedRowId(reason: string, at: number): string {
+  return `denied:${at - (at % DENIED_WINDOW_MS)}:${reason}`
+}
+
+/**
+ * Records a request refused before authentication: the log line as for any entry, and in D1 one
+ * row per `reason` per minute whose `detail.count` counts the requests. The row keeps the time of
+ * the first of them (`at`) and the action, status and request id of the latest, which the log line
+ * of that request details.
+ */
+export async function countDenied(
+  env: Pick<Env, 'DB'>,
+  log: Logger,
+  entry: AuditEntry,
+  reason: string,
+): Promise<void> {
+  log.info('admin_audit', {
+    auditId: deniedRowId(reason, entry.at),
+    actor: null,
+    roles: [],
+    action: entry.action,
+    outcome: entry.outcome,
+    status: entry.status,
+    detail: entry.detail,
+  })
+  try {
+    await env.DB.prepare(
+      `INSERT INTO admin_audit (id, at, actor, roles, action, outcome, status, request_id, detail)
+       VALUES (?, ?, NULL, '[]', ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET
+         action = excluded.action,
+         status = excluded.status,
+         request_id = excluded.request_id,
+         detail = json_set(admin_audit.detail, '$.count', json_extract(admin_audit.detail, '$.count') + 1)`,
+    )
+      .bind(
+        deniedRowId(reason, entry.at),
+        entry.at,
+        entry.action,
+        entry.outcome,
+        entry.status,
+        entry.requestId,
+        JSON.stringify({ ...entry.detail, reason, count: 1 }),
+      )
+      .run()
+  } catch (error) {
+    log.error('admin_audit_write_failed', { auditId: deniedRowId(reason, entry.at), error: error as Error })
   }
 }
 

@@ -3,6 +3,11 @@
  * set, algorithms pinned. Works out of the box behind Cloudflare Access, which forwards its token
  * in `Cf-Access-Jwt-Assertion` (RS256, JWKS at `https://<team>.cloudflareaccess.com/cdn-cgi/access/certs`);
  * `Authorization: Bearer` works too. Pure of Hono: the middleware in ./index.ts maps the Result.
+ *
+ * A token must expire: `exp` is required (RFC 7519 section 4.1.4 leaves it optional; RFC 8725
+ * section 3.10 asks each application to say which claims it requires), and its lifetime
+ * (`exp - iat`, or `exp - now` without `iat`) may not exceed ADMIN_JWT_MAX_LIFETIME_SECONDS, so a
+ * leaked token cannot be used forever.
  */
 import {
   createLocalJWKSet,
@@ -32,8 +37,44 @@ export type AuthFailure =
   | 'claims_rejected'
   | 'keys_unavailable'
   | 'no_subject'
+  | 'no_expiry'
+  | 'lifetime_too_long'
 
-export type AuthResult = { ok: true; value: AdminPrincipal } | { ok: false; error: { reason: AuthFailure } }
+export type AuthResult =
+  | { ok: true; value: AdminPrincipal }
+  | { ok: false; error: { reason: AuthFailure; maxLifetimeSeconds?: number } }
+
+/** Cloudflare Access's default session duration: an Access token lives this long unless configured. */
+export const DEFAULT_MAX_LIFETIME_SECONDS = 24 * 60 * 60
+const MIN_MAX_LIFETIME_SECONDS = 60
+const MAX_MAX_LIFETIME_SECONDS = 30 * 24 * 60 * 60
+
+/**
+ * The longest admin token lifetime accepted, from ADMIN_JWT_MAX_LIFETIME_SECONDS (whole seconds,
+ * 60 to 2,592,000); unset or out of range gives the default of 24 hours.
+ */
+export function maxLifetimeSeconds(value: string | undefined): number {
+  if (value === undefined || !/^\d{1,8}$/.test(value.trim())) return DEFAULT_MAX_LIFETIME_SECONDS
+  const n = Number(value.trim())
+  return n >= MIN_MAX_LIFETIME_SECONDS && n <= MAX_MAX_LIFETIME_SECONDS ? n : DEFAULT_MAX_LIFETIME_SECONDS
+}
+
+/**
+ * Checks the verified payload's expiry: present, and no further from its issue time (or from now,
+ * for a token without `iat`) than `maxSeconds`.
+ */
+export function checkLifetime(
+  payload: { exp?: unknown; iat?: unknown },
+  maxSeconds: number,
+  nowSeconds: number,
+): { ok: true } | { ok: false; reason: 'no_expiry' | 'lifetime_too_long' } {
+  if (typeof payload.exp !== 'number' || !Number.isFinite(payload.exp))
+    return { ok: false, reason: 'no_expiry' }
+  const issued = typeof payload.iat === 'number' && Number.isFinite(payload.iat) ? payload.iat : nowSeconds
+  // An `iat` in the future would shorten the measured lifetime; measure from now at the latest.
+  const from = Math.min(issued, nowSeconds)
+  return payload.exp - from > maxSeconds ? { ok: false, reason: 'lifetime_too_long' } : { ok: true }
+}
 
 /** The token from `Cf-Access-Jwt-Assertion` (preferred) or `Authorization: Bearer`. */
 export function adminToken(headers: Headers): string | null {
@@ -80,7 +121,12 @@ export async function verifyAdminToken(
   token: string | null,
   env: Pick<
     Env,
-    'ADMIN_JWKS' | 'ADMIN_JWKS_URL' | 'ADMIN_JWT_ISSUER' | 'ADMIN_JWT_AUDIENCE' | 'ADMIN_ROLES_CLAIM'
+    | 'ADMIN_JWKS'
+    | 'ADMIN_JWKS_URL'
+    | 'ADMIN_JWT_ISSUER'
+    | 'ADMIN_JWT_AUDIENCE'
+    | 'ADMIN_ROLES_CLAIM'
+    | 'ADMIN_JWT_MAX_LIFETIME_SECONDS'
   >,
   now?: number,
 ): Promise<AuthResult> {
@@ -99,6 +145,9 @@ export async function verifyAdminToken(
     })
     if (typeof payload.sub !== 'string' || payload.sub === '')
       return { ok: false, error: { reason: 'no_subject' } }
+    const maxSeconds = maxLifetimeSeconds(env.ADMIN_JWT_MAX_LIFETIME_SECONDS)
+    const lifetime = checkLifetime(payload, maxSeconds, Math.floor((now ?? Date.now()) / 1000))
+    if (!lifetime.ok) return { ok: false, error: { reason: lifetime.reason, maxLifetimeSeconds: maxSeconds } }
     const claim = env.ADMIN_ROLES_CLAIM || 'roles'
     return { ok: true, value: { sub: payload.sub, roles: rolesFromClaim(payload[claim]) } }
   } catch (error) {

@@ -2,7 +2,7 @@
  * The admin API under /admin/v1: decision log queries, DSAR export/erase and receipts, the record
  * of processing and the audit log. Every request passes `adminGuard` first (authenticate, look the
  * route up in the matrix of ./roles.ts, check roles: deny by default) and leaves an audit entry,
- * allowed or not. Mount with `app.route('/admin', admin({ rules }))`.
+ * allowed or not (requests without a valid token are counted per reason and minute: ./audit.ts). Mount with `app.route('/admin', admin({ rules }))`.
  */
 import { Hono, type MiddlewareHandler } from 'hono'
 import type { AppEnv, Vars } from '../env'
@@ -13,7 +13,7 @@ import { resolveDsarSubject } from '../privacy/resolve'
 import { dumpReplacer, storeBudget, StoreUnavailableError } from '../privacy/stores'
 import { parseSubjectBody } from '../privacy/subject'
 import type { RuleSet } from '../rules'
-import { auditRowToJson, outcomeOf, writeAudit, type AuditEntry, type AuditRow } from './audit'
+import { auditRowToJson, countDenied, outcomeOf, writeAudit, type AuditEntry, type AuditRow } from './audit'
 import { adminToken, verifyAdminToken, type AdminPrincipal, type AuthFailure } from './auth'
 import { parseDecisionQuery, queryDecisions, rowToRecord, type DecisionRow } from './decisions'
 import { isAllowed, matchAdminRoute } from './roles'
@@ -37,6 +37,8 @@ const AUTH_DETAIL: Record<AuthFailure, string> = {
   claims_rejected: 'The admin token was not issued for this gateway.',
   keys_unavailable: 'The admin key set could not be fetched; try again shortly.',
   no_subject: 'The admin token names no subject.',
+  no_expiry: 'The admin token has no expiry (exp); this gateway accepts only tokens that expire.',
+  lifetime_too_long: 'The admin token lives longer (exp - iat) than this gateway accepts.',
 }
 
 /** Authenticates, authorises against the matrix and audits every /admin request. */
@@ -61,7 +63,13 @@ export const adminGuard = (): MiddlewareHandler<AdminEnv> =>
       denied =
         reason === 'keys_unavailable'
           ? problem(503, 'Service unavailable', AUTH_DETAIL[reason], { reason }, { 'retry-after': '30' })
-          : problem(401, 'Unauthorized', AUTH_DETAIL[reason], { reason }, { 'www-authenticate': 'Bearer' })
+          : problem(
+              401,
+              'Unauthorized',
+              AUTH_DETAIL[reason],
+              { reason, ...lifetimeFields(auth.error) },
+              { 'www-authenticate': 'Bearer' },
+            )
     } else {
       principal = auth.value
       c.set('admin', principal)
@@ -80,7 +88,7 @@ export const adminGuard = (): MiddlewareHandler<AdminEnv> =>
     // Handler errors are turned into responses by app.onError before next() returns.
     if (!denied) await next()
     const status = denied ? denied.status : c.res.status
-    await writeAudit(c.env, c.get('log'), {
+    const entry: AuditEntry = {
       id: crypto.randomUUID(),
       at: started,
       actor: principal?.sub ?? null,
@@ -90,9 +98,26 @@ export const adminGuard = (): MiddlewareHandler<AdminEnv> =>
       status,
       requestId: c.get('requestId'),
       detail: c.get('auditDetail'),
-    })
+    }
+    // Without a valid token anyone can send these: counted per reason and minute, not one row each.
+    if (!auth.ok) await countDenied(c.env, c.get('log'), entry, auth.error.reason)
+    else await writeAudit(c.env, c.get('log'), entry)
     if (denied) return denied
   }
+
+/** The token claim at fault and the accepted limit, for the two lifetime refusals. */
+function lifetimeFields(error: {
+  reason: AuthFailure
+  maxLifetimeSeconds?: number
+}): Record<string, unknown> {
+  if (error.reason === 'no_expiry') return { errors: [{ path: 'exp', message: 'required' }] }
+  if (error.reason !== 'lifetime_too_long') return {}
+  const max = error.maxLifetimeSeconds
+  return {
+    maxLifetimeSeconds: max,
+    errors: [{ path: 'exp', message: `more than ${max} seconds after iat` }],
+  }
+}
 
 function problem(
   status: 401 | 403 | 404 | 503,

@@ -84,6 +84,10 @@ async function post(
       method: 'POST',
       body,
       signal: controller.signal,
+      // Never followed: fetch would replay the signed request (signature and fire id) to wherever
+      // the Location points, and a 303 would even turn it into a GET. RFC 9110 15.4: the client
+      // decides; here a redirect is a failed delivery the operator fixes by updating the URL.
+      redirect: 'manual',
       headers: {
         'content-type': 'application/json',
         [SIGNATURE_HEADER]: await signatureHeader(secret, body, Math.floor(now / 1000)),
@@ -95,6 +99,8 @@ async function post(
     // The body is not needed; release the connection.
     await res.body?.cancel().catch(() => undefined)
     if (res.ok) return ok({ status: res.status })
+    if (res.status >= 300 && res.status < 400)
+      return err({ retry: false, reason: `redirect:http_${res.status}` })
     const retry = res.status === 408 || res.status === 429 || res.status >= 500
     return err({ retry, reason: `http_${res.status}` })
   } catch (error) {

@@ -22,8 +22,11 @@ const HOP_BY_HOP = [
 // Headers only the gateway acts on (docs/api.md "Development overrides"): the origin never sees them.
 const GATEWAY_ONLY = ['x-gatehouse-country', 'x-gatehouse-region']
 
-// Forwarding headers a client could forge; the gateway sets its own values.
+// Forwarding headers a client could forge; the gateway sets its own values (X-Forwarded-For below).
 const FORWARDING = ['x-forwarded-host', 'x-forwarded-proto', 'forwarded', 'x-real-ip']
+
+// An IPv4 or IPv6 address in text form (RFC 4291 section 2.2), nothing a header could smuggle.
+const IP_TEXT = /^[0-9A-Fa-f:.]{2,45}$/
 
 /** true when the request asks to switch to WebSocket (RFC 6455 section 4.1). */
 export function isWebSocketUpgrade(headers: Headers): boolean {
@@ -65,7 +68,8 @@ export interface ForwardingInfo {
 
 /**
  * The request headers sent to the origin: the client's headers minus hop-by-hop, gateway-only
- * and forgeable forwarding fields, plus X-Forwarded-For/-Proto/-Host.
+ * and forgeable forwarding fields, plus X-Forwarded-For (the connecting IP alone), -Proto and -Host
+ * (the public URL, whose host the admission stage has checked against the configured hosts).
  */
 export function originRequestHeaders(incoming: Headers, info: ForwardingInfo): Headers {
   const headers = new Headers(incoming)
@@ -75,11 +79,11 @@ export function originRequestHeaders(incoming: Headers, info: ForwardingInfo): H
   for (const name of FORWARDING) headers.delete(name)
   // The origin's own host goes in Host (set by fetch from the target URL); the public one is below.
   headers.delete('host')
-  // Appending keeps the chain of earlier proxies; the last entry is the one this gateway vouches for.
-  if (info.clientIp) {
-    const chain = headers.get('x-forwarded-for')
-    headers.set('x-forwarded-for', chain ? `${chain}, ${info.clientIp}` : info.clientIp)
-  }
+  // The client's own X-Forwarded-For is not kept: anyone can write any chain, and an origin that
+  // reads its first entry (as most do) would take a forged address for the visitor's. The gateway
+  // vouches for one address only, the connecting IP Cloudflare's edge saw (CF-Connecting-IP).
+  headers.delete('x-forwarded-for')
+  if (info.clientIp && IP_TEXT.test(info.clientIp)) headers.set('x-forwarded-for', info.clientIp)
   headers.set('x-forwarded-proto', info.publicUrl.protocol.replace(/:$/, ''))
   headers.set('x-forwarded-host', info.publicUrl.host)
   return headers

@@ -1,6 +1,17 @@
 /** `rules/site.yaml`: the site the gateway fronts, and what visitors get when it fails. */
 import { z } from 'zod'
 
+/**
+ * A public host as it appears in a URL's authority (RFC 3986 section 3.2.2 and 3.2.3): a lower-case
+ * DNS name, an IPv4 address or a bracketed IPv6 address, with a port when it is not the scheme's
+ * default. No scheme, path, credentials or wildcards.
+ */
+export const PUBLIC_HOST =
+  /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*|\[[0-9a-f:.]+\])(?::[1-9][0-9]{0,4})?$/
+
+/** A path prefix the gateway never proxies: starts with `/`, no query, no dot segments. */
+export const NEVER_PROXIED_PATH = /^(?:\/[A-Za-z0-9._~!$&'()*+,=:@-]+)+\/?$/
+
 export const siteSchema = z
   .strictObject({
     origin: z
@@ -8,6 +19,28 @@ export const siteSchema = z
       .default('http://127.0.0.1:8788')
       .describe(
         'The one origin every non-gateway path is proxied to (scheme, host and optional port). The ORIGIN_URL var overrides it.',
+      ),
+    publicHosts: z
+      .array(
+        z
+          .string()
+          .regex(PUBLIC_HOST, 'a host name or IP address with an optional :port, lower case, nothing else'),
+      )
+      .min(1)
+      .default(['127.0.0.1:8787', 'localhost:8787'])
+      .describe(
+        "The hosts visitors reach the site on (e.g. shop.example, www.shop.example; add :port when it is not 80 or 443). X-Forwarded-Host, Location and cookie Domain rewrites use the request's host only when it is listed; a page request for any other host is answered 421 and never reaches the origin. The PUBLIC_HOSTS var (comma-separated) overrides it.",
+      ),
+    neverProxied: z
+      .array(
+        z
+          .string()
+          .regex(NEVER_PROXIED_PATH, 'a path prefix starting with /, without query or dot segments')
+          .refine((p) => !p.split('/').some((s) => s === '.' || s === '..'), 'no dot segments'),
+      )
+      .default(['/__control'])
+      .describe(
+        "Origin path prefixes the gateway never proxies (answered 404 without reaching the origin), e.g. the origin's own admin or debug paths. Each matches itself and everything below it, compared case-insensitively after percent-decoding. The gateway's own paths (/v1/, /admin/, /.well-known/gpc.json) are never proxied in any case.",
       ),
     originTimeoutMs: z
       .number()
