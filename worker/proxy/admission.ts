@@ -81,10 +81,14 @@ export function routingPath(pathname: string): string {
   return `/${segments.join('/')}`
 }
 
+// A path without escapes, parameters, backslashes or empty segments needs no decoding: URL parsing
+// has already removed its dot segments (WHATWG URL "path state"). Most page paths are like this.
+const NEEDS_ROUTING = /[%;\\]|\/\//
+
 /** true when `pathname` is one of `prefixes` or below one of them. */
 export function isNeverProxied(pathname: string, prefixes: readonly string[]): boolean {
   if (prefixes.length === 0) return false
-  const path = routingPath(pathname)
+  const path = NEEDS_ROUTING.test(pathname) ? routingPath(pathname) : pathname.toLowerCase()
   for (const raw of prefixes) {
     const prefix = raw.toLowerCase().replace(/\/+$/, '')
     if (path === prefix || path.startsWith(`${prefix}/`)) return true
