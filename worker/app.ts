@@ -47,7 +47,11 @@ export function createApp(opts: AppOptions = {}): Hono<AppEnv> {
   app.use('*', accessLog({ rules }))
   app.use('*', consent({ rules }))
   app.use('/v1/decide', decideBodyConsent({ rules }))
-  app.use('*', identity({ rules }))
+  // `POST /v1/decide/conversions` takes the ingest credential in `Authorization`, not a visitor JWT.
+  app.use(
+    '*',
+    identity({ rules, foreignAuthorizationPaths: ['/admin/', '/v1/ingest/', '/v1/decide/conversions'] }),
+  )
   app.use('*', touchpoint({ rules }))
 
   // The gateway's own routes (docs/api.md); they answer without reaching the origin.

@@ -6,6 +6,7 @@
  */
 import { Hono, type MiddlewareHandler } from 'hono'
 import type { AppEnv, Vars } from '../env'
+import { readJsonBody, unknownKeys } from '../lib/json-body'
 import { invalid, ProblemError, problemResponse } from '../lib/problem'
 import { eraseSubject, EraseIncompleteError, exportSubject, getReceipt } from '../privacy/dsar'
 import { recordOfProcessing, recordToMarkdown } from '../privacy/processing'
@@ -104,12 +105,17 @@ function problem(
   return problemResponse(new ProblemError(status, title, detail, undefined, extra).problem, headers)
 }
 
-async function jsonBody(c: { req: { json: () => Promise<unknown> } }): Promise<unknown> {
-  try {
-    return await c.req.json()
-  } catch {
-    throw invalid([{ path: '', message: 'the body must be JSON' }])
-  }
+/** Bytes of an admin request body (a subject identifier is a few hundred). */
+export const ADMIN_BODY_LIMIT = 16 * 1024
+/** Top-level keys of a DSAR body (strict object). */
+const SUBJECT_BODY_KEYS = ['identifier'] as const
+
+/** A DSAR body through the bounded reader: 413, 415, 400 for bad JSON or an unknown key. */
+async function subjectBodyJson(c: { req: { raw: Request } }): Promise<unknown> {
+  const body = await readJsonBody(c.req.raw, { limit: ADMIN_BODY_LIMIT })
+  const unknown = unknownKeys(body, SUBJECT_BODY_KEYS)
+  if (unknown.length) throw invalid(unknown, 'The body has fields this route does not know.')
+  return body
 }
 
 /** The admin sub-app; mount at `/admin`. */
@@ -137,7 +143,7 @@ export function admin(opts: AdminOptions): Hono<AdminEnv> {
   })
 
   app.post('/v1/subjects/export', async (c) => {
-    const { subject } = await subjectFromBody(c, await jsonBody(c))
+    const { subject } = await subjectFromBody(c, await subjectBodyJson(c))
     try {
       const doc = await exportSubject(c.env, subject, {
         retention: rules.privacy.retention,
@@ -172,7 +178,7 @@ export function admin(opts: AdminOptions): Hono<AdminEnv> {
   })
 
   app.post('/v1/subjects/erase', async (c) => {
-    const { subject } = await subjectFromBody(c, await jsonBody(c))
+    const { subject } = await subjectFromBody(c, await subjectBodyJson(c))
     try {
       const receipt = await eraseSubject(c.env, subject, {
         retention: rules.privacy.retention,
