@@ -2,8 +2,8 @@
  * The Gatehouse Hono app: the request path of DESIGN.md as middleware stages, the gateway's own
  * routes, and the reverse proxy for every other path.
  *
- *   context -> log -> consent -> identity -> touchpoint -> [gateway routes]
- *           -> decide -> page views -> response -> origin
+ *   context -> log -> method check -> consent -> identity -> rate limits -> touchpoint
+ *           -> [gateway routes] -> decide -> page views -> response -> origin
  *
  * `log`, `response` and `page views` wrap what follows them (they act after `next()`), so the order
  * above is the order in which a request is handled; the response then flows back through them.
@@ -28,6 +28,7 @@ import { response } from './proxy/response'
 import { bundledRules, type RuleSet } from './rules'
 import { touchpoint } from './touchpoint'
 import { health } from './routes/health'
+import { methodCheck } from './routes/methods'
 import { eventRoutes } from './events/routes'
 import { pageViews } from './events/pageviews'
 import { triggerMetricsRoutes } from './delivery/metrics'
@@ -45,6 +46,7 @@ export function createApp(opts: AppOptions = {}): Hono<AppEnv> {
 
   app.use('*', context(opts))
   app.use('*', accessLog({ rules }))
+  app.use('*', methodCheck())
   app.use('*', consent({ rules }))
   app.use('/v1/decide', decideBodyConsent({ rules }))
   // `POST /v1/decide/conversions` takes the ingest credential in `Authorization`, not a visitor JWT.

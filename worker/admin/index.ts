@@ -18,6 +18,8 @@ import { auditRowToJson, outcomeOf, writeAudit, type AuditEntry, type AuditRow }
 import { adminToken, verifyAdminToken, type AdminPrincipal, type AuthFailure } from './auth'
 import { parseDecisionQuery, queryDecisions, rowToRecord, type DecisionRow } from './decisions'
 import { isAllowed, matchAdminRoute } from './roles'
+import { methodNotAllowed } from '../routes/methods'
+import { checkMethod } from '../routes/table'
 
 export interface AdminVars extends Vars {
   admin: AdminPrincipal
@@ -66,7 +68,9 @@ export const adminGuard = (): MiddlewareHandler<AdminEnv> =>
     } else {
       principal = auth.value
       c.set('admin', principal)
-      if (!route.ok) denied = problem(404, 'Not found', 'No such admin route.')
+      const allow = route.ok ? null : checkMethod(method, c.req.path)
+      if (allow && !allow.ok) denied = methodNotAllowed(method, allow.error.allow)
+      else if (!route.ok) denied = problem(404, 'Not found', 'No such admin route.')
       else if (!isAllowed(principal.roles, route.value.roles)) {
         denied = problem(
           403,
