@@ -26,6 +26,7 @@ import { accessLog } from './log'
 import { origin } from './proxy/origin'
 import { response } from './proxy/response'
 import { bundledRules, type RuleSet } from './rules'
+import { rateLimit, type RateLimitOptions } from './ratelimit'
 import { touchpoint } from './touchpoint'
 import { health } from './routes/health'
 import { methodCheck } from './routes/methods'
@@ -38,6 +39,8 @@ import { me } from './privacy/me'
 export interface AppOptions extends ContextOptions {
   /** The compiled rule set; defaults to the one bundled at build time. Tests pass their own. */
   rules?: RuleSet
+  /** Rate-limit options (the limiter bindings); defaults to the Worker's `[[ratelimits]]`. */
+  rateLimit?: RateLimitOptions
 }
 
 export function createApp(opts: AppOptions = {}): Hono<AppEnv> {
@@ -54,6 +57,7 @@ export function createApp(opts: AppOptions = {}): Hono<AppEnv> {
     '*',
     identity({ rules, foreignAuthorizationPaths: ['/admin/', '/v1/ingest/', '/v1/decide/conversions'] }),
   )
+  app.use('*', rateLimit(opts.rateLimit))
   app.use('*', touchpoint({ rules }))
 
   // The gateway's own routes (docs/api.md); they answer without reaching the origin.

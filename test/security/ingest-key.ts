@@ -16,7 +16,8 @@ export async function sha256Hex(text: string): Promise<string> {
 export async function gatewayWithIngestKey() {
   const app = createApp()
   const bindings = { ...env, INGEST_API_KEY_HASHES: await sha256Hex(INGEST_KEY) }
-  return (path: string, init: RequestInit = {}) => app.request(`http://gate.test${path}`, init, bindings)
+  return async (path: string, init: RequestInit = {}) =>
+    app.request(`http://gate.test${path}`, init, bindings)
 }
 
 /** Headers of a JSON request carrying the ingestion key. */
