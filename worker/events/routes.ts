@@ -19,7 +19,9 @@ import { JSON_OR_BEACON_MEDIA, readJsonBody, unknownKeys } from '../lib/json-bod
 import { requireIngestCredential } from './ingest-auth'
 import { parseIngestBody } from './ingest-body'
 import { minimumNecessaryTypes, recordEvents } from './store'
-import { identifyIdentifiers, LIMITS, scrubProps, validateBatch, type ValidatedBatch } from './validate'
+import { identifyIdentifiers, LIMITS, validateBatch, type ValidatedBatch } from './validate'
+import { piiHasher } from '../privacy/pii-values'
+import { scrubEvents } from './scrub'
 import { stitch } from '../identity/stitch'
 import { decisionService, executionWaitUntil } from '../decide/service'
 import { banditConversions } from './conversions'
@@ -35,6 +37,13 @@ const NO_CONSENT: Record<Purpose, boolean> = {
   measurement: false,
   personalization: false,
   advertising: false,
+}
+
+/** The batch's events as they may be stored: no raw identifiers by name or by value (./scrub.ts). */
+async function storable(c: Context<AppEnv>, rules: RuleSet, batch: ValidatedBatch) {
+  const r = await scrubEvents(batch.events, rules.privacy.piiValues, piiHasher(c.env?.ID_PEPPER))
+  if (r.found.length) c.get('log')?.info('pii_values_scrubbed', { paths: r.found.slice(0, 20) })
+  return r.events
 }
 
 /** Seconds a client waits before retrying when the customer state did not answer. */
@@ -118,7 +127,7 @@ export const eventRoutes = (opts: EventRoutesOptions): Hono<AppEnv> => {
         stateKey,
         source: c.get('identity')?.basis === 'jwt' ? 'app' : 'web',
         purposes,
-        events: batch.events.map(({ index: _index, ...e }) => ({ ...e, props: scrubProps(e.props).props })),
+        events: await storable(c, opts.rules, batch),
         consentFromVisitor: true,
       },
       opts.storeBudgetMs,
@@ -163,7 +172,7 @@ export const eventRoutes = (opts: EventRoutesOptions): Hono<AppEnv> => {
         stateKey,
         source,
         purposes: { ...NO_CONSENT, measurement },
-        events: batch.events.map(({ index: _index, ...e }) => ({ ...e, props: scrubProps(e.props).props })),
+        events: await storable(c, opts.rules, batch),
         attributes: attributes.map((a) => ({ ...a, source, at: now })),
       },
       opts.storeBudgetMs,
