@@ -75,6 +75,9 @@ const workers = defineProject({
           ADMIN_JWKS: JSON.stringify(adminJwks),
           TEST_ADMIN_SIGNING_KEYS: JSON.stringify(adminSigningKeys),
         },
+        // The production limiters come from wrangler.toml; test/security swaps in this small one
+        // (a real Miniflare limiter) to reach a limit in a few requests.
+        ratelimits: { TEST_RATE_LIMIT_3: { simple: { limit: 3, period: 60 } } },
       },
     }),
   ],

@@ -2,8 +2,8 @@
  * The Gatehouse Hono app: the request path (docs/architecture.md "The request path") as middleware
  * stages, the gateway's own routes, and the reverse proxy for every other path.
  *
- *   context -> log -> admission -> consent -> identity -> touchpoint -> [gateway routes]
- *           -> decide -> page views -> response -> origin
+ *   context -> log -> admission -> method check -> consent -> identity -> rate limits
+ *           -> touchpoint -> [gateway routes] -> decide -> page views -> response -> origin
  *
  * `log`, `response` and `page views` wrap what follows them (they act after `next()`), so the order
  * above is the order in which a request is handled; the response then flows back through them.
@@ -29,8 +29,10 @@ import { admission } from './proxy/admission-stage'
 import { origin } from './proxy/origin'
 import { response } from './proxy/response'
 import { bundledRules, type RuleSet } from './rules'
+import { rateLimit, type RateLimitOptions } from './ratelimit'
 import { touchpoint } from './touchpoint'
 import { health } from './routes/health'
+import { methodCheck } from './routes/methods'
 import { eventRoutes } from './events/routes'
 import { pageViews } from './events/pageviews'
 import { triggerMetricsRoutes } from './delivery/metrics'
@@ -40,6 +42,8 @@ import { me } from './privacy/me'
 export interface AppOptions extends ContextOptions {
   /** The compiled rule set; defaults to the one bundled at build time. Tests pass their own. */
   rules?: RuleSet
+  /** Rate-limit options (the limiter bindings); defaults to the Worker's `[[ratelimits]]`. */
+  rateLimit?: RateLimitOptions
 }
 
 export function createApp(opts: AppOptions = {}): Hono<AppEnv> {
@@ -49,9 +53,15 @@ export function createApp(opts: AppOptions = {}): Hono<AppEnv> {
   app.use('*', context(opts))
   app.use('*', accessLog({ rules }))
   app.use('*', admission({ rules }))
+  app.use('*', methodCheck())
   app.use('*', consent({ rules }))
   app.use('/v1/decide', decideBodyConsent({ rules }))
-  app.use('*', identity({ rules }))
+  // `POST /v1/decide/conversions` takes the ingest credential in `Authorization`, not a visitor JWT.
+  app.use(
+    '*',
+    identity({ rules, foreignAuthorizationPaths: ['/admin/', '/v1/ingest/', '/v1/decide/conversions'] }),
+  )
+  app.use('*', rateLimit(opts.rateLimit))
   app.use('*', touchpoint({ rules }))
 
   // The gateway's own routes (docs/api.md); they answer without reaching the origin.

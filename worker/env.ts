@@ -58,6 +58,10 @@ export interface Env {
   TRIGGERS_LOW: Queue
   TRIGGERS_DLQ: Queue
   DB: D1Database
+  /** Rate limiters (`[[ratelimits]]`, worker/ratelimit/policy.ts); a missing one limits nothing. */
+  RATE_LIMIT_VISITOR?: RateLimit
+  RATE_LIMIT_IP?: RateLimit
+  RATE_LIMIT_PRIVACY?: RateLimit
 }
 
 /** Values on the Hono context, set by the stages in pipeline order. */

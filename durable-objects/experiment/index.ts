@@ -35,6 +35,16 @@ export interface ExperimentTotals {
 // Batch ids are kept a day: long past any retry of the same flush.
 const BATCH_RETENTION_MS = 86_400_000
 const MAX_DELTAS = 1000
+/** Conversion ids are remembered this long: a repeat within it counts nothing (docs/storage.md). */
+export const CONVERSION_ID_RETENTION_MS = 90 * 86_400_000
+const MAX_CONVERSIONS = 100
+const CONVERSION_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{7,127}$/
+
+export interface Conversion {
+  /** Idempotency key (an order number). */
+  id: string
+  arm: string
+}
 
 export class ExperimentState extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
@@ -65,6 +75,44 @@ export class ExperimentState extends DurableObject<Env> {
       sql.exec('INSERT INTO batches (id, applied_at) VALUES (?, ?)', batch.id, now)
       sql.exec('DELETE FROM batches WHERE applied_at < ?', now - BATCH_RETENTION_MS)
       return { applied: true }
+    })
+  }
+
+  /**
+   * Counts each conversion once by its id, atomically: an id seen in the last 90 days counts
+   * nothing. Returns how many were counted and how many were repeats; a malformed list counts none.
+   */
+  async recordConversions(list: Conversion[]): Promise<{ counted: number; duplicates: number }> {
+    if (!Array.isArray(list) || list.length > MAX_CONVERSIONS) return { counted: 0, duplicates: 0 }
+    for (const x of list) {
+      if (!x || typeof x.id !== 'string' || !CONVERSION_ID.test(x.id)) return { counted: 0, duplicates: 0 }
+      if (typeof x.arm !== 'string' || x.arm.length === 0 || x.arm.length > 128)
+        return { counted: 0, duplicates: 0 }
+    }
+    const sql = this.ctx.storage.sql
+    return this.ctx.storage.transactionSync(() => {
+      const now = Date.now()
+      sql.exec('DELETE FROM conversions WHERE counted_at < ?', now - CONVERSION_ID_RETENTION_MS)
+      let counted = 0
+      for (const x of list) {
+        const fresh = sql
+          .exec(
+            'INSERT INTO conversions (id, arm, counted_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING RETURNING id',
+            x.id,
+            x.arm,
+            now,
+          )
+          .toArray()
+        if (fresh.length === 0) continue
+        counted++
+        sql.exec(
+          `INSERT INTO arms (arm, exposures, conversions, updated_at) VALUES (?, 0, 1, ?)
+           ON CONFLICT (arm) DO UPDATE SET conversions = conversions + 1, updated_at = excluded.updated_at`,
+          x.arm,
+          now,
+        )
+      }
+      return { counted, duplicates: list.length - counted }
     })
   }
 

@@ -1,6 +1,7 @@
 /**
  * ExperimentState's tables (docs/storage.md): one row per arm with running totals, and the batch
- * ids already applied so a retried flush is counted once.
+ * ids already applied so a retried flush is counted once; and the ids of conversions reported by
+ * servers (`POST /v1/decide/conversions`), so a conversion is counted once however often it is sent.
  */
 import type { Migration } from '../lib/migrations'
 
@@ -18,5 +19,14 @@ export const experimentMigrations: Migration[] = [
       applied_at INTEGER NOT NULL
     );
     CREATE INDEX IF NOT EXISTS batches_applied ON batches (applied_at);`,
+  },
+  {
+    id: 'experiment-002',
+    sql: `CREATE TABLE IF NOT EXISTS conversions (
+      id TEXT PRIMARY KEY,
+      arm TEXT NOT NULL,
+      counted_at INTEGER NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS conversions_counted ON conversions (counted_at);`,
   },
 ]

@@ -1,8 +1,9 @@
-import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from 'cloudflare:test'
-import { env, exports } from 'cloudflare:workers'
+import { runInDurableObject } from 'cloudflare:test'
+import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { ExperimentState } from '../../durable-objects/experiment'
 import { ExperimentStats } from '../../worker/decide/stats'
+import { gatewayWithIngestKey, ingestHeaders } from '../security/ingest-key'
 
 describe('ExperimentState', () => {
   it('adds exposures and conversions per arm, once per batch id', async () => {
@@ -61,32 +62,35 @@ describe('ExperimentState', () => {
     })
   })
 
-  it("counts conversions reported through the API into the experiment's object", async () => {
-    const ctx = createExecutionContext()
-    const res = await exports.default.fetch('http://gate.test/v1/decide/conversions', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ conversions: [{ experiment: 'upsell_bandit', arm: 'bundle_offer', count: 2 }] }),
-    })
-    await waitOnExecutionContext(ctx)
-    expect(res.status).toBe(202)
+  it("counts conversions reported through the API into the experiment's object, once per id", async () => {
+    const gate = await gatewayWithIngestKey()
     const stub = env.EXPERIMENT.get(env.EXPERIMENT.idFromName('upsell_bandit'))
-    let arms: Record<string, { conversions: number }> = {}
-    for (let i = 0; i < 50 && !arms.bundle_offer; i++) {
-      arms = (await stub.stats()).arms
-      if (!arms.bundle_offer) await new Promise((r) => setTimeout(r, 20))
-    }
-    expect(arms.bundle_offer!.conversions).toBeGreaterThanOrEqual(2)
+    const before = (await stub.stats()).arms.bundle_offer?.conversions ?? 0
+    const id = `order-${crypto.randomUUID()}`
+    const send = () =>
+      gate('/v1/decide/conversions', {
+        method: 'POST',
+        headers: ingestHeaders(),
+        body: JSON.stringify({ conversions: [{ id, experiment: 'upsell_bandit', arm: 'bundle_offer' }] }),
+      })
+    const res = await send()
+    expect(res.status).toBe(202)
+    expect(await res.json()).toEqual({ accepted: 1, counted: 1, duplicates: 0 })
+    expect((await stub.stats()).arms.bundle_offer!.conversions).toBe(before + 1)
+    // The server retries after a lost answer: the id was counted, so nothing moves.
+    expect(await (await send()).json()).toEqual({ accepted: 1, counted: 0, duplicates: 1 })
+    expect((await stub.stats()).arms.bundle_offer!.conversions).toBe(before + 1)
   })
 
   it('rejects a conversion for an arm the experiment does not have', async () => {
-    const res = await exports.default.fetch('http://gate.test/v1/decide/conversions', {
+    const gate = await gatewayWithIngestKey()
+    const res = await gate('/v1/decide/conversions', {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: ingestHeaders(),
       body: JSON.stringify({
         conversions: [
-          { experiment: 'upsell_bandti', arm: 'x' },
-          { experiment: 'upsell_bandit', arm: 'x' },
+          { id: 'order-00000001', experiment: 'upsell_bandti', arm: 'x' },
+          { id: 'order-00000002', experiment: 'upsell_bandit', arm: 'x' },
         ],
       }),
     })

@@ -6,6 +6,7 @@
  */
 import { Hono, type MiddlewareHandler } from 'hono'
 import type { AppEnv, Vars } from '../env'
+import { readJsonBody, unknownKeys } from '../lib/json-body'
 import { invalid, ProblemError, problemResponse } from '../lib/problem'
 import { eraseSubject, EraseIncompleteError, exportSubject, getReceipt } from '../privacy/dsar'
 import { recordOfProcessing, recordToMarkdown } from '../privacy/processing'
@@ -17,6 +18,8 @@ import { auditRowToJson, countDenied, outcomeOf, writeAudit, type AuditEntry, ty
 import { adminToken, verifyAdminToken, type AdminPrincipal, type AuthFailure } from './auth'
 import { parseDecisionQuery, queryDecisions, rowToRecord, type DecisionRow } from './decisions'
 import { isAllowed, matchAdminRoute } from './roles'
+import { methodNotAllowed } from '../routes/methods'
+import { checkMethod } from '../routes/table'
 
 export interface AdminVars extends Vars {
   admin: AdminPrincipal
@@ -73,7 +76,9 @@ export const adminGuard = (): MiddlewareHandler<AdminEnv> =>
     } else {
       principal = auth.value
       c.set('admin', principal)
-      if (!route.ok) denied = problem(404, 'Not found', 'No such admin route.')
+      const allow = route.ok ? null : checkMethod(method, c.req.path)
+      if (allow && !allow.ok) denied = methodNotAllowed(method, allow.error.allow)
+      else if (!route.ok) denied = problem(404, 'Not found', 'No such admin route.')
       else if (!isAllowed(principal.roles, route.value.roles)) {
         denied = problem(
           403,
@@ -129,12 +134,17 @@ function problem(
   return problemResponse(new ProblemError(status, title, detail, undefined, extra).problem, headers)
 }
 
-async function jsonBody(c: { req: { json: () => Promise<unknown> } }): Promise<unknown> {
-  try {
-    return await c.req.json()
-  } catch {
-    throw invalid([{ path: '', message: 'the body must be JSON' }])
-  }
+/** Bytes of an admin request body (a subject identifier is a few hundred). */
+export const ADMIN_BODY_LIMIT = 16 * 1024
+/** Top-level keys of a DSAR body (strict object). */
+const SUBJECT_BODY_KEYS = ['identifier'] as const
+
+/** A DSAR body through the bounded reader: 413, 415, 400 for bad JSON or an unknown key. */
+async function subjectBodyJson(c: { req: { raw: Request } }): Promise<unknown> {
+  const body = await readJsonBody(c.req.raw, { limit: ADMIN_BODY_LIMIT })
+  const unknown = unknownKeys(body, SUBJECT_BODY_KEYS)
+  if (unknown.length) throw invalid(unknown, 'The body has fields this route does not know.')
+  return body
 }
 
 /** The admin sub-app; mount at `/admin`. */
@@ -162,7 +172,7 @@ export function admin(opts: AdminOptions): Hono<AdminEnv> {
   })
 
   app.post('/v1/subjects/export', async (c) => {
-    const { subject } = await subjectFromBody(c, await jsonBody(c))
+    const { subject } = await subjectFromBody(c, await subjectBodyJson(c))
     try {
       const doc = await exportSubject(c.env, subject, {
         retention: rules.privacy.retention,
@@ -197,7 +207,7 @@ export function admin(opts: AdminOptions): Hono<AdminEnv> {
   })
 
   app.post('/v1/subjects/erase', async (c) => {
-    const { subject } = await subjectFromBody(c, await jsonBody(c))
+    const { subject } = await subjectFromBody(c, await subjectBodyJson(c))
     try {
       const receipt = await eraseSubject(c.env, subject, {
         retention: rules.privacy.retention,

@@ -8,15 +8,16 @@ import { consentBodySchema } from '../consent/signals'
 
 const attributeValue = z.union([z.string().max(1000), z.number(), z.boolean(), z.null()])
 
+// Strict objects: a misspelt key (`contxt`) is a 400 naming it, not silently ignored.
 export const decideRequestSchema = z
-  .object({
+  .strictObject({
     placements: z
       .array(z.string().min(1).max(64))
       .min(1)
       .max(50)
       .describe('Placement names from rules/placements.yaml, decided in this order.'),
     context: z
-      .object({
+      .strictObject({
         url: z.string().url().max(2048).optional().describe('The screen or page the decision is for.'),
         locale: z
           .string()
@@ -83,22 +84,39 @@ export const decideResponseSchema = z.object({
 export type DecideResponse = z.output<typeof decideResponseSchema>
 export type Decision = z.output<typeof decisionSchema>
 
+/** Conversions in one request; each counts once, by its id. */
+export const MAX_CONVERSIONS = 100
+
 export const conversionsRequestSchema = z
-  .object({
+  .strictObject({
     conversions: z
       .array(
-        z.object({
+        z.strictObject({
+          id: z
+            .string()
+            .regex(
+              /^[A-Za-z0-9][A-Za-z0-9._:-]{7,127}$/,
+              'expected 8-128 letters, digits, ".", "_", ":" or "-"',
+            )
+            .describe(
+              'Idempotency key of the conversion (an order number): a repeat of an id counts nothing.',
+            ),
           experiment: z.string().min(1).max(64),
           arm: z.string().min(1).max(64).describe('The `experiment.arm` of the decision that was shown.'),
-          count: z.number().int().min(1).max(100).default(1),
         }),
       )
       .min(1)
-      .max(100),
+      .max(MAX_CONVERSIONS),
   })
-  .describe('Conversions attributed to experiment arms (bandit feedback).')
+  .describe(
+    'Conversions attributed to experiment arms (bandit feedback), from a server holding the ingest credential.',
+  )
 
-export const conversionsResponseSchema = z.object({ accepted: z.number().int() })
+export const conversionsResponseSchema = z.object({
+  accepted: z.number().int().describe('Conversions in the request.'),
+  counted: z.number().int().describe('Conversions counted now (ids not seen before).'),
+  duplicates: z.number().int().describe('Conversions whose id was already counted.'),
+})
 
 const problemSchema = z.object({
   type: z.string(),
@@ -133,6 +151,12 @@ export function openApiDocument(rulesVersion: string): Record<string, unknown> {
       },
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+        ingest: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            'Ingestion API key (SHA-256 in INGEST_API_KEY_HASHES) or an admin JWT with the ingest role.',
+        },
         anonymousId: { type: 'apiKey', in: 'header', name: 'X-Gatehouse-Id' },
       },
     },
@@ -152,13 +176,15 @@ export function openApiDocument(rulesVersion: string): Record<string, unknown> {
               content: { 'application/json': { schema: { $ref: '#/components/schemas/DecideResponse' } } },
             },
             '400': problem,
+            '413': problem,
           },
         },
       },
       '/v1/decide/conversions': {
         post: {
           operationId: 'recordConversions',
-          summary: 'Count conversions for experiment arms',
+          summary: 'Count conversions for experiment arms (server to server)',
+          security: [{ ingest: [] }],
           requestBody: {
             required: true,
             content: { 'application/json': { schema: { $ref: '#/components/schemas/ConversionsRequest' } } },
@@ -171,6 +197,11 @@ export function openApiDocument(rulesVersion: string): Record<string, unknown> {
               },
             },
             '400': problem,
+            '401': problem,
+            '403': problem,
+            '413': problem,
+            '429': problem,
+            '503': problem,
           },
         },
       },

@@ -1,14 +1,18 @@
 /**
- * The decision API: `POST /v1/decide` (docs/api.md), `POST /v1/decide/conversions` (bandit feedback),
- * and `GET /v1/openapi.json` (OpenAPI 3.1 generated from the same validators).
+ * The decision API: `POST /v1/decide` (docs/api.md), `POST /v1/decide/conversions` (bandit feedback
+ * from a server holding the ingest credential), and `GET /v1/openapi.json` (OpenAPI 3.1 generated
+ * from the same validators).
  */
-import { Hono, type Context } from 'hono'
+import { Hono } from 'hono'
 import type { z } from 'zod'
 import type { AppEnv } from '../env'
-import { invalid, type FieldError } from '../lib/problem'
+import { requireIngestCredential } from '../events/ingest-auth'
+import { withBudget } from '../lib/budget'
+import { invalid, ProblemError, problemResponse, type FieldError } from '../lib/problem'
 import type { RuleSet } from '../rules'
 import { nearest } from '../rules/suggest'
 import { conversionsRequestSchema, decideRequestSchema, openApiDocument, type DecideResponse } from './api'
+import { readConversionsBody, readDecideBody } from './body'
 import { NO_CONSENT } from './context'
 import { decideForRequest, decisionService, executionWaitUntil } from './service'
 
@@ -17,7 +21,7 @@ export function decideRoutes({ rules }: { rules: RuleSet }): Hono<AppEnv> {
 
   app.post('/decide', async (c) => {
     const svc = decisionService(rules)
-    const body = await parseBody(c, decideRequestSchema)
+    const body = parseBody(await readDecideBody(c.req.raw), decideRequestSchema)
     const unknown: FieldError[] = []
     body.placements.forEach((p, i) => {
       if (svc.engine.placements.has(p)) return
@@ -71,10 +75,17 @@ export function decideRoutes({ rules }: { rules: RuleSet }): Hono<AppEnv> {
     })
   })
 
+  // Conversions are facts a server knows (an order was paid), so only a server holding the
+  // ingest credential reports them: an anonymous caller cannot steer a bandit. Each conversion
+  // carries an id and counts once, atomically in the experiment's ExperimentState.
   app.post('/decide/conversions', async (c) => {
+    const caller = await requireIngestCredential(c)
     const svc = decisionService(rules)
-    const body = await parseBody(c, conversionsRequestSchema)
+    const body = parseBody(await readConversionsBody(c.req.raw), conversionsRequestSchema)
     const errors: FieldError[] = []
+    const byExperiment = new Map<string, Array<{ id: string; arm: string }>>()
+    const seen = new Set<string>()
+    let repeats = 0
     body.conversions.forEach((conv, i) => {
       const e = svc.engine.experiments.get(conv.experiment)
       if (!e) {
@@ -85,12 +96,50 @@ export function decideRoutes({ rules }: { rules: RuleSet }): Hono<AppEnv> {
         })
       } else if (!e.arms.includes(conv.arm)) {
         errors.push({ path: `conversions.${i}.arm`, message: `experiment ${e.id} has no arm "${conv.arm}"` })
+      } else if (seen.has(`${conv.experiment}|${conv.id}`)) {
+        repeats++
+      } else {
+        seen.add(`${conv.experiment}|${conv.id}`)
+        const list = byExperiment.get(e.id) ?? []
+        list.push({ id: conv.id, arm: conv.arm })
+        byExperiment.set(e.id, list)
       }
     })
     if (errors.length) throw invalid(errors)
-    for (const conv of body.conversions) svc.stats.count(conv.experiment, conv.arm, 'conversion', conv.count)
-    executionWaitUntil(c)(svc.stats.flush(c.env?.EXPERIMENT))
-    return c.json({ accepted: body.conversions.length }, 202, { 'cache-control': 'no-store' })
+    const ns = c.env.EXPERIMENT
+    const results = await Promise.all(
+      [...byExperiment].map(([experiment, list]) =>
+        withBudget(
+          () => ns.get(ns.idFromName(experiment)).recordConversions(list),
+          CONVERSIONS_BUDGET_MS,
+          'experiment_state.record_conversions',
+        ),
+      ),
+    )
+    const failed = results.find((r) => !r.ok)
+    if (failed && !failed.ok) {
+      c.get('log')?.warn('conversions_unavailable', { ...failed.error })
+      // Ids make the retry safe: conversions that did land count nothing the second time.
+      return problemResponse(
+        new ProblemError(
+          503,
+          'Service unavailable',
+          'The conversions could not be counted now. Retry with the same ids; they count once.',
+        ).problem,
+        { 'retry-after': '2' },
+      )
+    }
+    let counted = 0
+    let duplicates = repeats
+    for (const r of results) {
+      if (!r.ok) continue
+      counted += r.value.counted
+      duplicates += r.value.duplicates
+    }
+    c.get('log')?.info('conversions_counted', { keyId: caller.keyId, counted, duplicates })
+    return c.json({ accepted: body.conversions.length, counted, duplicates }, 202, {
+      'cache-control': 'no-store',
+    })
   })
 
   const doc = openApiDocument(rules.version)
@@ -98,21 +147,51 @@ export function decideRoutes({ rules }: { rules: RuleSet }): Hono<AppEnv> {
   return app
 }
 
-/** Parses a JSON body against `schema`; any failure is a 400 naming the fields. */
-async function parseBody<S extends z.ZodType>(c: Context<AppEnv>, schema: S): Promise<z.output<S>> {
-  const type = c.req.header('content-type') ?? ''
-  if (!/^application\/([a-z.+-]*\+)?json\b/i.test(type)) {
-    throw invalid([{ path: '', message: 'the body must be JSON (Content-Type: application/json)' }])
-  }
-  let raw: unknown
-  try {
-    raw = await c.req.json()
-  } catch {
-    throw invalid([{ path: '', message: 'the body is not valid JSON' }])
-  }
+/** Budget of one ExperimentState call counting a request's conversions. */
+const CONVERSIONS_BUDGET_MS = 2_000
+
+/**
+ * Validates a body (already read by the bounded reader) against `schema`; any failure is a 400
+ * naming the fields, unknown keys included (strict objects), each with a hint where one is near.
+ */
+function parseBody<S extends z.ZodType>(raw: unknown, schema: S): z.output<S> {
   const parsed = schema.safeParse(raw)
-  if (!parsed.success) {
-    throw invalid(parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })))
+  if (parsed.success) return parsed.data
+  const errors: FieldError[] = []
+  for (const issue of parsed.error.issues) {
+    const at = issue.path.join('.')
+    if (issue.code !== 'unrecognized_keys') {
+      errors.push({ path: at, message: issue.message })
+      continue
+    }
+    const known = objectKeys(schema, issue.path)
+    for (const key of issue.keys) {
+      const hint = nearest(key, known)
+      errors.push({
+        path: at ? `${at}.${key}` : key,
+        message: `unknown field${hint ? ` (did you mean "${hint}"?)` : ''}`,
+      })
+    }
   }
-  return parsed.data
+  throw invalid(errors)
+}
+
+// The keys the object schema at `path` knows (through optional/default/prefault wrappers and
+// arrays), for "did you mean" hints; empty when the path leads elsewhere.
+function objectKeys(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+  type Def = { innerType?: z.ZodType; element?: z.ZodType; shape?: Record<string, z.ZodType> }
+  const def = (s: z.ZodType): Def => (s as unknown as { _zod: { def: Def } })._zod.def
+  const unwrap = (s: z.ZodType): z.ZodType => {
+    let cur = s
+    for (let d = def(cur); d.innerType; d = def(cur)) cur = d.innerType
+    return cur
+  }
+  let cur: z.ZodType | undefined = unwrap(schema)
+  for (const seg of path) {
+    const d: Def = def(cur)
+    cur = typeof seg === 'number' ? d.element : d.shape?.[String(seg)]
+    if (!cur) return []
+    cur = unwrap(cur)
+  }
+  return Object.keys(def(cur).shape ?? {})
 }

@@ -16,12 +16,13 @@ import { firstPartyOrigin } from '../lib/origin'
 import { invalid, ProblemError, problemResponse, type FieldError } from '../lib/problem'
 import type { RuleSet } from '../rules'
 import { BEACON_SOURCE, BEACON_VERSION } from './beacon'
-import { readJsonBody } from './body'
-import { adminToken, verifyAdminToken } from '../admin/auth'
-import { verifyIngestKey } from './ingest-auth'
+import { JSON_OR_BEACON_MEDIA, readJsonBody, unknownKeys } from '../lib/json-body'
+import { requireIngestCredential } from './ingest-auth'
 import { parseIngestBody } from './ingest-body'
 import { minimumNecessaryTypes, recordEvents } from './store'
-import { identifyIdentifiers, LIMITS, scrubProps, validateBatch, type ValidatedBatch } from './validate'
+import { identifyIdentifiers, LIMITS, validateBatch, type ValidatedBatch } from './validate'
+import { piiHasher } from '../privacy/pii-values'
+import { scrubEvents } from './scrub'
 import { attachAsserted, type AttachResult } from '../identity/stitch'
 import { decisionService, executionWaitUntil } from '../decide/service'
 import { banditConversions } from './conversions'
@@ -39,19 +40,44 @@ const NO_CONSENT: Record<Purpose, boolean> = {
   advertising: false,
 }
 
+/** The batch's events as they may be stored: no raw identifiers by name or by value (./scrub.ts). */
+async function storable(c: Context<AppEnv>, rules: RuleSet, batch: ValidatedBatch) {
+  const r = await scrubEvents(batch.events, rules.privacy.piiValues, piiHasher(c.env?.ID_PEPPER))
+  if (r.found.length) c.get('log')?.info('pii_values_scrubbed', { paths: r.found.slice(0, 20) })
+  return r.events
+}
+
 /** Seconds a client waits before retrying when the customer state did not answer. */
 export const RETRY_AFTER_SECONDS = 2
 
-function batchOrThrow(body: unknown, now: number, maxAgeMs: number): ValidatedBatch {
+/** Top-level keys of a `POST /v1/events` body and of a `POST /v1/ingest/events` body (strict objects). */
+const EVENTS_KEYS = ['events'] as const
+const INGEST_KEYS = ['subject', 'source', 'measurementConsent', 'attributes', 'events'] as const
+
+/** The body of an events route: bounded (413), JSON (400), nested at most 32 levels (400). */
+function readEventsBody(req: Request): Promise<unknown> {
+  return readJsonBody(req, { limit: LIMITS.maxBodyBytes, media: JSON_OR_BEACON_MEDIA })
+}
+
+function batchOrThrow(
+  body: unknown,
+  now: number,
+  maxAgeMs: number,
+  allowedKeys: readonly string[],
+): ValidatedBatch {
   const batch = validateBatch(body, now, maxAgeMs)
-  if (batch.ok) return batch.value
+  const unknown = unknownKeys(body, allowedKeys)
+  if (batch.ok) {
+    if (unknown.length) throw invalid(unknown, 'The body has fields this route does not know.')
+    return batch.value
+  }
   const { reason, path, message } = batch.error
   switch (reason) {
     case 'too_many':
       throw new ProblemError(413, 'Payload too large', message, [{ path, message }])
     case 'not_object':
     case 'no_events':
-      throw invalid([{ path, message }])
+      throw invalid([{ path, message }, ...unknown])
   }
 }
 
@@ -80,7 +106,7 @@ export const eventRoutes = (opts: EventRoutesOptions): Hono<AppEnv> => {
       ])
     }
     const now = Date.now()
-    const batch = batchOrThrow(await readJsonBody(c.req.raw, LIMITS.maxBodyBytes), now, LIMITS.maxAgeMs)
+    const batch = batchOrThrow(await readEventsBody(c.req.raw), now, LIMITS.maxAgeMs, EVENTS_KEYS)
     const purposes = c.get('consent')?.purposes ?? NO_CONSENT
     const stateKey = c.get('identity')?.stateKey ?? null
     const head = { accepted: batch.events.length + batch.repeats, rejected: batch.rejected }
@@ -93,7 +119,7 @@ export const eventRoutes = (opts: EventRoutesOptions): Hono<AppEnv> => {
     if (!purposes.measurement && !batch.events.some((e) => keepWithoutConsent.has(e.type))) {
       return notStored('no_measurement_consent')
     }
-    // `identify` events link the identifiers they carry to this visitor (identity stitching), once.
+    // `identify` events attach the identifiers they carry to this visitor's own state (never a link).
     const identified = await identify(c, batch)
     const r = await recordEvents(
       c.env,
@@ -101,7 +127,7 @@ export const eventRoutes = (opts: EventRoutesOptions): Hono<AppEnv> => {
         stateKey,
         source: c.get('identity')?.basis === 'jwt' ? 'app' : 'web',
         purposes,
-        events: batch.events.map(({ index: _index, ...e }) => ({ ...e, props: scrubProps(e.props).props })),
+        events: await storable(c, opts.rules, batch),
         consentFromVisitor: true,
       },
       opts.storeBudgetMs,
@@ -126,22 +152,12 @@ export const eventRoutes = (opts: EventRoutesOptions): Hono<AppEnv> => {
   })
 
   app.post('/ingest/events', async function ingestEvents(c) {
-    const auth = await ingestCredential(c)
-    if (!auth.ok) {
-      c.get('log')?.warn('ingest_auth_failed', { reason: auth.error.reason })
-      const status = auth.error.reason === 'invalid_key' || auth.error.reason === 'forbidden_role' ? 403 : 401
-      throw new ProblemError(
-        status,
-        status === 401 ? 'Unauthorized' : 'Forbidden',
-        'A valid ingestion API key is required.',
-        [{ path: 'Authorization', message: auth.error.reason }],
-      )
-    }
+    const auth = await requireIngestCredential(c)
     const now = Date.now()
-    const body = await readJsonBody(c.req.raw, LIMITS.maxBodyBytes)
+    const body = await readEventsBody(c.req.raw)
     const parsed = parseIngestBody(body)
-    if (!parsed.ok) throw invalid(parsed.error.errors)
-    const batch = batchOrThrow(body, now, LIMITS.maxIngestAgeMs)
+    if (!parsed.ok) throw invalid([...parsed.error.errors, ...unknownKeys(body, INGEST_KEYS)])
+    const batch = batchOrThrow(body, now, LIMITS.maxIngestAgeMs, INGEST_KEYS)
     const { subject, source, attributes, measurement } = parsed.value
 
     const stateKey = await resolveStateKey(c, subject)
@@ -156,13 +172,13 @@ export const eventRoutes = (opts: EventRoutesOptions): Hono<AppEnv> => {
         stateKey,
         source,
         purposes: { ...NO_CONSENT, measurement },
-        events: batch.events.map(({ index: _index, ...e }) => ({ ...e, props: scrubProps(e.props).props })),
+        events: await storable(c, opts.rules, batch),
         attributes: attributes.map((a) => ({ ...a, source, at: now })),
       },
       opts.storeBudgetMs,
     )
     if (!r.ok) return unavailable(c, r.error.what, r.error)
-    c.get('log')?.info('ingest_events', { keyId: auth.value.keyId, events: batch.events.length, source })
+    c.get('log')?.info('ingest_events', { keyId: auth.keyId, events: batch.events.length, source })
     if (r.value.erased) {
       // The subject was erased (DSAR): the sender learns it, and nothing about them is stored again.
       return c.json(
@@ -202,28 +218,6 @@ export const eventRoutes = (opts: EventRoutesOptions): Hono<AppEnv> => {
   })
 
   return app
-}
-
-const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
-
-/**
- * The ingestion credential: an admin JWT (Cloudflare Access or `Authorization: Bearer`, verified by
- * worker/admin/auth.ts, algorithms pinned) carrying the `ingest` role, or else an API key whose
- * SHA-256 is in INGEST_API_KEY_HASHES. `keyId` names the caller in logs.
- */
-async function ingestCredential(
-  c: Context<AppEnv>,
-): Promise<{ ok: true; value: { keyId: string } } | { ok: false; error: { reason: string } }> {
-  const token = adminToken(c.req.raw.headers)
-  if (token && JWT_SHAPE.test(token)) {
-    const r = await verifyAdminToken(token, c.env)
-    if (!r.ok) return { ok: false, error: { reason: `jwt_${r.error.reason}` } }
-    // The role is compared as text: the admin role list may not name it yet.
-    if (!(r.value.roles as string[]).includes('ingest'))
-      return { ok: false, error: { reason: 'forbidden_role' } }
-    return { ok: true, value: { keyId: `jwt:${r.value.sub}` } }
-  }
-  return verifyIngestKey(c.req.header('authorization'), c.env.INGEST_API_KEY_HASHES)
 }
 
 /**

@@ -6,6 +6,7 @@
  * never costs the valid events of the same batch. Limits are exported so docs and tests agree.
  */
 import type { StateEvent } from '../../durable-objects/customer/events'
+import { checkShape } from '../lib/json-shape'
 import type { FieldError } from '../lib/problem'
 
 export const LIMITS = {
@@ -19,6 +20,8 @@ export const LIMITS = {
   maxPropsKeys: 64,
   /** Nesting depth of `props`. */
   maxPropsDepth: 4,
+  /** Values (objects, arrays, scalars) in one event's `props`. */
+  maxPropsValues: 2_000,
   /** How far in the future an event time may be (client clock skew). */
   maxFutureMs: 5 * 60_000,
   /** How old an event from a browser or app may be. */
@@ -50,11 +53,19 @@ export type BatchResult =
   | { ok: true; value: ValidatedBatch }
   | { ok: false; error: { reason: 'not_object' | 'no_events' | 'too_many'; path: string; message: string } }
 
-function depth(v: unknown, d = 0): number {
-  if (!v || typeof v !== 'object') return d
-  let max = d + 1
-  for (const x of Object.values(v as Record<string, unknown>)) max = Math.max(max, depth(x, d + 1))
-  return max
+/**
+ * The limits of one event's `props`: keys, nesting (walked with an explicit stack, so a props
+ * object nested thousands deep rejects this event only, never the batch or the call stack), values
+ * and bytes. Pure.
+ */
+function propsErrors(props: Record<string, unknown>): FieldError[] {
+  if (Object.keys(props).length > LIMITS.maxPropsKeys)
+    return [{ path: 'props', message: `at most ${LIMITS.maxPropsKeys} keys` }]
+  const shape = checkShape(props, { maxDepth: LIMITS.maxPropsDepth, maxNodes: LIMITS.maxPropsValues })
+  if (!shape.ok) return [{ path: 'props', message: `${shape.error.message} (at props.${shape.error.path})` }]
+  if (new TextEncoder().encode(JSON.stringify(props)).length > LIMITS.maxPropsBytes)
+    return [{ path: 'props', message: `at most ${LIMITS.maxPropsBytes} bytes as JSON` }]
+  return []
 }
 
 /** Validates one event. */
@@ -104,12 +115,7 @@ export function validateEvent(
       errors.push({ path: 'props', message: 'expected an object' })
     else {
       props = e.props as Record<string, unknown>
-      if (Object.keys(props).length > LIMITS.maxPropsKeys)
-        errors.push({ path: 'props', message: `at most ${LIMITS.maxPropsKeys} keys` })
-      else if (depth(props) > LIMITS.maxPropsDepth)
-        errors.push({ path: 'props', message: `nested at most ${LIMITS.maxPropsDepth} levels` })
-      else if (new TextEncoder().encode(JSON.stringify(props)).length > LIMITS.maxPropsBytes)
-        errors.push({ path: 'props', message: `at most ${LIMITS.maxPropsBytes} bytes as JSON` })
+      errors.push(...propsErrors(props))
     }
   }
   if (errors.length) return { ok: false, error: { reason: 'invalid', errors } }

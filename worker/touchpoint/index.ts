@@ -5,6 +5,8 @@
  *   and sets `c.get('touchpoint')` (null for a visit without campaign data or a referrer of note).
  * - Click ids without advertising consent are removed from the URL the origin receives.
  * - The origin receives the touchpoint in `X-Gatehouse-Touchpoint` (a client-sent one is replaced).
+ * - Emails and phone numbers in UTM values are hashed or dropped (`piiValues` in
+ *   rules/privacy.yaml, ./pii.ts) in the touchpoint and in the URL the origin receives.
  * - With measurement consent and a state key, the touchpoint is stored in the person's
  *   CustomerState (first touch, last touch, bounded history) after the response, within a budget.
  * - Optionally (`redirectToCleanUrl`), a page view with captured parameters is redirected (302) to
@@ -16,6 +18,8 @@ import type { AppEnv } from '../env'
 import { withBudget } from '../lib/budget'
 import { bundledRules, type RuleSet } from '../rules'
 import { normaliseLabel, normaliseTouchpoint, touchpointHeader } from './normalise'
+import { piiHasher } from '../privacy/pii-values'
+import { scrubTouchpoint, utmParamsWithPii } from './pii'
 import type { Touchpoint } from './types'
 
 const TOUCHPOINT_HEADER = 'x-gatehouse-touchpoint'
@@ -57,8 +61,22 @@ export const touchpoint = (opts: TouchpointOptions = {}): MiddlewareHandler<AppE
       },
       rules,
     )
-    const tp = out.touchpoint
+    // Emails and phone numbers in UTM free text are hashed or dropped before anything keeps them.
+    const piiRule = (opts.rules ?? bundledRules).privacy.piiValues
+    const hash = piiHasher(c.env?.ID_PEPPER)
+    const scrubbed = out.touchpoint ? await scrubTouchpoint(out.touchpoint, piiRule, hash) : null
+    const tp = scrubbed?.touchpoint ?? null
     c.set('touchpoint', tp)
+    const piiParams = await utmParamsWithPii(req.url, piiRule, hash)
+    if (piiParams.size) {
+      c.get('log').info('pii_values_scrubbed', { utm: [...piiParams.keys()].slice(0, 10) })
+      c.get('hooks').originUrl.push(function scrubUtmPii(url) {
+        for (const [name, value] of piiParams) {
+          if (value === null) url.searchParams.delete(name)
+          else url.searchParams.set(name, value)
+        }
+      })
+    }
 
     for (const miss of out.unmapped) {
       const label = normaliseLabel(miss.value)

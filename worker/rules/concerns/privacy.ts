@@ -1,7 +1,8 @@
 /**
  * `rules/privacy.yaml`: how long each store keeps data, and the facts the GDPR Art. 30 record of
  * processing is generated from (controller, purposes, data categories, recipients, processors,
- * transfers). See rules/README.md, `## privacy`.
+ * transfers), and what is done with emails and phone numbers found inside values (`piiValues`).
+ * See rules/README.md, `## privacy`.
  */
 import { z } from 'zod'
 
@@ -47,8 +48,27 @@ const party = z.strictObject({
   country: z.string().default('').describe('Where they process the data (ISO country or region).'),
 })
 
+export const piiValuesSchema = z
+  .strictObject({
+    action: z
+      .enum(['hash', 'drop'])
+      .default('hash')
+      .describe(
+        'hash: replace each email or phone number found in a value with its peppered key (email:<hmac>); drop: remove it.',
+      ),
+    detect: z
+      .array(z.enum(['email', 'phone']))
+      .default(['email', 'phone'])
+      .describe('What is looked for in every string of event props and in UTM free text.'),
+  })
+  .prefault({})
+  .describe(
+    'Personal data by value: emails and phone numbers inside any event prop or UTM free-text field are never stored or forwarded raw.',
+  )
+
 export const privacySchema = z
   .strictObject({
+    piiValues: piiValuesSchema,
     controller: z
       .strictObject({
         name: z.string().default('Example Shop GmbH').describe('Legal name of the controller.'),
@@ -162,3 +182,4 @@ export const privacySchema = z
   .prefault({})
 
 export type RetentionRules = z.output<typeof retentionSchema>
+export type PiiValuesRules = z.output<typeof piiValuesSchema>
