@@ -219,6 +219,9 @@ describe('TC string fuzzing (100,000 strings)', () => {
   }, 60_000)
 
   it('agrees with the reference library on mutated strings both accept (2,000)', () => {
+    // Strings either side refuses are skipped, so the comparisons are counted: a generator or
+    // library change that made every string one of those would otherwise pass comparing nothing.
+    let compared = 0
     fc.assert(
       fc.property(validTcString, fc.nat(), fc.integer({ min: 0, max: 5 }), (s, i, b) => {
         const mutated = flip(s, i, b)
@@ -239,9 +242,12 @@ describe('TC string fuzzing (100,000 strings)', () => {
         expect(ours.value.created).toBe(theirs.created.getTime())
         expect(ours.value.purposeConsents).toEqual([...theirs.purposeConsents.values()].sort((x, y) => x - y))
         expect(ours.value.vendorConsents.idCount).toBe(theirs.vendorConsents.size)
+        compared++
       }),
       { numRuns: 2_000 },
     )
+    // A single bit flip leaves most strings decodable by both (about three quarters in practice).
+    expect(compared).toBeGreaterThanOrEqual(1_000)
   })
 
   it('refuses every string truncated below the shortest core (10,000)', () => {
