@@ -7,11 +7,11 @@
 import { TCString } from '@iabtechlabtcf/core'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { BASE64URL as ALPHABET } from '../bits'
 import type { IdRanges, TcfString } from '../types'
-import * as F from './fixtures'
+import * as F from '../../../test/support/consent/tcf-fixtures'
 import { decodeTcString } from './index'
 
-const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
 // Version 6 + Created 36 + LastUpdated 36 + CmpId 12 + CmpVersion 12 + ConsentScreen 6 +
 // ConsentLanguage 12 + VendorListVersion 12 + TcfPolicyVersion 6 + 2 flags + SpecialFeatureOptIns 12 +
 // 2 x 24 purposes + PurposeOneTreatment 1 + PublisherCC 12, two empty vendor sections (17 each)

@@ -7,15 +7,11 @@
  * strings, and every 32-bit window `BitReader` takes costs five bounds-checked byte loads; over
  * words it costs two. GPP reads `BitReader.bytes` directly, so the byte reader stays as it is.
  */
+import { type BitSource, SEXTET } from '../bits'
 import { BOUNDS_SCRATCH, IdRanges } from '../ranges'
 import { VENDOR_SECTION } from './fields'
 
 const VENDOR_ID_BITS = VENDOR_SECTION.maxVendorIdBits
-
-// RFC 4648 section 5 alphabet by byte; every other byte maps to -1 (as in `decodeBase64Url`).
-const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
-const SEXTET = new Int8Array(256).fill(-1)
-for (let i = 0; i < BASE64URL.length; i++) SEXTET[BASE64URL.charCodeAt(i)] = i
 
 const ENCODER = new TextEncoder()
 
@@ -128,13 +124,6 @@ function partialQuad(bytes: Uint8Array, i: number, end: number): number {
   return v
 }
 
-/** Index of the first character of `input[start..end)` outside the base64url alphabet (or `end`). */
-export function badCharacterAt(input: string, start: number, end: number): number {
-  let i = start
-  while (i < end && input.charCodeAt(i) < 128 && (SEXTET[input.charCodeAt(i)] as number) >= 0) i++
-  return i
-}
-
 /**
  * The ids whose bit is set in the low `n` bits (n <= 32) of `value`, the top one standing for
  * `firstId`: `idsOfBits(0b1011, 4)` is `[1, 3, 4]`. One step per set bit.
@@ -190,7 +179,7 @@ const MAX_SCAN_BITS = 2 ** VENDOR_ID_BITS - 1
  * Reads big-endian bit fields from decoded words, bounded by `bitLength`: the `BitReader` contract
  * (`../bits`) over `decodeWords` output.
  */
-export class WordReader {
+export class WordReader implements BitSource {
   words: Int32Array
   bitLength: number
   /** Next bit to read, from the top bit of `words[0]`. */
@@ -391,11 +380,6 @@ export class WordReader {
       this.pos = pos + 6 * (i + 1)
     }
     return out
-  }
-
-  /** 36-bit count of deciseconds since the Unix epoch (TCF Created), in milliseconds. */
-  readDatetime(): number {
-    return this.readInt(36) * 100
   }
 
   skip(n: number): void {
