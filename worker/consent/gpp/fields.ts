@@ -74,10 +74,7 @@ const GENERIC_BUILDERS = new WeakSet<Build>()
  * `candidates` that writes exactly those keys in that order, each from its own position; checked
  * here, when the module loads, by building from the positions themselves. A layout that no
  * candidate fits gets a generic builder (same object, built key by key, several times slower).
- *
- * Why literals: V8 allocates an object literal with its final shape in one step, while filling a
- * copied shape field by field goes through a megamorphic keyed store per field (the names change
- * on every store): that was a third of a US section's decode.
+ * Why literals: docs/performance.md "Engine notes", "Object literals".
  */
 export function builderFor(keys: readonly string[], candidates: readonly Build[]): Build {
   const positions = Array.from({ length: MAX_FIELDS }, (_, i) => i) as Values
@@ -139,8 +136,7 @@ export interface CompiledTable {
 }
 
 // Row kinds. Int, Boolean and N-Bitfield are read inline by `readFields`, the rest by `readOther`;
-// both switch on these numbers rather than on the rows' type objects (six shapes: a megamorphic
-// property load per field).
+// both switch on these numbers. JIT: docs/performance.md "Engine notes", "Kind numbers, not row objects".
 const KIND_INT = 0
 const KIND_BOOL = 1
 const KIND_INT_LIST = 2

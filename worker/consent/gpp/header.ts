@@ -73,9 +73,10 @@ const END = `${SECTIONS}.EndId`
 /**
  * "Range (Fibonacci)" read straight into the ordered list of section ids: NumEntries Int(12), then
  * per entry IsRange, a Fibonacci offset from the previous id to the start, and for a range a
- * Fibonacci length to its end. Unlike `readFibonacciRanges` (merged ranges, `../bits-ranges`) the header needs the ids in
- * order, so this checks every id against MAX_SECTION_ID and the running count against
- * `maxSections` before adding an entry's ids: a range 1..2^30 fails on its end, never expands.
+ * Fibonacci length to its end. Unlike `readFibonacciRanges` (`../bits-ranges`, merged ranges)
+ * the header needs the ids in order, so this checks every id against MAX_SECTION_ID and the
+ * running count against `maxSections` before adding an entry's ids: a range 1..2^30 fails on its
+ * end, never expands.
  */
 function readSectionIds(r: SegmentReader, maxSections: number): number[] | DecodeFailure {
   const count = r.readInt(12)

@@ -15,11 +15,8 @@ import { BOUNDS_SCRATCH, IdRanges } from '../ranges'
 const DOT = 46
 
 // Fibonacci numbers F(2).. (1, 2, 3, 5, ...) for the codes of up to 32 bits `readFibonacci`
-// decodes with Math.clz32: values below 2^30, so V8 keeps the array as small integers and every
-// sum of them stays one. From F(46) on they are not, and an array holding one stores them all as
-// doubles: sums read from it are then doubles too, and one of those stored into `BOUNDS_SCRATCH`
-// (`../ranges`) turned its elements into doubles for good, the first time a tcfcav1 string was
-// decoded. Every decoder's set-building code compiled before that then failed its map checks.
+// decodes with Math.clz32, all below 2^30.
+// JIT: docs/performance.md "Engine notes", "Small integers in the Fibonacci table".
 const FIBONACCI = fibonacciNumbers(32)
 // All of them, enough for MAX_FIBONACCI_BITS-bit codes, for the longer codes (past 2^30 ids,
 // which every caller rejects).
@@ -281,13 +278,8 @@ export class SegmentReader implements FibonacciSource {
    * The runs of set bits in the next `n` bits (which must remain), written to `bounds` as
    * alternately a run's first id and its last (bit i is id `firstId + i`); returns how many bounds, and
    * moves past the field. Finds run boundaries a 32-bit word at a time with Math.clz32, so the
-   * cost is per run and per 32 bits, not per bit.
-   *
-   * Both bitfield readers share this loop on purpose. Typical strings reach only the purpose
-   * bitfields, and a vendor bitfield scan compiled without them had never stored a bound: the
-   * first dense vendor bitfield (a hostile 4 KB string, 12,000 runs) deoptimised at its first
-   * run and scanned the rest in the interpreter, 0.8-1.5 ms a call until V8 recompiled it,
-   * against ~100 µs. Shared, the loop is compiled with the purpose bitfields' stores in it.
+   * cost is per run and per 32 bits, not per bit. Both bitfield readers share this loop on
+   * purpose: docs/performance.md "Engine notes", "One scan for both bitfield readers".
    */
   #scanRuns(n: number, firstId: number, bounds: number[]): number {
     let count = 0

@@ -36,8 +36,8 @@ export interface DecodeTcOptions {
   maxLength?: number
 }
 
-// `segmentReader` returns READER loaded with the segment, or a DecodeFailure. (Telling them apart by
-// identity: `instanceof` went through a generic Symbol.hasInstance lookup on every decode.)
+// `segmentReader` returns READER loaded with the segment, or a DecodeFailure, told apart by
+// identity. JIT: docs/performance.md "Engine notes", "Failures built off the hot path".
 function notLoaded(r: WordReader | DecodeFailure): r is DecodeFailure {
   return r !== READER
 }
@@ -359,7 +359,8 @@ function positionOf<K extends string>(fields: readonly FieldSpec<K>[], key: K): 
   return -1
 }
 
-// Error names are built only when something fails: building one per field showed up in profiles.
+// Error names are built only when something fails.
+// JIT: docs/performance.md "Engine notes", "Failures built off the hot path".
 function fieldName(prefix: string, spec: FieldSpec<string>): string {
   return prefix ? `${prefix}.${spec.name}` : spec.name
 }
@@ -433,8 +434,8 @@ const RESTRICTION_MAX_ID = 2 ** RESTRICTIONS.vendorIdBits - 1
 
 // Where each purpose and type (key purposeId * 4 + restrictionType) sits in the output being
 // built, valid only where SLOT_STAMPS holds the current call's stamp: no per-call table to
-// allocate or clear (a typed array per call cost more than the rest of a one-entry section).
-// Float64 stamps stay exact for 2^53 calls.
+// allocate or clear. Float64 stamps stay exact for 2^53 calls. JIT: docs/performance.md "Engine
+// notes", "Failures built off the hot path".
 const SLOTS = new Uint16Array(2 ** (RESTRICTIONS.purposeIdBits + RESTRICTIONS.restrictionTypeBits))
 const SLOT_STAMPS = new Float64Array(SLOTS.length)
 let restrictionStamp = 0
