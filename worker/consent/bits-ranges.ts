@@ -42,11 +42,8 @@ export function readIntRanges(
   const count = r.readBits(countBits)
   // Every entry needs at least IsARange plus one id.
   if (r.overrun || count * (1 + idBits) > r.remaining) return countError(r, field, names, count, 1 + idBits)
-  // Bounds as read, in pairs, copied out into the set in one piece.
+  // Bounds as read, in pairs, copied out into the set in one piece (`collected`).
   const bounds = BOUNDS_SCRATCH
-  // Entries written in ascending, non-touching order (what encoders write) need no merge pass.
-  let merged = true
-  let last = -1
   for (let i = 0; i < count; i++) {
     const isRange = r.readBool()
     const start = r.readBits(idBits)
@@ -55,12 +52,10 @@ export function readIntRanges(
     if (r.overrun || start < 1 || end < start || end > maxId) {
       return entryError(r, field, names, i, isRange, start, end, maxId)
     }
-    if (start <= last + 1) merged = false
-    last = end
     bounds[2 * i] = start
     bounds[2 * i + 1] = end
   }
-  return merged ? IdRanges.ofSorted(bounds, count) : IdRanges.ofUnsorted(bounds, count)
+  return collected(count)
 }
 
 /**
@@ -79,8 +74,6 @@ export function readFibonacciRanges(
   if (r.overrun || count * 3 > r.remaining) return countError(r, field, names, count, 3)
   // Bounds as read, in pairs (NumEntries is at most 4,095).
   const bounds = BOUNDS_SCRATCH
-  let merged = true
-  let last = -1
   let offset = 0
   for (let i = 0; i < count; i++) {
     const isRange = r.readBool()
@@ -98,12 +91,23 @@ export function readFibonacciRanges(
     if (r.overrun || start < 1 || end < start || end > maxId) {
       return entryError(r, field, names, i, isRange, start, end, maxId)
     }
-    if (start <= last + 1) merged = false
-    last = end
     bounds[2 * i] = start
     bounds[2 * i + 1] = end
   }
-  return merged ? IdRanges.ofSorted(bounds, count) : IdRanges.ofUnsorted(bounds, count)
+  return collected(count)
+}
+
+/**
+ * The set of the `count` ranges just read into `BOUNDS_SCRATCH`: entries written in ascending,
+ * non-touching order (what encoders write) are copied as they are, others sorted and merged.
+ */
+function collected(count: number): IdRanges {
+  const bounds = BOUNDS_SCRATCH
+  for (let i = 1; i < count; i++) {
+    if ((bounds[2 * i] as number) <= (bounds[2 * i - 1] as number) + 1)
+      return IdRanges.ofUnsorted(bounds, count)
+  }
+  return IdRanges.ofSorted(bounds, count)
 }
 
 /** The failure for a Fibonacci code `readFibonacci` refused (-1): cut short, or too long. */

@@ -13,6 +13,7 @@ import {
 import { IdRanges } from '../../../worker/consent/ranges'
 
 const FIBONACCI = fibonacciNumbers(MAX_FIBONACCI_BITS)
+const LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ'
 
 export class BitReader implements FibonacciSource {
   readonly bytes: Uint8Array
@@ -42,9 +43,9 @@ export class BitReader implements FibonacciSource {
   }
 
   has(n: number): boolean {
-    if (n <= this.bitLength - this.pos) return true
-    this.overrun = true
-    return false
+    const fits = this.pos + n <= this.bitLength
+    if (!fits) this.overrun = true
+    return fits
   }
 
   /** The bit at `pos` (which must be below `bitLength`). */
@@ -90,10 +91,11 @@ export class BitReader implements FibonacciSource {
   readString6(chars: number): string | null {
     if (!this.has(chars * 6)) return null
     let out = ''
-    for (let i = 0; i < chars; i++) {
-      const v = this.readInt(6)
-      if (v > 25) return null
-      out += String.fromCharCode(65 + v)
+    // Letter by letter, stopping just after the first value that is not a letter.
+    while (out.length < chars) {
+      const letter = LETTERS[this.readInt(6)]
+      if (letter === undefined) return null
+      out += letter
     }
     return out
   }

@@ -93,6 +93,25 @@ function mspaFirstTable(child: boolean): FieldTable {
 
 const v1 = (table: FieldTable): Record<number, FieldTable> => ({ 1: table })
 
+// A state section of the common opt-out layout, or of the 2025 MSPA-first one: version 1 only.
+function state(
+  id: number,
+  name: string,
+  subsection: UsSectionSpec['subsection'],
+  layout: Parameters<typeof stateTable>[0],
+): UsSectionSpec {
+  return { id, name, versionField: 'Version', versions: v1(stateTable(layout)), subsection }
+}
+
+function mspaFirst(
+  id: number,
+  name: string,
+  subsection: UsSectionSpec['subsection'],
+  child: boolean,
+): UsSectionSpec {
+  return { id, name, versionField: 'MspaVersion', versions: v1(mspaFirstTable(child)), subsection }
+}
+
 /** Every US section by GPP section id (Sections/Section Information.md). */
 export const US_SECTIONS: readonly UsSectionSpec[] = [
   {
@@ -119,155 +138,37 @@ export const US_SECTIONS: readonly UsSectionSpec[] = [
     ]),
     subsection: 'gpc',
   },
-  {
-    id: 9,
-    name: 'usva',
-    versionField: 'Version',
-    versions: v1(stateTable({ notice: 'SharingNotice', sensitive: 8, child: 1, additional: false })),
-    subsection: null,
-  },
-  {
-    id: 10,
-    name: 'usco',
-    versionField: 'Version',
-    versions: v1(stateTable({ notice: 'SharingNotice', sensitive: 7, child: 1, additional: false })),
-    subsection: 'gpc',
-  },
-  {
-    id: 11,
-    name: 'usut',
-    versionField: 'Version',
-    versions: v1(
-      stateTable({
-        notice: 'SharingNotice',
-        sensitiveNotice: 'SensitiveDataProcessingOptOutNotice',
-        sensitive: 8,
-        child: 1,
-        additional: false,
-      }),
-    ),
-    subsection: null,
-  },
-  {
-    id: 12,
-    name: 'usct',
-    versionField: 'Version',
-    versions: v1(stateTable({ notice: 'SharingNotice', sensitive: 8, child: 3, additional: false })),
-    subsection: 'gpc',
-  },
-  {
-    id: 13,
-    name: 'usfl',
-    versionField: 'Version',
-    versions: v1(stateTable({ notice: 'ProcessingNotice', sensitive: 8, child: 3, additional: true })),
-    subsection: null,
-  },
-  {
-    id: 14,
-    name: 'usmt',
-    versionField: 'Version',
-    versions: v1(stateTable({ notice: 'SharingNotice', sensitive: 8, child: 3, additional: true })),
-    subsection: 'gpc',
-  },
-  {
-    id: 15,
-    name: 'usor',
-    versionField: 'Version',
-    versions: v1(stateTable({ notice: 'ProcessingNotice', sensitive: 11, child: 3, additional: true })),
-    subsection: 'gpc',
-  },
-  {
-    id: 16,
-    name: 'ustx',
-    versionField: 'Version',
-    versions: v1(stateTable({ notice: 'ProcessingNotice', sensitive: 8, child: 1, additional: true })),
-    subsection: 'gpc',
-  },
-  {
-    id: 17,
-    name: 'usde',
-    versionField: 'Version',
-    versions: v1(stateTable({ notice: 'ProcessingNotice', sensitive: 9, child: 5, additional: true })),
-    subsection: 'gpc',
-  },
-  {
-    id: 18,
-    name: 'usia',
-    versionField: 'Version',
-    versions: v1(
-      stateTable({
-        notice: 'ProcessingNotice',
-        sensitiveNotice: 'SensitiveDataOptOutNotice',
-        sensitive: 8,
-        child: 1,
-        additional: false,
-      }),
-    ),
-    subsection: 'gpc',
-  },
-  {
-    id: 19,
-    name: 'usne',
-    versionField: 'Version',
-    versions: v1(stateTable({ notice: 'ProcessingNotice', sensitive: 8, child: 1, additional: true })),
-    subsection: 'gpc',
-  },
-  {
-    id: 20,
-    name: 'usnh',
-    versionField: 'Version',
-    versions: v1(stateTable({ notice: 'ProcessingNotice', sensitive: 8, child: 3, additional: true })),
-    subsection: 'gpc',
-  },
-  {
-    id: 21,
-    name: 'usnj',
-    versionField: 'Version',
-    versions: v1(stateTable({ notice: 'ProcessingNotice', sensitive: 10, child: 5, additional: true })),
-    subsection: 'gpc',
-  },
-  {
-    id: 22,
-    name: 'ustn',
-    versionField: 'Version',
-    versions: v1(stateTable({ notice: 'ProcessingNotice', sensitive: 8, child: 1, additional: true })),
-    subsection: 'gpc',
-  },
-  {
-    id: 23,
-    name: 'usmn',
-    versionField: 'Version',
-    versions: v1(stateTable({ notice: 'ProcessingNotice', sensitive: 8, child: 1, additional: true })),
-    subsection: 'gpc',
-  },
-  {
-    id: 24,
-    name: 'usmd',
-    versionField: 'MspaVersion',
-    versions: v1(mspaFirstTable(false)),
-    subsection: 'gpc',
-  },
-  {
-    id: 25,
-    name: 'usin',
-    versionField: 'MspaVersion',
-    versions: v1(mspaFirstTable(true)),
-    subsection: 'sensitive',
-  },
-  {
-    id: 26,
-    name: 'usky',
-    versionField: 'MspaVersion',
-    versions: v1(mspaFirstTable(true)),
-    subsection: 'sensitive',
-  },
-  {
-    id: 27,
-    name: 'usri',
-    versionField: 'MspaVersion',
-    versions: v1(mspaFirstTable(true)),
-    subsection: 'sensitive',
-  },
+  state(9, 'usva', null, { notice: 'SharingNotice', sensitive: 8, child: 1, additional: false }),
+  state(10, 'usco', 'gpc', { notice: 'SharingNotice', sensitive: 7, child: 1, additional: false }),
+  state(11, 'usut', null, {
+    notice: 'SharingNotice',
+    sensitiveNotice: 'SensitiveDataProcessingOptOutNotice',
+    sensitive: 8,
+    child: 1,
+    additional: false,
+  }),
+  state(12, 'usct', 'gpc', { notice: 'SharingNotice', sensitive: 8, child: 3, additional: false }),
+  state(13, 'usfl', null, { notice: 'ProcessingNotice', sensitive: 8, child: 3, additional: true }),
+  state(14, 'usmt', 'gpc', { notice: 'SharingNotice', sensitive: 8, child: 3, additional: true }),
+  state(15, 'usor', 'gpc', { notice: 'ProcessingNotice', sensitive: 11, child: 3, additional: true }),
+  state(16, 'ustx', 'gpc', { notice: 'ProcessingNotice', sensitive: 8, child: 1, additional: true }),
+  state(17, 'usde', 'gpc', { notice: 'ProcessingNotice', sensitive: 9, child: 5, additional: true }),
+  state(18, 'usia', 'gpc', {
+    notice: 'ProcessingNotice',
+    sensitiveNotice: 'SensitiveDataOptOutNotice',
+    sensitive: 8,
+    child: 1,
+    additional: false,
+  }),
+  state(19, 'usne', 'gpc', { notice: 'ProcessingNotice', sensitive: 8, child: 1, additional: true }),
+  state(20, 'usnh', 'gpc', { notice: 'ProcessingNotice', sensitive: 8, child: 3, additional: true }),
+  state(21, 'usnj', 'gpc', { notice: 'ProcessingNotice', sensitive: 10, child: 5, additional: true }),
+  state(22, 'ustn', 'gpc', { notice: 'ProcessingNotice', sensitive: 8, child: 1, additional: true }),
+  state(23, 'usmn', 'gpc', { notice: 'ProcessingNotice', sensitive: 8, child: 1, additional: true }),
+  mspaFirst(24, 'usmd', 'gpc', false),
+  mspaFirst(25, 'usin', 'sensitive', true),
+  mspaFirst(26, 'usky', 'sensitive', true),
+  mspaFirst(27, 'usri', 'sensitive', true),
 ]
 
 /** Output keys of one section version: version field, core fields, then the sub-section's field. */
