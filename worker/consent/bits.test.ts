@@ -4,11 +4,14 @@
  * numbers are exact. The readers' own contract is bits.contract.test.ts; range lists,
  * bits-ranges.test.ts.
  */
+/// <reference types="vite/client" />
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import consentDocs from '../../docs/consent.md?raw'
 import { BIT_SOURCES } from '../../test/support/consent/bit-sources'
 import { int, toBase64Url } from '../../test/support/consent/bit-strings'
 import {
+  DECODE_REASONS,
   decodeBase64Url,
   fibonacciNumbers,
   isoFromDeciseconds,
@@ -97,5 +100,13 @@ describe('fibonacciNumbers', () => {
     const all = fibonacciNumbers(76)
     for (let i = 2; i < all.length; i++) expect(all[i]).toBe(all[i - 1]! + all[i - 2]!)
     expect(Number.isSafeInteger(all[75])).toBe(true)
+  })
+})
+
+describe('decode failure reasons', () => {
+  it('are each described in docs/consent.md "Decode failures", in the order bits.ts lists them', () => {
+    const section = consentDocs.split('### Decode failures')[1]?.split('\n#')[0] ?? ''
+    const rows = [...section.matchAll(/^\| `(\w+)` \| \S/gm)].map((m) => m[1])
+    expect(rows).toEqual([...DECODE_REASONS])
   })
 })

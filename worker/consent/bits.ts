@@ -18,30 +18,33 @@ export const DEFAULT_MAX_LENGTH = 8192
 
 /**
  * Why a consent string did not decode: the closed list every decoder draws from (the compiler
- * rejects any other), described one by one in docs/consent.md "Decode failures".
+ * rejects any other), in the order docs/consent.md "Decode failures" describes them.
  */
-export type DecodeReason =
-  | 'bad_type'
-  | 'empty'
-  | 'too_long'
-  | 'bad_base64'
-  | 'bad_length'
-  | 'bad_version'
-  | 'bad_value'
-  | 'truncated'
-  | 'out_of_range'
-  | 'bad_range'
-  | 'bad_fibonacci'
-  | 'bad_padding'
-  | 'too_many_segments'
-  | 'duplicate_segment'
-  | 'unknown_segment'
-  | 'unexpected_segment'
-  | 'unknown_subsection'
-  | 'duplicate_subsection'
-  | 'too_many_sections'
-  | 'section_count_mismatch'
-  | 'bad_table'
+export const DECODE_REASONS = [
+  'bad_type',
+  'empty',
+  'too_long',
+  'bad_base64',
+  'bad_length',
+  'bad_version',
+  'bad_value',
+  'truncated',
+  'out_of_range',
+  'bad_range',
+  'bad_fibonacci',
+  'bad_padding',
+  'too_many_segments',
+  'duplicate_segment',
+  'unknown_segment',
+  'unexpected_segment',
+  'unknown_subsection',
+  'duplicate_subsection',
+  'too_many_sections',
+  'section_count_mismatch',
+  'bad_table',
+] as const
+
+export type DecodeReason = (typeof DECODE_REASONS)[number]
 
 /** The failure side of a `DecodeResult`. */
 export type DecodeFailure = { ok: false; error: DecodeError }
