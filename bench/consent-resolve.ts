@@ -8,7 +8,7 @@
  */
 import { TCString } from '@iabtechlabtcf/core'
 import { consentInputFromRequest, resolveConsent } from '../worker/consent/signals'
-import * as F from '../worker/consent/tcf/fixtures'
+import * as F from '../test/support/consent/tcf-fixtures'
 import { bundledRules } from '../worker/rules'
 
 // A realistic TC string: all ten purposes, ~1,000 of 1,400 vendors consented (bitfield), a

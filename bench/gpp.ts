@@ -20,7 +20,7 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import type { GppModel as GppModelType } from '@iabgpp/cmpapi'
 import type { decodeGppString as DecodeGpp } from '../worker/consent/gpp'
-import { bitsToBase64, fibBits, intBits } from '../test/consent/gpp-helpers'
+import { fibonacciCode, int, toBase64Url } from '../test/support/consent/bit-strings'
 import { bundleSource } from './lib/bundle'
 
 const outdir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-gpp-'))
@@ -50,18 +50,18 @@ const TYPICAL: Record<string, string> = {
 
 // tcfcav1 core fields before the vendor lists: Version 1, dates, ids, language "EN", bitfields.
 const TCFCA_CORE =
-  intBits(1, 6) +
-  intBits(17_000_000_000, 36).repeat(2) +
-  intBits(50, 12) +
-  intBits(1, 12) +
-  intBits(1, 6) +
-  intBits(4, 6) +
-  intBits(13, 6) +
-  intBits(100, 12) +
-  intBits(2, 6) +
+  int(1, 6) +
+  int(17_000_000_000, 36).repeat(2) +
+  int(50, 12) +
+  int(1, 12) +
+  int(1, 6) +
+  int(4, 6) +
+  int(13, 6) +
+  int(100, 12) +
+  int(2, 6) +
   '0' +
   '0'.repeat(12 + 24 + 24)
-const EMPTY_OPTIMIZED_RANGE = intBits(0, 16) + '0'
+const EMPTY_OPTIMIZED_RANGE = int(0, 16) + '0'
 
 function pad(s: string, length: number): string {
   return s + 'A'.repeat(Math.max(0, length - s.length))
@@ -69,13 +69,13 @@ function pad(s: string, length: number): string {
 
 // 1. A header whose one range claims sections 1..2^30, padded to 4 KB.
 const hostileHeader = pad(
-  `${bitsToBase64(`000011000001${intBits(1, 12)}1${fibBits(1)}${fibBits(2 ** 30 - 1)}`, 8)}~`,
+  `${toBase64Url(`000011000001${int(1, 12)}1${fibonacciCode(1)}${fibonacciCode(2 ** 30 - 1)}`, 8)}~`,
   4096,
 )
 
 // 2. A valid 4 KB tcfcav1 whose VendorExpressConsent bitfield alternates: 12,000 separate ranges.
-const alternating = bitsToBase64(
-  TCFCA_CORE + intBits(24_000, 16) + '0' + '10'.repeat(12_000) + EMPTY_OPTIMIZED_RANGE + intBits(0, 12),
+const alternating = toBase64Url(
+  TCFCA_CORE + int(24_000, 16) + '0' + '10'.repeat(12_000) + EMPTY_OPTIMIZED_RANGE + int(0, 12),
   8,
 )
 const hostileBitfield = `DBABDA~${alternating}`
@@ -83,17 +83,10 @@ const hostileBitfield = `DBABDA~${alternating}`
 // 3. A 4 KB tcfcav1 whose PubRestrictions hold ~380 entries, each the Fibonacci range 1..65535:
 // 25 million ids if expanded, ~380 ranges here.
 const entry =
-  intBits(1, 6) +
-  intBits(0, 2) +
-  intBits(65_535, 16) +
-  '1' +
-  intBits(1, 12) +
-  '1' +
-  fibBits(1) +
-  fibBits(65_534)
+  int(1, 6) + int(0, 2) + int(65_535, 16) + '1' + int(1, 12) + '1' + fibonacciCode(1) + fibonacciCode(65_534)
 const entries = Math.floor((24_300 - TCFCA_CORE.length - 34 - 12) / entry.length)
-const hostileRestrictions = `DBABDA~${bitsToBase64(
-  TCFCA_CORE + EMPTY_OPTIMIZED_RANGE + EMPTY_OPTIMIZED_RANGE + intBits(entries, 12) + entry.repeat(entries),
+const hostileRestrictions = `DBABDA~${toBase64Url(
+  TCFCA_CORE + EMPTY_OPTIMIZED_RANGE + EMPTY_OPTIMIZED_RANGE + int(entries, 12) + entry.repeat(entries),
   8,
 )}`
 

@@ -11,7 +11,7 @@
  */
 import { type GVL, Segment, SegmentEncoder, TCModel, TCString } from '@iabtechlabtcf/core'
 import { decodeTcString } from '../worker/consent/tcf'
-import * as F from '../worker/consent/tcf/fixtures'
+import * as F from '../test/support/consent/tcf-fixtures'
 
 // A deterministic pseudo-random source, so every run measures the same strings.
 let seed = 20261123

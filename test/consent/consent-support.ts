@@ -3,7 +3,7 @@
  * fixtures (stamped relative to the real clock, so they never expire under the tests), GPP strings
  * checked against the decoder, and requests located with the development override headers.
  */
-import { coreBits, tcString, vendorBitfield, vendorsSegment } from '../../worker/consent/tcf/fixtures'
+import { coreBits, tcString, vendorBitfield, vendorsSegment } from '../support/consent/tcf-fixtures'
 
 /** A valid, service-specific TC string created `ageDays` ago, consenting to `purposes`. */
 export function tcCookie(purposes: number[], ageDays = 1): string {

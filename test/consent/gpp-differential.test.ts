@@ -12,16 +12,10 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { decodeGppString } from '../../worker/consent/gpp'
 import type { FieldTable, FieldType } from '../../worker/consent/gpp/fields'
-import { US_SECTIONS, type UsSectionSpec } from '../../worker/consent/gpp/us'
+import { US_SECTIONS, type UsSectionSpec } from '../../worker/consent/gpp/us-tables'
 import type { GppSectionFields } from '../../worker/consent/types'
-import {
-  bitsToBase64,
-  flagsToIds,
-  idsToFlags,
-  intBits,
-  libraryIdsToRanges,
-  libraryRangeEntries,
-} from './gpp-helpers'
+import { int, toBase64Url } from '../support/consent/bit-strings'
+import { flagsToIds, idsToFlags, libraryIdsToRanges, libraryRangeEntries } from './gpp-helpers'
 
 type Values = Record<string, number | number[]>
 
@@ -274,7 +268,7 @@ describe('GPP tcfcav1 decodes like the reference encoder wrote it', () => {
 describe('where the reference library departs from the GPP specification, the decoder follows the spec', () => {
   // usnat Version 1 core: 6 + 9 * 2 + 12 * 2 + 2 * 2 + 4 * 2 = 60 bits; SaleOptOut = 1 (opted out).
   const usnatV1Bits =
-    intBits(1, 6) +
+    int(1, 6) +
     '01'.repeat(6) +
     '01' +
     '10' +
@@ -289,7 +283,7 @@ describe('where the reference library departs from the GPP specification, the de
   it('chooses the usnat v1 layout from Version even when the padding is not the one the library expects', () => {
     // Padded to 72 bits (a multiple of 24, as TCF-style encoders pad), not 60 or 66: the library
     // picks the layout by length and reads this v1 body with the v2 layout.
-    const gpp = `DBABLA~${bitsToBase64(usnatV1Bits, 24)}`
+    const gpp = `DBABLA~${toBase64Url(usnatV1Bits, 24)}`
     const ours = decodeGppString(gpp)
     expect(ours.ok).toBe(true)
     const usnat = (ours.ok ? ours.value.sections.usnat : {}) as GppSectionFields
@@ -304,15 +298,15 @@ describe('where the reference library departs from the GPP specification, the de
   })
 
   it('decodes usnat v1 with both the 6-bit and the 8-bit padding the same', () => {
-    const six = decodeGppString(`DBABLA~${bitsToBase64(usnatV1Bits, 6)}`)
-    const eight = decodeGppString(`DBABLA~${bitsToBase64(usnatV1Bits, 8)}`)
+    const six = decodeGppString(`DBABLA~${toBase64Url(usnatV1Bits, 6)}`)
+    const eight = decodeGppString(`DBABLA~${toBase64Url(usnatV1Bits, 8)}`)
     expect(six.ok && eight.ok).toBe(true)
     expect(six).toEqual(eight)
   })
 
   it('rejects a usnat body labelled Version 2 that only carries the shorter v1 layout', () => {
-    const v2Label = intBits(2, 6) + usnatV1Bits.slice(6)
-    const gpp = `DBABLA~${bitsToBase64(v2Label, 8)}`
+    const v2Label = int(2, 6) + usnatV1Bits.slice(6)
+    const gpp = `DBABLA~${toBase64Url(v2Label, 8)}`
     const ours = decodeGppString(gpp)
     // Read with the v2 layout the fields misalign (MspaCoveredTransaction lands on 0) and run out.
     expect(ours.ok).toBe(false)
@@ -323,7 +317,7 @@ describe('where the reference library departs from the GPP specification, the de
 
   it('rejects 2-bit values of 3, which the spec leaves undefined, naming the field', () => {
     const bits = usnatV1Bits.slice(0, 18) + '11' + usnatV1Bits.slice(20) // SaleOptOut = 3
-    const gpp = `DBABLA~${bitsToBase64(bits, 8)}`
+    const gpp = `DBABLA~${toBase64Url(bits, 8)}`
     const ours = decodeGppString(gpp)
     expect(ours).toMatchObject({ ok: false, error: { reason: 'out_of_range', field: 'usnat.SaleOptOut' } })
     // The library accepts the undefined value as is.

@@ -8,14 +8,14 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { BASE64URL as ALPHABET } from '../../worker/consent/bits'
 import { decodeGppString, GPP_SECTIONS, MAX_GPP_SECTIONS } from '../../worker/consent/gpp'
 import type { FieldTable } from '../../worker/consent/gpp/fields'
-import { US_SECTIONS } from '../../worker/consent/gpp/us'
+import { US_SECTIONS } from '../../worker/consent/gpp/us-tables'
 import type { DecodeResult, GppSectionFields, GppString } from '../../worker/consent/types'
-import { bitsToBase64, fibBits, intBits } from './gpp-helpers'
+import { fibonacciCode, int, toBase64Url } from '../support/consent/bit-strings'
 import vectors from './gpp-vectors.json'
 
-const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
 const NOISE = `${ALPHABET}~~~~....*= %\u00e9YN1`
 
 // mulberry32: small, seeded, good enough to spread mutations.
@@ -69,15 +69,15 @@ function encodeUsCore(table: FieldTable, versionBits: string, fields: GppSection
   let bits = versionBits
   for (const [name, t] of table) {
     const v = fields[name]
-    if (t.type === 'int') bits += intBits(v as number, t.bits)
-    else if (t.type === 'intList') bits += (v as number[]).map((x) => intBits(x, t.bits)).join('')
+    if (t.type === 'int') bits += int(v as number, t.bits)
+    else if (t.type === 'intList') bits += (v as number[]).map((x) => int(x, t.bits)).join('')
     else throw new Error(`unexpected type ${t.type}`)
   }
   return bits
 }
 
 function sextets(segment: string): string {
-  return [...segment].map((c) => intBits(ALPHABET.indexOf(c), 6)).join('')
+  return [...segment].map((c) => int(ALPHABET.indexOf(c), 6)).join('')
 }
 
 // The decoded bits must be the re-encoded fields followed only by zeros.
@@ -114,14 +114,14 @@ function checkValid(input: string, value: GppString): void {
     const version = fields[spec.versionField] as number
     const table = spec.versions[version] as FieldTable
     const [core, sub] = body.split('.')
-    expectSameBits(core as string, encodeUsCore(table, intBits(version, 6), fields), `${spec.name} core`)
+    expectSameBits(core as string, encodeUsCore(table, int(version, 6), fields), `${spec.name} core`)
     if (sub === undefined) {
       if (spec.subsection === 'gpc') expect(fields.Gpc).toBeNull()
       return
     }
     if (spec.subsection === 'gpc') expectSameBits(sub, `01${fields.Gpc ? '1' : '0'}`, `${spec.name} gpc`)
     else {
-      const sdp = (fields.SensitiveDataProcessing as number[]).map((x) => intBits(x, 2)).join('')
+      const sdp = (fields.SensitiveDataProcessing as number[]).map((x) => int(x, 2)).join('')
       expectSameBits(sub, sdp, `${spec.name} sensitive`)
     }
   })
@@ -163,10 +163,10 @@ describe('GPP decoder under fuzzing', () => {
 
   it('rejects or bounds structured hostile headers: huge NumEntries, long Fibonacci codes, wide ranges', () => {
     const entry = fc.oneof(
-      fc.integer({ min: 1, max: 2 ** 32 }).map((n) => `0${fibBits(n)}`),
+      fc.integer({ min: 1, max: 2 ** 32 }).map((n) => `0${fibonacciCode(n)}`),
       fc
         .tuple(fc.integer({ min: 1, max: 100 }), fc.integer({ min: 1, max: 2 ** 40 }))
-        .map(([a, b]) => `1${fibBits(a)}${fibBits(b)}`),
+        .map(([a, b]) => `1${fibonacciCode(a)}${fibonacciCode(b)}`),
     )
     fc.assert(
       fc.property(
@@ -176,7 +176,7 @@ describe('GPP decoder under fuzzing', () => {
         (claimed, entries, bodies) => {
           // Half the time NumEntries tells the truth, so the ranges themselves are exercised.
           const numEntries = claimed ?? entries.length
-          const header = bitsToBase64(`000011000001${intBits(numEntries, 12)}${entries.join('')}`, 8)
+          const header = toBase64Url(`000011000001${int(numEntries, 12)}${entries.join('')}`, 8)
           const input = [header, ...bodies].join('~')
           const result = run(input)
           if (result.ok) {

@@ -8,7 +8,8 @@
 import { describe, expect, it } from 'vitest'
 import { decodeGppString } from '../../worker/consent/gpp'
 import { TCFCA_BUILT_BY_LITERAL } from '../../worker/consent/gpp/tcfca'
-import { coreFieldNames, layoutsWithoutLiteral, US_SECTIONS } from '../../worker/consent/gpp/us'
+import { layoutsWithoutLiteral } from '../../worker/consent/gpp/us'
+import { coreFieldNames, US_SECTIONS } from '../../worker/consent/gpp/us-tables'
 
 describe('GPP section objects', () => {
   it('builds every US layout and tcfcav1 with an object literal written for its exact keys', () => {

@@ -1,35 +1,24 @@
 /**
- * The shared bit-level primitives behave as the IAB specs define them: base64url is strict and
- * capped, integers are exact up to 48 bits, reads past the end never throw, and range lists stay
- * merged ranges whatever their entries claim.
+ * The primitives the consent-string decoders share behave as the specs define them: base64url is
+ * strict and capped, datetimes read through any reader and format as Date does, and the Fibonacci
+ * numbers are exact. The readers' own contract is bits.contract.test.ts; range lists,
+ * bits-ranges.test.ts.
  */
+/// <reference types="vite/client" />
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { BitReader, decodeBase64Url, isoFromDeciseconds, isoFromEpochMs, readRangeList } from './bits'
-
-/** A reader over a string of '0'/'1' characters (test helper). */
-function bitsOf(bits: string): BitReader {
-  const bytes = new Uint8Array(Math.ceil(bits.length / 8))
-  for (let i = 0; i < bits.length; i++) if (bits[i] === '1') bytes[i >> 3]! |= 0x80 >> (i & 7)
-  return new BitReader(bytes, bits.length)
-}
-const int = (v: number, n: number) => v.toString(2).padStart(n, '0')
-
-/** Fibonacci code as GPP's reference encoder writes it. */
-function fibCode(value: number): string {
-  const fib = [1, 2]
-  while (fib[fib.length - 1]! + fib[fib.length - 2]! <= value)
-    fib.push(fib[fib.length - 1]! + fib[fib.length - 2]!)
-  let bits = ''
-  let rest = value
-  for (let i = fib.length - 1; i >= 0; i--) {
-    if (rest >= fib[i]!) {
-      bits = '1' + bits
-      rest -= fib[i]!
-    } else bits = '0' + bits
-  }
-  return bits.replace(/0+$/, '') + '1'
-}
+import consentDocs from '../../docs/consent.md?raw'
+import { BIT_SOURCES } from '../../test/support/consent/bit-sources'
+import { int, toBase64Url } from '../../test/support/consent/bit-strings'
+import {
+  DECODE_REASONS,
+  decodeBase64Url,
+  fibonacciNumbers,
+  isoFromDeciseconds,
+  isoFromEpochMs,
+  readDatetime,
+  readIsoDatetime,
+} from './bits'
 
 describe('decodeBase64Url', () => {
   it('decodes base64url into bytes and keeps the exact bit length', () => {
@@ -67,78 +56,13 @@ describe('decodeBase64Url', () => {
   })
 })
 
-describe('BitReader', () => {
-  it('reads integers up to 48 bits exactly', () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: 48 }),
-        fc.nat(),
-        fc.integer({ min: 0, max: 7 }),
-        (n, seed, lead) => {
-          const value = (seed % 2 ** Math.min(n, 31)) * (n > 31 ? 2 ** (n - 31) : 1)
-          const r = bitsOf('1'.repeat(lead) + int(value, n))
-          r.readInt(lead)
-          expect(r.readInt(n)).toBe(value)
-          expect(r.overrun).toBe(false)
-        },
-      ),
-    )
-    expect(bitsOf('1'.repeat(48)).readInt(48)).toBe(2 ** 48 - 1)
-  })
-
-  it('returns zero and flags overrun instead of reading past the end', () => {
-    const r = bitsOf('101')
-    expect(r.readInt(4)).toBe(0)
-    expect(r.overrun).toBe(true)
-    expect(r.pos).toBe(0)
-  })
-
-  it('reads bitfields as sorted 1-based ids and as merged ranges', () => {
-    expect(bitsOf('110100000001').readBitfield(12)).toEqual([1, 2, 4, 12])
-    const bits = '0'.repeat(16) + '111' + '0'.repeat(20) + '1' + '0'.repeat(8) + '11'
-    expect(bitsOf(bits).readBitfieldRanges(bits.length)).toEqual([
-      [17, 19],
-      [40, 40],
-      [49, 50],
-    ])
-  })
-
-  it('finds the same runs as a bit-by-bit scan, at any offset and length', () => {
-    fc.assert(
-      fc.property(
-        fc.uint8Array({ maxLength: 40 }),
-        fc.nat(),
-        fc.nat(),
-        fc.integer({ min: 1, max: 9 }),
-        (data, a, b, firstId) => {
-          const bits = Array.from(data, (byte) => byte.toString(2).padStart(8, '0')).join('')
-          const start = bits.length ? a % bits.length : 0
-          const n = bits.length ? b % (bits.length - start + 1) : 0
-          const expected: Array<[number, number]> = []
-          for (let i = 0; i < n; i++) {
-            if (bits[start + i] !== '1') continue
-            const last = expected[expected.length - 1]
-            if (last && last[1] === firstId + i - 1) last[1] = firstId + i
-            else expected.push([firstId + i, firstId + i])
-          }
-          const r = new BitReader(data)
-          r.skip(start)
-          expect(r.readBitfieldRanges(n, firstId)).toEqual(expected)
-          expect(r.pos).toBe(start + n)
-        },
-      ),
-      { numRuns: 2000 },
-    )
-  })
-
-  it('reads 6-bit letters and rejects values past Z', () => {
-    expect(bitsOf(int(4, 6) + int(13, 6)).readString6(2)).toBe('EN')
-    expect(bitsOf(int(26, 6) + int(0, 6)).readString6(2)).toBeNull()
-  })
-
-  it('reads 36-bit deciseconds as an ISO datetime', () => {
+describe('datetimes', () => {
+  it.each(BIT_SOURCES)('reads 36-bit deciseconds as milliseconds and as ISO 8601 through $name', (kind) => {
     const ds = Date.UTC(2025, 5, 3) / 100
-    expect(bitsOf(int(ds, 36)).readDatetime()).toBe('2025-06-03T00:00:00.000Z')
+    const r = kind.of(toBase64Url(int(ds, 36).repeat(2)))
+    expect(readDatetime(r)).toBe(Date.UTC(2025, 5, 3))
+    expect(readIsoDatetime(r)).toBe('2025-06-03T00:00:00.000Z')
+    expect(r.pos).toBe(72)
   })
 
   it('formats every 36-bit decisecond count as Date does', () => {
@@ -168,83 +92,21 @@ describe('BitReader', () => {
       expect(isoFromEpochMs(t)).toBe(new Date(t).toISOString())
     }
   })
+})
 
-  it('reads Fibonacci integers as GPP encodes them', () => {
-    fc.assert(
-      fc.property(fc.integer({ min: 1, max: 1_000_000 }), (v) => {
-        const r = bitsOf(fibCode(v) + '0101')
-        expect(r.readFibonacci()).toBe(v)
-        expect(r.remaining).toBe(4)
-      }),
-    )
-    expect(bitsOf('0011').readFibonacci()).toBe(3)
-    expect(bitsOf('01010').readFibonacci()).toBe(-1)
-  })
-
-  it('never throws on arbitrary bytes and reads', () => {
-    fc.assert(
-      fc.property(
-        fc.uint8Array({ maxLength: 16 }),
-        fc.array(fc.integer({ min: -2, max: 60 })),
-        (data, ops) => {
-          const r = new BitReader(data)
-          for (const n of ops) {
-            r.readInt(n)
-            r.readBitfield(Math.max(0, n))
-            r.readFibonacci()
-            r.readString6(Math.max(0, n) % 4)
-          }
-          expect(r.pos).toBeLessThanOrEqual(r.bitLength)
-        },
-      ),
-    )
+describe('fibonacciNumbers', () => {
+  it('lists F(2), F(3), ... exactly, as far as they stay safe integers', () => {
+    expect(fibonacciNumbers(8)).toEqual([1, 2, 3, 5, 8, 13, 21, 34])
+    const all = fibonacciNumbers(76)
+    for (let i = 2; i < all.length; i++) expect(all[i]).toBe(all[i - 1]! + all[i - 2]!)
+    expect(Number.isSafeInteger(all[75])).toBe(true)
   })
 })
 
-describe('range lists', () => {
-  const entry = (start: number, end?: number) =>
-    end === undefined ? '0' + int(start, 16) : '1' + int(start, 16) + int(end, 16)
-
-  it('reads int range lists into merged ranges', () => {
-    const r = bitsOf(int(3, 12) + entry(10, 12) + entry(1) + entry(2, 4))
-    expect(readRangeList(r, { field: 'VendorConsents', maxId: 20 })).toEqual({
-      ok: true,
-      value: [
-        [1, 4],
-        [10, 12],
-      ],
-    })
-  })
-
-  it('names the field when a range ends before it starts or beyond the maximum id', () => {
-    const backwards = readRangeList(bitsOf(int(1, 12) + entry(9, 3)), {
-      field: 'VendorConsents',
-      names: { end: 'EndVendorId' },
-    })
-    expect(backwards.ok ? null : backwards.error).toMatchObject({
-      reason: 'bad_range',
-      field: 'VendorConsents.EndVendorId',
-    })
-    const tooHigh = readRangeList(bitsOf(int(1, 12) + entry(3, 90)), { field: 'V', maxId: 50 })
-    expect(tooHigh.ok ? null : tooHigh.error).toMatchObject({ reason: 'out_of_range', field: 'V.EndId' })
-  })
-
-  it('rejects a NumEntries the remaining bits cannot hold before reading entries', () => {
-    const r = readRangeList(bitsOf(int(4095, 12) + entry(1)), { field: 'V' })
-    expect(r.ok ? null : r.error).toMatchObject({ reason: 'truncated', field: 'V.NumEntries' })
-  })
-
-  it('reads Fibonacci range lists as offsets from the previous id', () => {
-    // GPP header example: sections 2 and 6 -> offsets 2, 4.
-    const r = bitsOf(int(2, 12) + '0' + fibCode(2) + '0' + fibCode(4))
-    expect(readRangeList(r, { field: 'SectionIds', encoding: 'fibonacci' })).toEqual({
-      ok: true,
-      value: [
-        [2, 2],
-        [6, 6],
-      ],
-    })
-    const range = bitsOf(int(1, 12) + '1' + fibCode(3) + fibCode(2))
-    expect(readRangeList(range, { field: 'S', encoding: 'fibonacci' })).toEqual({ ok: true, value: [[3, 5]] })
+describe('decode failure reasons', () => {
+  it('are each described in docs/consent.md "Decode failures", in the order bits.ts lists them', () => {
+    const section = consentDocs.split('### Decode failures')[1]?.split('\n#')[0] ?? ''
+    const rows = [...section.matchAll(/^\| `(\w+)` \| \S/gm)].map((m) => m[1])
+    expect(rows).toEqual([...DECODE_REASONS])
   })
 })

@@ -22,14 +22,8 @@ export class IdRanges implements Iterable<[number, number]> {
   /**
    * `start0, end0, start1, end1, ...`, ascending; `end_i + 1 < start_(i+1)`.
    *
-   * A plain array of small integers up to `LARGE_SET` ranges, a Uint32Array above. Measured in
-   * Node 20 (V8): a typed array costs 30-45 ns to create even when tiny, and 200-500 ns once it
-   * is over 64 bytes (8 ranges), because its storage then lives outside the V8 heap; that is
-   * more than the 4-7 ns per `[start, end]` pair it replaces for every set under about 150
-   * ranges, i.e. most of them, while copying a slice of an array of small integers costs about
-   * 20 ns plus 0.1-0.5 ns per bound. But an array over 128 KB (16,384 bounds) goes to V8's large
-   * object space: slicing 24,000 bounds (the 12,000-range hostile string) took 210 µs instead
-   * of 10, where a Uint32Array takes 12.
+   * A plain array of small integers up to `LARGE_SET` ranges, a Uint32Array above.
+   * JIT: docs/performance.md "Engine notes", "Set storage by size".
    */
   readonly bounds: ArrayLike<number>
 
@@ -165,18 +159,15 @@ function isId(v: unknown): v is number {
   return Number.isInteger(v) && (v as number) >= 0 && (v as number) <= MAX_ID
 }
 
-// Up to this many ranges a copying loop beats `slice`, a builtin call (A/B in a decoder loop: a
-// 4-vendor TC string decoded about 10% faster).
+// Up to this many ranges a copying loop, above `LARGE_SET` a Uint32Array, between them `slice`.
+// JIT: docs/performance.md "Engine notes", "Set storage by size".
 const SMALL_SET = 8
-// Above this many ranges bounds go to a Uint32Array (see `bounds`): from here on its fixed cost
-// is lost in the copy, and it stays out of V8's large object space however many there are.
 const LARGE_SET = 1024
 
 /** `source[0 .. length)`, in the storage that is cheapest for its size (see `IdRanges.bounds`). */
 function copied(source: readonly number[], length: number): ArrayLike<number> {
   if (length > 2 * LARGE_SET) {
-    // Slice by slice, each small enough for the young generation and copied natively: an element
-    // loop would run interpreted on a cold first call (0.8 ms for the 12,000-range string).
+    // Slice by slice. JIT: docs/performance.md "Engine notes", "Set storage by size".
     const out = new Uint32Array(length)
     for (let at = 0; at < length; at += 2 * LARGE_SET) {
       out.set(source.slice(at, Math.min(at + 2 * LARGE_SET, length)), at)
@@ -189,7 +180,7 @@ function copied(source: readonly number[], length: number): ArrayLike<number> {
   return out
 }
 
-/** An array of `length` zeros that V8 keeps as packed small integers, so `slice` is one copy. */
+/** An array of `length` zeros kept as packed small integers, so `slice` is one copy. */
 function smallIntegers(length: number): number[] {
   const out: number[] = []
   for (let i = 0; i < length; i++) out.push(0)
@@ -199,10 +190,9 @@ function smallIntegers(length: number): number[] {
 /**
  * Where decoders write a set's bounds while reading it, before `IdRanges.ofSorted` copies them
  * out: sized once for the most ranges 16-bit ids allow (32,768, an alternating 65,535-bit
- * BitField) plus one slot that a branch-free scan may write past the last bound. Growing it on
- * demand would put a never-taken branch in the scan loops (see `tcf/words.ts`); writing past its
- * end would make V8 store it as a dictionary. One per isolate: decoding is synchronous, and each
- * reader copies its set out before the next one writes here.
+ * BitField) plus one slot that a branch-free scan may write past the last bound, never grown.
+ * One per isolate: decoding is synchronous, and each reader copies its set out before the next
+ * one writes here. JIT: docs/performance.md "Engine notes", "Scratch arrays sized once".
  */
 export const BOUNDS_SCRATCH: number[] = smallIntegers(2 * 32_768 + 2)
 
@@ -214,11 +204,5 @@ function scratch(length: number): number[] {
   return SCRATCH
 }
 
-// Build a few large sets at load, often enough for V8 to keep type feedback for them. Typical
-// strings only make small sets, so optimised decoder code compiled on them (with `ofSorted` and
-// `copied` inlined) knows neither the Uint32Array construction (no feedback: "insufficient type
-// feedback for construct") nor a set whose `bounds` is a Uint32Array (`bounds` had only ever
-// held arrays: a field type generalisation, "wrong map"). The first large set, from a hostile
-// string, then deoptimised the decoder and ran its next calls unoptimised: 0.8-5 ms each for the
-// 12,000-range GPP string instead of ~170 µs. Costs well under a millisecond once per isolate.
+// A few large sets built at load. JIT: docs/performance.md "Engine notes", "Large sets built at load".
 for (let i = 0; i < 32; i++) IdRanges.ofSorted(BOUNDS_SCRATCH, LARGE_SET + 1)

@@ -3,6 +3,7 @@
  * resolves to (docs/architecture.md "Consent model", docs/api.md "GET /v1/consent"). Types only, and the
  * `IdRanges` class they use.
  */
+import type { DecodeReason } from './bits'
 import type { IdRanges } from './ranges'
 
 /**
@@ -15,8 +16,8 @@ export { IdRanges } from './ranges'
 export type DecodeResult<T> = { ok: true; value: T } | { ok: false; error: DecodeError }
 
 export interface DecodeError {
-  /** Machine-readable reason, e.g. `too_long`, `bad_base64`, `bad_version`, `truncated`, `out_of_range`. */
-  reason: string
+  /** Machine-readable reason, one of a closed list (`DecodeReason` in `./bits`). */
+  reason: DecodeReason
   /** The field at fault, in the spec's naming (`Version`, `CmpId`, `VendorConsents.MaxVendorId`, ...). */
   field: string
   message: string

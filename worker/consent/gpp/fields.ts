@@ -6,8 +6,9 @@
  * builds its output object in one step (`builderFor`). Never throws; every failure names the
  * field as `<section>.<FieldName>`.
  */
-import { decodeBase64Url, decodeError } from '../bits'
-import type { DecodeError, GppRangeEntry, GppSectionFields, IdRanges } from '../types'
+import { decodeBase64Url, type DecodeFailure, decodeError, isFailure, readIsoDatetime } from '../bits'
+import { readFibonacciRanges } from '../bits-ranges'
+import type { GppRangeEntry, GppSectionFields, IdRanges } from '../types'
 import type { SegmentReader } from './reader'
 
 export type FieldType =
@@ -45,8 +46,6 @@ export const INT2_YES_NO: FieldType = intField(2, 1, 2)
 /** N-Bitfield(2, n) of 0 = not applicable, 1 = no consent / opted out, 2 = consent / did not opt out. */
 export const int2List = (count: number): FieldType => ({ type: 'intList', bits: 2, min: 0, max: 2, count })
 
-export type FieldError = { ok: false; error: DecodeError }
-
 /** One decoded field value. */
 export type FieldValue = GppSectionFields[string]
 
@@ -75,10 +74,7 @@ const GENERIC_BUILDERS = new WeakSet<Build>()
  * `candidates` that writes exactly those keys in that order, each from its own position; checked
  * here, when the module loads, by building from the positions themselves. A layout that no
  * candidate fits gets a generic builder (same object, built key by key, several times slower).
- *
- * Why literals: V8 allocates an object literal with its final shape in one step, while filling a
- * copied shape field by field goes through a megamorphic keyed store per field (the names change
- * on every store): that was a third of a US section's decode.
+ * Why literals: docs/performance.md "Engine notes", "Object literals".
  */
 export function builderFor(keys: readonly string[], candidates: readonly Build[]): Build {
   const positions = Array.from({ length: MAX_FIELDS }, (_, i) => i) as Values
@@ -111,7 +107,7 @@ export function buildSection(build: Build, count: number): GppSectionFields {
 }
 
 /** Drops the values a failed section had read (nothing of it is built) and returns `failure`. */
-export function discard(failure: FieldError): FieldError {
+export function discard(failure: DecodeFailure): DecodeFailure {
   VALUES.fill(null)
   return failure
 }
@@ -140,8 +136,7 @@ export interface CompiledTable {
 }
 
 // Row kinds. Int, Boolean and N-Bitfield are read inline by `readFields`, the rest by `readOther`;
-// both switch on these numbers rather than on the rows' type objects (six shapes: a megamorphic
-// property load per field).
+// both switch on these numbers. JIT: docs/performance.md "Engine notes", "Kind numbers, not row objects".
 const KIND_INT = 0
 const KIND_BOOL = 1
 const KIND_INT_LIST = 2
@@ -254,7 +249,7 @@ export function readFields(
   table: CompiledTable,
   values: Values,
   at: number,
-): FieldError | null {
+): DecodeFailure | null {
   const { fields, kinds, bits: widths, min: mins, max: maxes, counts } = table
   for (let i = 0; i < kinds.length; i++) {
     const kind = kinds[i] as number
@@ -305,17 +300,17 @@ function readOther(
   i: number,
   values: Values,
   at: number,
-): FieldError | null {
+): DecodeFailure | null {
   const field = table.fields[i] as string
   const size = table.bits[i] as number
   switch (table.kinds[i]) {
     case KIND_BITFIELD:
-      values[at + i] = r.readIdBitfield(size)
+      values[at + i] = r.readBitfield(size)
       break
     case KIND_BITFIELD_OF: {
       const row = table.lengthRows[i] as number
       const n = row >= 0 ? values[at + row] : 0
-      values[at + i] = r.readIdBitfield(typeof n === 'number' ? n : 0)
+      values[at + i] = r.readBitfield(typeof n === 'number' ? n : 0)
       break
     }
     case KIND_STRING: {
@@ -327,7 +322,7 @@ function readOther(
       break
     }
     case KIND_DATETIME:
-      values[at + i] = r.readDatetime()
+      values[at + i] = readIsoDatetime(r)
       break
     case KIND_OPTIMIZED_RANGE:
     case KIND_ARRAY_OF_RANGES: {
@@ -354,11 +349,11 @@ function readOther(
  * the Int(16) first, so that is the layout decoded here (docs/performance.md `## GPP decoder`).
  * Ids stay ranges and are bounded by MaxId.
  */
-export function readOptimizedRange(r: SegmentReader, field: string): IdRanges | FieldError {
+export function readOptimizedRange(r: SegmentReader, field: string): IdRanges | DecodeFailure {
   const maxId = r.readInt(16)
   const isRange = r.readBool()
   if (r.overrun) return truncated(field)
-  if (isRange) return r.readFibonacciRanges(field, maxId)
+  if (isRange) return readFibonacciRanges(r, field, maxId)
   const ranges = r.readBitfieldRanges(maxId)
   return r.overrun ? truncated(`${field}.Bitfield`) : ranges
 }
@@ -369,7 +364,7 @@ function readArrayOfRanges(
   keyBits: number,
   typeBits: number,
   field: string,
-): GppRangeEntry[] | FieldError {
+): GppRangeEntry[] | DecodeFailure {
   const count = r.readInt(12)
   if (r.overrun) return truncated(`${field}.NumEntries`)
   // Each entry needs Key, Type, MaxId and IsRange at least: reject counts the bits cannot hold.
@@ -394,13 +389,7 @@ function readArrayOfRanges(
   return entries
 }
 
-// Range readers return their value (an IdRanges or an array of entries) or the failure: only a
-// failure has `ok`.
-function isFailure(value: object): value is FieldError {
-  return (value as Partial<FieldError>).ok === false
-}
-
-function truncated(field: string): FieldError {
+function truncated(field: string): DecodeFailure {
   return decodeError('truncated', field, `${field} runs past the end of the segment`)
 }
 
@@ -411,7 +400,7 @@ function truncated(field: string): FieldError {
  * `DBABM`) and the IAB encoders' (zero bits up to a whole byte, then to a multiple of 6,
  * `DBABMA`); `checkPadding` accepts any run of zero bits after the last field.
  */
-export function segmentError(segment: string, field: string, maxLength: number): FieldError {
+export function segmentError(segment: string, field: string, maxLength: number): DecodeFailure {
   const decoded = decodeBase64Url(segment, { field, maxLength })
   return decoded.ok ? decodeError('bad_base64', field, `${field} could not be read as base64url`) : decoded
 }
@@ -428,7 +417,7 @@ export function segmentText(text: string, start: number, end: number): string {
  * different layout than the one decoded (e.g. a usnat v2 body labelled Version 1), so it is
  * rejected rather than half-read.
  */
-export function checkPadding(r: SegmentReader, field: string): FieldError | null {
+export function checkPadding(r: SegmentReader, field: string): DecodeFailure | null {
   return r.restIsZero()
     ? null
     : decodeError('bad_padding', field, `${field} has set bits after its last field`)

@@ -4,8 +4,9 @@
  * against the remaining bits, Fibonacci codes are capped at 48 bits, and every entry's ids are
  * checked against the id and count caps before they are added (a range 1..2^40 costs nothing).
  */
-import { decodeError, MAX_FIBONACCI_BITS } from '../bits'
-import type { DecodeError, DecodeResult } from '../types'
+import { type DecodeFailure, decodeError } from '../bits'
+import { fibonacciError } from '../bits-ranges'
+import type { DecodeResult } from '../types'
 import { checkPadding, segmentError } from './fields'
 import { SEGMENT, type SegmentReader } from './reader'
 
@@ -45,7 +46,7 @@ export function decodeGppHeaderIds(
   end: number,
   maxSections: number,
   maxLength: number,
-): number[] | { ok: false; error: DecodeError } {
+): number[] | DecodeFailure {
   const r = SEGMENT
   // A '.' ends a segment for `load`, but the header is one segment: it is a bad character here.
   if (r.load(text, 0, end) !== end) return segmentError(text.slice(0, end), 'header', maxLength)
@@ -72,11 +73,12 @@ const END = `${SECTIONS}.EndId`
 /**
  * "Range (Fibonacci)" read straight into the ordered list of section ids: NumEntries Int(12), then
  * per entry IsRange, a Fibonacci offset from the previous id to the start, and for a range a
- * Fibonacci length to its end. Unlike `readRangeList` (merged ranges) the header needs the ids in
- * order, so this checks every id against MAX_SECTION_ID and the running count against
- * `maxSections` before adding an entry's ids: a range 1..2^30 fails on its end, never expands.
+ * Fibonacci length to its end. Unlike `readFibonacciRanges` (`../bits-ranges`, merged ranges)
+ * the header needs the ids in order, so this checks every id against MAX_SECTION_ID and the
+ * running count against `maxSections` before adding an entry's ids: a range 1..2^30 fails on its
+ * end, never expands.
  */
-function readSectionIds(r: SegmentReader, maxSections: number): number[] | { ok: false; error: DecodeError } {
+function readSectionIds(r: SegmentReader, maxSections: number): number[] | DecodeFailure {
   const count = r.readInt(12)
   if (r.overrun) return decodeError('truncated', NUM_ENTRIES, `${NUM_ENTRIES} runs past the end`)
   // Each entry needs IsRange plus a Fibonacci code of at least 2 bits.
@@ -116,10 +118,4 @@ function readSectionIds(r: SegmentReader, maxSections: number): number[] | { ok:
     last = end
   }
   return ids
-}
-
-function fibonacciError(r: SegmentReader, field: string): { ok: false; error: DecodeError } {
-  return r.overrun
-    ? decodeError('truncated', field, `${field} runs past the end`)
-    : decodeError('bad_fibonacci', field, `${field} has no terminator within ${MAX_FIBONACCI_BITS} bits`)
 }

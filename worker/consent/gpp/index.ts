@@ -11,7 +11,8 @@ import type { DecodeResult, GppSectionFields, GppString, TcfString } from '../ty
 import { decodeUspString, uspFlag } from '../usp'
 import { decodeGppHeaderIds, GPP_VERSION } from './header'
 import { decodeTcfCaSection } from './tcfca'
-import { US_SECTIONS, usSectionDecoder } from './us'
+import { usSectionDecoder } from './us'
+import { US_SECTIONS } from './us-tables'
 
 /** Default cap on a GPP string in characters, checked before anything else (16 KB). */
 export const DEFAULT_GPP_MAX_LENGTH = 16_384

@@ -9,38 +9,18 @@
  * before it loads the next; nothing read from it outlives the call that read it, and bytes past
  * the loaded segment (an earlier segment's) are never part of a value.
  */
-import { isoFromDeciseconds, MAX_FIBONACCI_BITS } from '../bits'
+import { type FibonacciSource, fibonacciNumbers, MAX_FIBONACCI_BITS, SEXTET } from '../bits'
 import { BOUNDS_SCRATCH, IdRanges } from '../ranges'
-import type { DecodeError } from '../types'
 
-type Failure = { ok: false; error: DecodeError }
-
-// RFC 4648 section 5 alphabet, as `../bits` `decodeBase64Url`: every other code point is -1.
-const SEXTET = new Int8Array(128).fill(-1)
-for (let i = 0; i < 64; i++) {
-  SEXTET['ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.charCodeAt(i)] = i
-}
 const DOT = 46
 
 // Fibonacci numbers F(2).. (1, 2, 3, 5, ...) for the codes of up to 32 bits `readFibonacci`
-// decodes with Math.clz32: values below 2^30, so V8 keeps the array as small integers and every
-// sum of them stays one. From F(46) on they are not, and an array holding one stores them all as
-// doubles: sums read from it are then doubles too, and one of those stored into `BOUNDS_SCRATCH`
-// (`../ranges`) turned its elements into doubles for good, the first time a tcfcav1 string was
-// decoded. Every decoder's set-building code compiled before that then failed its map checks.
-const FIBONACCI: number[] = [1, 2]
-while (FIBONACCI.length < 32) {
-  FIBONACCI.push((FIBONACCI[FIBONACCI.length - 1] as number) + (FIBONACCI[FIBONACCI.length - 2] as number))
-}
+// decodes with Math.clz32, all below 2^30.
+// JIT: docs/performance.md "Engine notes", "Small integers in the Fibonacci table".
+const FIBONACCI = fibonacciNumbers(32)
 // All of them, enough for MAX_FIBONACCI_BITS-bit codes, for the longer codes (past 2^30 ids,
 // which every caller rejects).
-const LONG_FIBONACCI: number[] = [...FIBONACCI]
-while (LONG_FIBONACCI.length < MAX_FIBONACCI_BITS) {
-  LONG_FIBONACCI.push(
-    (LONG_FIBONACCI[LONG_FIBONACCI.length - 1] as number) +
-      (LONG_FIBONACCI[LONG_FIBONACCI.length - 2] as number),
-  )
-}
+const LONG_FIBONACCI = fibonacciNumbers(MAX_FIBONACCI_BITS)
 
 // Slack after a segment's last byte, so a 32-bit window read up to 64 bits past the segment's end
 // (the bitfield scan reads one window ahead) stays inside the buffer and needs no bounds checks.
@@ -51,7 +31,7 @@ const TAIL = 16
 // with a larger `maxLength`) gets its own, dropped when the next segment loads.
 const SCRATCH_CHARS = 16_384
 
-export class SegmentReader {
+export class SegmentReader implements FibonacciSource {
   bytes = new Uint8Array(Math.ceil((SCRATCH_CHARS * 6) / 8) + TAIL)
   readonly #scratch = this.bytes
   /** Bits in the loaded segment (6 per character). */
@@ -60,8 +40,6 @@ export class SegmentReader {
   pos = 0
   /** Set once any read needed more bits than remained. */
   overrun = false
-  #lastDeciseconds = -1
-  #lastIso = ''
 
   /**
    * Loads the segment that starts at `text[start]` and ends at the first '.' or at `end`: its
@@ -77,21 +55,21 @@ export class SegmentReader {
     this.pos = 0
     this.bitLength = 0
     this.overrun = false
-    this.#lastDeciseconds = -1
     // Four characters make three bytes; the first group with a '.' or a bad character ends the
     // fast loop, and the tail loop finds which it was.
     let i = start
     let j = 0
+    const S = SEXTET
     for (; i + 4 <= end; i += 4) {
       const c0 = text.charCodeAt(i)
       const c1 = text.charCodeAt(i + 1)
       const c2 = text.charCodeAt(i + 2)
       const c3 = text.charCodeAt(i + 3)
       if ((c0 | c1 | c2 | c3) > 127) break
-      const a = SEXTET[c0] as number
-      const b = SEXTET[c1] as number
-      const c = SEXTET[c2] as number
-      const d = SEXTET[c3] as number
+      const a = S[c0] as number
+      const b = S[c1] as number
+      const c = S[c2] as number
+      const d = S[c3] as number
       if ((a | b | c | d) < 0) break
       const v = (a << 18) | (b << 12) | (c << 6) | d
       bytes[j] = v >> 16
@@ -104,7 +82,7 @@ export class SegmentReader {
     for (; i < end; i++) {
       const code = text.charCodeAt(i)
       if (code === DOT) break
-      const v = code < 128 ? (SEXTET[code] as number) : -1
+      const v = code < 128 ? (S[code] as number) : -1
       if (v < 0) return -1
       acc = (acc << 6) | v
       accBits += 6
@@ -148,6 +126,11 @@ export class SegmentReader {
     const low = this.#word(this.pos + n - 24) >>> 8
     this.pos += n
     return high * 16_777_216 + low
+  }
+
+  /** `readInt` for 1 <= n <= 32 (the `BitSource` contract's 32-bit read). */
+  readBits(n: number): number {
+    return this.readInt(n)
   }
 
   /**
@@ -209,15 +192,8 @@ export class SegmentReader {
     return out
   }
 
-  /** 36-bit deciseconds since the Unix epoch as ISO 8601 (formatted once when repeated). */
-  readDatetime(): string {
-    const deciseconds = this.readInt(36)
-    // Created and LastUpdated are usually equal: format once per segment.
-    if (deciseconds !== this.#lastDeciseconds) {
-      this.#lastDeciseconds = deciseconds
-      this.#lastIso = isoFromDeciseconds(deciseconds)
-    }
-    return this.#lastIso
+  skip(n: number): void {
+    if (this.has(n)) this.pos += n
   }
 
   /**
@@ -273,14 +249,14 @@ export class SegmentReader {
   }
 
   /**
-   * Bitfield(n) as the 1-based ids whose bit is set (nothing read when fewer than `n` bits
-   * remain): the runs `#scanRuns` finds, listed id by id.
+   * Bitfield(n) as the ids whose bit is set, bit i standing for id `firstId + i` (nothing read
+   * when fewer than `n` bits remain): the runs `#scanRuns` finds, listed id by id.
    */
-  readIdBitfield(n: number): number[] {
+  readBitfield(n: number, firstId = 1): number[] {
     const ids: number[] = []
     if (!this.has(n)) return ids
     const bounds = boundsFor(n)
-    const count = this.#scanRuns(n, bounds)
+    const count = this.#scanRuns(n, firstId, bounds)
     for (let i = 0; i < count; i += 2) {
       const last = bounds[i + 1] as number
       for (let id = bounds[i] as number; id <= last; id++) ids.push(id)
@@ -289,32 +265,27 @@ export class SegmentReader {
   }
 
   /**
-   * Bitfield(n) as merged inclusive ranges of the set ids, bit i standing for id i + 1 (vendor
-   * bitfields, whose ids run into the tens of thousands).
+   * Bitfield(n) as merged inclusive ranges of the set ids, bit i standing for id `firstId + i`
+   * (vendor bitfields, whose ids run into the tens of thousands).
    */
-  readBitfieldRanges(n: number): IdRanges {
+  readBitfieldRanges(n: number, firstId = 1): IdRanges {
     if (!this.has(n)) return IdRanges.empty
     const bounds = boundsFor(n)
-    return IdRanges.ofSorted(bounds, this.#scanRuns(n, bounds) >> 1)
+    return IdRanges.ofSorted(bounds, this.#scanRuns(n, firstId, bounds) >> 1)
   }
 
   /**
    * The runs of set bits in the next `n` bits (which must remain), written to `bounds` as
-   * alternately a run's first id and its last (bit i is id i + 1); returns how many bounds, and
+   * alternately a run's first id and its last (bit i is id `firstId + i`); returns how many bounds, and
    * moves past the field. Finds run boundaries a 32-bit word at a time with Math.clz32, so the
-   * cost is per run and per 32 bits, not per bit.
-   *
-   * Both bitfield readers share this loop on purpose. Typical strings reach only the purpose
-   * bitfields, and a vendor bitfield scan compiled without them had never stored a bound: the
-   * first dense vendor bitfield (a hostile 4 KB string, 12,000 runs) deoptimised at its first
-   * run and scanned the rest in the interpreter, 0.8-1.5 ms a call until V8 recompiled it,
-   * against ~100 µs. Shared, the loop is compiled with the purpose bitfields' stores in it.
+   * cost is per run and per 32 bits, not per bit. Both bitfield readers share this loop on
+   * purpose: docs/performance.md "Engine notes", "One scan for both bitfield readers".
    */
-  #scanRuns(n: number, bounds: number[]): number {
+  #scanRuns(n: number, firstId: number, bounds: number[]): number {
     let count = 0
     const endPos = this.pos + n
     // Id of bit `pos` is `pos - base`.
-    const base = this.pos - 1
+    const base = this.pos - firstId
     // A word at a time: XOR with the bit before each bit marks where runs start and end, and
     // Math.clz32 walks those marks (as tcf/words.ts does). The bit before the field counts as 0;
     // bits past its end are cleared, so a run still open at the end closes on the field's last id.
@@ -340,79 +311,12 @@ export class SegmentReader {
     this.pos = endPos
     return count
   }
-
-  /**
-   * GPP "Range (Fibonacci)" as merged ranges (`../bits` `readRangeList` with the Fibonacci
-   * encoding and the same errors): NumEntries Int(12), then per entry IsRange, a Fibonacci offset
-   * from the previous id to the start and, for a range, a Fibonacci length to its end. NumEntries
-   * is checked against the bits that remain before the first entry; ids must be in 1..maxId.
-   */
-  readFibonacciRanges(field: string, maxId: number): IdRanges | Failure {
-    const count = this.readInt(12)
-    if (this.overrun) return fail('truncated', `${field}.NumEntries`, 'runs past the end')
-    // Every entry needs at least IsRange plus a Fibonacci code of 2 bits.
-    if (count * 3 > this.remaining) {
-      return fail(
-        'truncated',
-        `${field}.NumEntries`,
-        `is ${count} but only ${this.remaining} bits remain (3 per entry at least)`,
-      )
-    }
-    // Bounds as read, in pairs (see readBitfieldRanges); NumEntries is at most 4,095.
-    const bounds = BOUNDS_SCRATCH
-    // Entries written in ascending, non-touching order (what encoders write) need no merge pass.
-    let merged = true
-    let last = -1
-    let offset = 0
-    for (let i = 0; i < count; i++) {
-      const isRange = this.readBool()
-      const s = this.readFibonacci()
-      if (s < 0) return this.#fibonacciError(`${field}.StartOrOnlyId`)
-      const start = offset + s
-      let end = start
-      offset = start
-      if (isRange) {
-        const e = this.readFibonacci()
-        if (e < 0) return this.#fibonacciError(`${field}.EndId`)
-        end = offset + e
-        offset = end
-      }
-      if (this.overrun) {
-        const at = isRange ? `${field}.EndId` : `${field}.StartOrOnlyId`
-        const message = `${field} entry ${i + 1} runs past the end`
-        return { ok: false, error: { reason: 'truncated', field: at, message } }
-      }
-      if (start < 1 || start > maxId) {
-        return fail('out_of_range', `${field}.StartOrOnlyId`, `${start} is outside 1..${maxId}`)
-      }
-      if (end < start) {
-        return fail('bad_range', `${field}.EndId`, `${end} is before ${field}.StartOrOnlyId ${start}`)
-      }
-      if (end > maxId) return fail('out_of_range', `${field}.EndId`, `${end} is above ${maxId}`)
-      if (start <= last + 1) merged = false
-      last = end
-      bounds[2 * i] = start
-      bounds[2 * i + 1] = end
-    }
-    return merged ? IdRanges.ofSorted(bounds, count) : IdRanges.ofUnsorted(bounds, count)
-  }
-
-  #fibonacciError(field: string): Failure {
-    return this.overrun
-      ? fail('truncated', field, 'runs past the end')
-      : fail('bad_fibonacci', field, `has no terminator within ${MAX_FIBONACCI_BITS} bits`)
-  }
 }
 
 // Where `#scanRuns` writes an n-bit field's run bounds: n bits hold at most n + 1. A MaxId is at
 // most 65,535, so the shared scratch always fits; a longer field would get its own.
 function boundsFor(n: number): number[] {
   return n < BOUNDS_SCRATCH.length ? BOUNDS_SCRATCH : new Array<number>(n + 1)
-}
-
-// The failure `{ reason, field, message: "<field> <detail>" }`.
-function fail(reason: string, field: string, detail: string): Failure {
-  return { ok: false, error: { reason, field, message: `${field} ${detail}` } }
 }
 
 /** The one reader every GPP decoder loads its segments into. */

@@ -1,14 +1,7 @@
 /**
- * The US sections of GPP: US National (usnat, id 7, versions 1 and 2) and every state section
- * (ids 8-27), each as a field table taken from the IAB GPP section specifications
- * (`Sections/US-National`, `Sections/US-States/<XX>`) and cross-checked against the field
- * definitions of the IAB reference encoder (`@iabgpp/cmpapi` 3.2.0 `encoder/segment/Us*Segment`).
- *
- * A section is a core segment, optionally followed by '.' and one sub-section:
- * - GPC sub-section (most states, "GPC Sub-section"): SubsectionType Int(2) = 1, Gpc Boolean.
- *   Reported as `Gpc`: true / false, or null when the sub-section is absent.
- * - Sensitive Data Consents sub-section (usin, usky, usri): SensitiveDataProcessing
- *   N-Bitfield(2,8), reported as `SensitiveDataProcessing` (null when absent).
+ * The decoder of the US sections of GPP (US National and the states; their field tables are
+ * `us-tables.ts`): the core segment by its version's table, then the GPC or sensitive-data
+ * sub-section, into the layout's object literal (`us-objects.ts`).
  */
 import type { DecodeResult, GppSectionFields } from '../types'
 import { decodeError } from '../bits'
@@ -19,8 +12,6 @@ import {
   compileTable,
   countSegments,
   discard,
-  INT2,
-  INT2_YES_NO,
   int2List,
   isGenericBuilder,
   readFields,
@@ -32,262 +23,7 @@ import {
 import type { Build, CompiledTable, FieldTable } from './fields'
 import { SEGMENT } from './reader'
 import { US_BUILDERS } from './us-objects'
-
-export interface UsSectionSpec {
-  id: number
-  name: string
-  /** The first field, Int(6), that selects the layout: `Version`, or `MspaVersion` (usmd, usin, usky, usri). */
-  versionField: 'Version' | 'MspaVersion'
-  /** Core fields after the version field, per known version. */
-  versions: Record<number, FieldTable>
-  subsection: 'gpc' | 'sensitive' | null
-}
-
-const MSPA: FieldTable = [
-  ['MspaCoveredTransaction', INT2_YES_NO],
-  ['MspaOptOutOptionMode', INT2],
-  ['MspaServiceProviderMode', INT2],
-]
-
-// The common opt-out state layout: notices, opt-outs, sensitive data, child consents, then
-// optionally AdditionalDataProcessingConsent, then the MSPA fields.
-function stateTable(opts: {
-  notice: 'SharingNotice' | 'ProcessingNotice'
-  sensitiveNotice?: 'SensitiveDataProcessingOptOutNotice' | 'SensitiveDataOptOutNotice'
-  sensitive: number
-  /** 1: KnownChildSensitiveDataConsents is Int(2); more: N-Bitfield(2, n). */
-  child: number
-  additional: boolean
-}): FieldTable {
-  return [
-    [opts.notice, INT2],
-    ['SaleOptOutNotice', INT2],
-    ['TargetedAdvertisingOptOutNotice', INT2],
-    ...(opts.sensitiveNotice ? ([[opts.sensitiveNotice, INT2]] as FieldTable) : []),
-    ['SaleOptOut', INT2],
-    ['TargetedAdvertisingOptOut', INT2],
-    ['SensitiveDataProcessing', int2List(opts.sensitive)],
-    ['KnownChildSensitiveDataConsents', opts.child === 1 ? INT2 : int2List(opts.child)],
-    ...(opts.additional ? ([['AdditionalDataProcessingConsent', INT2]] as FieldTable) : []),
-    ...MSPA,
-  ]
-}
-
-// US National, "Core Segment". Version 2 (the DE/IA/NE/NH/NJ/TN release) widened
-// SensitiveDataProcessing from 12 to 16 categories and KnownChildSensitiveDataConsents from 2
-// to 3; the layout is chosen by the Version field, not by the string's length.
-function usnatTable(sensitive: number, child: number): FieldTable {
-  return [
-    ['SharingNotice', INT2],
-    ['SaleOptOutNotice', INT2],
-    ['SharingOptOutNotice', INT2],
-    ['TargetedAdvertisingOptOutNotice', INT2],
-    ['SensitiveDataProcessingOptOutNotice', INT2],
-    ['SensitiveDataLimitUseNotice', INT2],
-    ['SaleOptOut', INT2],
-    ['SharingOptOut', INT2],
-    ['TargetedAdvertisingOptOut', INT2],
-    ['SensitiveDataProcessing', int2List(sensitive)],
-    ['KnownChildSensitiveDataConsents', int2List(child)],
-    ['PersonalDataConsents', INT2],
-    ...MSPA,
-  ]
-}
-
-// The 2025 sections (MD, IN, KY, RI) open with the MSPA fields and fold the two MSPA modes into
-// one MspaMode (0 n/a, 1 opt-out option mode, 2 service provider mode).
-function mspaFirstTable(child: boolean): FieldTable {
-  return [
-    ['MspaCoveredTransaction', INT2_YES_NO],
-    ['MspaMode', INT2],
-    ['ProcessingNotice', INT2],
-    ['SaleOptOutNotice', INT2],
-    ['TargetedAdvertisingOptOutNotice', INT2],
-    ['SaleOptOut', INT2],
-    ['TargetedAdvertisingOptOut', INT2],
-    ...(child ? ([['KnownChildSensitiveDataConsents', INT2]] as FieldTable) : []),
-    ['AdditionalDataProcessingConsent', INT2],
-  ]
-}
-
-const v1 = (table: FieldTable): Record<number, FieldTable> => ({ 1: table })
-
-/** Every US section by GPP section id (Sections/Section Information.md). */
-export const US_SECTIONS: readonly UsSectionSpec[] = [
-  {
-    id: 7,
-    name: 'usnat',
-    versionField: 'Version',
-    versions: { 1: usnatTable(12, 2), 2: usnatTable(16, 3) },
-    subsection: 'gpc',
-  },
-  {
-    id: 8,
-    name: 'usca',
-    versionField: 'Version',
-    versions: v1([
-      ['SaleOptOutNotice', INT2],
-      ['SharingOptOutNotice', INT2],
-      ['SensitiveDataLimitUseNotice', INT2],
-      ['SaleOptOut', INT2],
-      ['SharingOptOut', INT2],
-      ['SensitiveDataProcessing', int2List(9)],
-      ['KnownChildSensitiveDataConsents', int2List(2)],
-      ['PersonalDataConsents', INT2],
-      ...MSPA,
-    ]),
-    subsection: 'gpc',
-  },
-  {
-    id: 9,
-    name: 'usva',
-    versionField: 'Version',
-    versions: v1(stateTable({ notice: 'SharingNotice', sensitive: 8, child: 1, additional: false })),
-    subsection: null,
-  },
-  {
-    id: 10,
-    name: 'usco',
-    versionField: 'Version',
-    versions: v1(stateTable({ notice: 'SharingNotice', sensitive: 7, child: 1, additional: false })),
-    subsection: 'gpc',
-  },
-  {
-    id: 11,
-    name: 'usut',
-    versionField: 'Version',
-    versions: v1(
-      stateTable({
-        notice: 'SharingNotice',
-        sensitiveNotice: 'SensitiveDataProcessingOptOutNotice',
-        sensitive: 8,
-        child: 1,
-        additional: false,
-      }),
-    ),
-    subsection: null,
-  },
-  {
-    id: 12,
-    name: 'usct',
-    versionField: 'Version',
-    versions: v1(stateTable({ notice: 'SharingNotice', sensitive: 8, child: 3, additional: false })),
-    subsection: 'gpc',
-  },
-  {
-    id: 13,
-    name: 'usfl',
-    versionField: 'Version',
-    versions: v1(stateTable({ notice: 'ProcessingNotice', sensitive: 8, child: 3, additional: true })),
-    subsection: null,
-  },
-  {
-    id: 14,
-    name: 'usmt',
-    versionField: 'Version',
-    versions: v1(stateTable({ notice: 'SharingNotice', sensitive: 8, child: 3, additional: true })),
-    subsection: 'gpc',
-  },
-  {
-    id: 15,
-    name: 'usor',
-    versionField: 'Version',
-    versions: v1(stateTable({ notice: 'ProcessingNotice', sensitive: 11, child: 3, additional: true })),
-    subsection: 'gpc',
-  },
-  {
-    id: 16,
-    name: 'ustx',
-    versionField: 'Version',
-    versions: v1(stateTable({ notice: 'ProcessingNotice', sensitive: 8, child: 1, additional: true })),
-    subsection: 'gpc',
-  },
-  {
-    id: 17,
-    name: 'usde',
-    versionField: 'Version',
-    versions: v1(stateTable({ notice: 'ProcessingNotice', sensitive: 9, child: 5, additional: true })),
-    subsection: 'gpc',
-  },
-  {
-    id: 18,
-    name: 'usia',
-    versionField: 'Version',
-    versions: v1(
-      stateTable({
-        notice: 'ProcessingNotice',
-        sensitiveNotice: 'SensitiveDataOptOutNotice',
-        sensitive: 8,
-        child: 1,
-        additional: false,
-      }),
-    ),
-    subsection: 'gpc',
-  },
-  {
-    id: 19,
-    name: 'usne',
-    versionField: 'Version',
-    versions: v1(stateTable({ notice: 'ProcessingNotice', sensitive: 8, child: 1, additional: true })),
-    subsection: 'gpc',
-  },
-  {
-    id: 20,
-    name: 'usnh',
-    versionField: 'Version',
-    versions: v1(stateTable({ notice: 'ProcessingNotice', sensitive: 8, child: 3, additional: true })),
-    subsection: 'gpc',
-  },
-  {
-    id: 21,
-    name: 'usnj',
-    versionField: 'Version',
-    versions: v1(stateTable({ notice: 'ProcessingNotice', sensitive: 10, child: 5, additional: true })),
-    subsection: 'gpc',
-  },
-  {
-    id: 22,
-    name: 'ustn',
-    versionField: 'Version',
-    versions: v1(stateTable({ notice: 'ProcessingNotice', sensitive: 8, child: 1, additional: true })),
-    subsection: 'gpc',
-  },
-  {
-    id: 23,
-    name: 'usmn',
-    versionField: 'Version',
-    versions: v1(stateTable({ notice: 'ProcessingNotice', sensitive: 8, child: 1, additional: true })),
-    subsection: 'gpc',
-  },
-  {
-    id: 24,
-    name: 'usmd',
-    versionField: 'MspaVersion',
-    versions: v1(mspaFirstTable(false)),
-    subsection: 'gpc',
-  },
-  {
-    id: 25,
-    name: 'usin',
-    versionField: 'MspaVersion',
-    versions: v1(mspaFirstTable(true)),
-    subsection: 'sensitive',
-  },
-  {
-    id: 26,
-    name: 'usky',
-    versionField: 'MspaVersion',
-    versions: v1(mspaFirstTable(true)),
-    subsection: 'sensitive',
-  },
-  {
-    id: 27,
-    name: 'usri',
-    versionField: 'MspaVersion',
-    versions: v1(mspaFirstTable(true)),
-    subsection: 'sensitive',
-  },
-]
+import { layoutKeys, US_SECTIONS, type UsSectionSpec } from './us-tables'
 
 // The Sensitive Data Consents sub-section (usin, usky, usri), compiled per section.
 const SENSITIVE_SUBSECTION: FieldTable = [['SensitiveDataProcessing', int2List(8)]]
@@ -311,14 +47,6 @@ interface Layout {
   count: number
   /** The section's object literal (see `us-objects.ts`). */
   build: Build
-}
-
-/** Output keys of one section version: version field, core fields, then the sub-section's field. */
-function layoutKeys(spec: UsSectionSpec, table: FieldTable): string[] {
-  const keys = [spec.versionField, ...table.map(([name]) => name)]
-  if (spec.subsection === 'gpc') keys.push('Gpc')
-  if (spec.subsection === 'sensitive') keys.push('SensitiveDataProcessing')
-  return keys
 }
 
 /**
@@ -430,9 +158,4 @@ function decodeUsSection(
   }
   const badPadding = checkPadding(r, subField)
   return badPadding ? discard(badPadding) : { ok: true, value: buildSection(layout.build, layout.count) }
-}
-
-/** Used by tests and docs: the core fields of a section version, version field first. */
-export function coreFieldNames(spec: UsSectionSpec, version: number): string[] {
-  return [spec.versionField, ...(spec.versions[version] ?? []).map(([name]) => name)]
 }

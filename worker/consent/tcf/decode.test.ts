@@ -8,13 +8,14 @@ import { GppModel } from '@iabgpp/cmpapi'
 import { type GVL, PurposeRestriction, Segment, SegmentEncoder, TCModel, TCString } from '@iabtechlabtcf/core'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { BASE64URL } from '../bits'
 import { IdRanges } from '../ranges'
 import type { TcfReport, TcfString } from '../types'
 import { readCore, readCoreByTable } from './decode'
 import { CORE_FIELDS } from './fields'
-import * as F from './fixtures'
+import { WORD_READER } from '../../../test/support/consent/bit-sources'
+import * as F from '../../../test/support/consent/tcf-fixtures'
 import { decodeTcString } from './index'
-import { asciiBytes, decodeWords, WordReader, wordsFor } from './words'
 import vectors from './vectors.json'
 
 type Vector = {
@@ -45,9 +46,7 @@ function fromLibrary(input: string): TcfString {
   const types = input
     .split('.')
     .slice(1)
-    .map((s) =>
-      Math.floor('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.indexOf(s[0] ?? 'A') / 8),
-    )
+    .map((s) => Math.floor(BASE64URL.indexOf(s[0] ?? 'A') / 8))
   const ids = (v: { values(): Iterable<number> }) => [...v.values()].sort((a, b) => a - b)
   return {
     version: Number(tc.version),
@@ -250,14 +249,7 @@ describe('differential against @iabtechlabtcf/core', () => {
 // --- the straight-line core reader against the field table it is written from ---
 
 /** A reader over a '0'/'1' string (zero-padded to whole base64url characters). */
-function wordReaderOf(bits: string): WordReader {
-  const text = F.toBase64Url(bits)
-  const words = new Int32Array(wordsFor(text.length))
-  return new WordReader(
-    words,
-    decodeWords(asciiBytes(text, new Uint8Array(text.length)), 0, text.length, words),
-  )
-}
+const wordReaderOf = (bits: string) => WORD_READER.of(F.toBase64Url(bits))
 
 describe('straight-line core reader', () => {
   const bits = (n: number) =>

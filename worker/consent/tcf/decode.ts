@@ -5,9 +5,17 @@
  * is capped before decoding, every count is checked against the bits that remain before it is
  * used, and vendor sets stay ranges (at most one range per range entry, or per run of set bits).
  */
-import { decodeError, DEFAULT_MAX_LENGTH } from '../bits'
-import { BOUNDS_SCRATCH, IdRanges } from '../ranges'
-import type { DecodeError, DecodeResult, PublisherRestriction, TcfString } from '../types'
+import {
+  badCharacterAt,
+  type DecodeFailure,
+  decodeError,
+  DEFAULT_MAX_LENGTH,
+  isFailure,
+  readDatetime,
+} from '../bits'
+import { readIntRanges, type RangeNames } from '../bits-ranges'
+import { IdRanges } from '../ranges'
+import type { DecodeResult, PublisherRestriction, TcfString } from '../types'
 import {
   CORE,
   CORE_HEAD,
@@ -21,26 +29,17 @@ import {
   SegmentType,
   VENDOR_SECTION,
 } from './fields'
-import { asciiBytes, badCharacterAt, decodeWords, idsOfBits, lettersOf, WordReader, wordsFor } from './words'
+import { asciiBytes, decodeWords, idsOfBits, lettersOf, WordReader, wordsFor } from './words'
 
 export interface DecodeTcOptions {
   /** Longest accepted TC string in characters, checked before decoding (default 8192). */
   maxLength?: number
 }
 
-type Failure = { ok: false; error: DecodeError }
-
-// `segmentReader` returns READER loaded with the segment, or a Failure. (Telling them apart by
-// identity: `instanceof` went through a generic Symbol.hasInstance lookup on every decode.)
-function notLoaded(r: WordReader | Failure): r is Failure {
+// `segmentReader` returns READER loaded with the segment, or a DecodeFailure, told apart by
+// identity. JIT: docs/performance.md "Engine notes", "Failures built off the hot path".
+function notLoaded(r: WordReader | DecodeFailure): r is DecodeFailure {
   return r !== READER
-}
-
-// Section readers return their value (an IdRanges or an array) or a Failure, not a Result: a
-// typical string reads four sections, and the wrapper objects showed up next to the sections' own
-// work. Only a Failure has `ok`.
-function failed<T extends object>(value: T | Failure): value is Failure {
-  return (value as Partial<Failure>).ok === false
 }
 
 // One byte and one word buffer for the whole isolate: decoding is synchronous and keeps no bits,
@@ -60,7 +59,11 @@ const SEGMENT_ENDS = new Int32Array(MAX_SEGMENTS)
 const SEGMENT_LABELS = Array.from({ length: MAX_SEGMENTS }, (_, i) => (i === 0 ? 'Core' : `Segment[${i}]`))
 
 // Spec names of a vendor Range section's fields, for errors.
-const VENDOR_RANGE_NAMES = { numEntries: 'NumEntries', start: 'StartOrOnlyVendorId', end: 'EndVendorId' }
+const VENDOR_RANGE_NAMES: RangeNames = {
+  numEntries: 'NumEntries',
+  start: 'StartOrOnlyVendorId',
+  end: 'EndVendorId',
+}
 
 // TCF v2.2 Policies (policy version 4, in force from 2023): legitimate interest is no longer a
 // permitted legal basis for Purposes 3, 4, 5 and 6 (personalised advertising and content
@@ -146,7 +149,7 @@ export function decodeTcString(input: string, opts?: DecodeTcOptions): DecodeRes
     seen |= 1 << type
     if (type === SegmentType.DisclosedVendors) {
       const disclosed = readVendorSection(r, 'DisclosedVendors')
-      if (failed(disclosed)) return disclosed
+      if (isFailure(disclosed)) return disclosed
       tc.disclosedVendors = disclosed
     } else if (type === SegmentType.PublisherTC) {
       const pub = readFields(r, PUBLISHER_TC_FIELDS, 'PublisherTC')
@@ -184,7 +187,7 @@ function segmentReader(
   end: number,
   field: string,
   words: Int32Array,
-): WordReader | Failure {
+): WordReader | DecodeFailure {
   if (end === start) return decodeError('empty', field, `${field} is empty`)
   const bitLength = decodeWords(bytes, start, end, words)
   if (bitLength < 0) {
@@ -230,11 +233,11 @@ export function readCore(r: WordReader): DecodeResult<TcfString> | null {
   r.pos = CORE_HEAD.length
 
   const vendorConsents = readVendorSection(r, 'VendorConsents')
-  if (failed(vendorConsents)) return vendorConsents
+  if (isFailure(vendorConsents)) return vendorConsents
   const vendorLegitimateInterests = readVendorSection(r, 'VendorLegitimateInterests')
-  if (failed(vendorLegitimateInterests)) return vendorLegitimateInterests
+  if (isFailure(vendorLegitimateInterests)) return vendorLegitimateInterests
   const publisherRestrictions = readRestrictions(r, 'PublisherRestrictions')
-  if (failed(publisherRestrictions)) return publisherRestrictions
+  if (isFailure(publisherRestrictions)) return publisherRestrictions
   return {
     ok: true,
     value: {
@@ -325,7 +328,7 @@ function readFields<K extends string>(
     if (spec.type === 'vendors' || spec.type === 'restrictions') {
       const name = fieldName(prefix, spec)
       const section = spec.type === 'vendors' ? readVendorSection(r, name) : readRestrictions(r, name)
-      if (failed(section)) return section
+      if (isFailure(section)) return section
       values.push(section)
       continue
     }
@@ -356,7 +359,8 @@ function positionOf<K extends string>(fields: readonly FieldSpec<K>[], key: K): 
   return -1
 }
 
-// Error names are built only when something fails: building one per field showed up in profiles.
+// Error names are built only when something fails.
+// JIT: docs/performance.md "Engine notes", "Failures built off the hot path".
 function fieldName(prefix: string, spec: FieldSpec<string>): string {
   return prefix ? `${prefix}.${spec.name}` : spec.name
 }
@@ -372,7 +376,7 @@ function readScalar(r: WordReader, type: FieldType, bits: number): FieldValue | 
       value = r.readBool()
       break
     case 'datetime':
-      value = r.readDatetime()
+      value = readDatetime(r)
       break
     case 'bitfield':
       value = r.readBitfield(bits)
@@ -391,15 +395,16 @@ function readScalar(r: WordReader, type: FieldType, bits: number): FieldValue | 
  * section whose ids must lie in 1..MaxVendorId ("Vendor Consent Section"; the LI and
  * DisclosedVendors sections share the layout).
  */
-function readVendorSection(r: WordReader, section: string): IdRanges | Failure {
+function readVendorSection(r: WordReader, section: string): IdRanges | DecodeFailure {
   const maxVendorId = r.readBits(VENDOR_SECTION.maxVendorIdBits)
   if (r.overrun) return vendorSectionError(r, section, 'MaxVendorId', maxVendorId)
   const isRangeEncoding = r.readBool()
   if (r.overrun) return vendorSectionError(r, section, 'IsRangeEncoding', maxVendorId)
   if (isRangeEncoding) {
-    return readRangeSection(
+    return readIntRanges(
       r,
       section,
+      VENDOR_RANGE_NAMES,
       VENDOR_SECTION.numEntriesBits,
       VENDOR_SECTION.vendorIdBits,
       maxVendorId,
@@ -409,7 +414,12 @@ function readVendorSection(r: WordReader, section: string): IdRanges | Failure {
   return r.readBitfieldRanges(maxVendorId)
 }
 
-function vendorSectionError(r: WordReader, section: string, field: string, maxVendorId: number): Failure {
+function vendorSectionError(
+  r: WordReader,
+  section: string,
+  field: string,
+  maxVendorId: number,
+): DecodeFailure {
   if (r.overrun)
     return decodeError('truncated', `${section}.${field}`, `${section}.${field} runs past the end`)
   return decodeError(
@@ -419,100 +429,13 @@ function vendorSectionError(r: WordReader, section: string, field: string, maxVe
   )
 }
 
-/**
- * A TCF Range section: NumEntries, then per entry IsARange(1), StartOrOnlyVendorId, [EndVendorId]
- * (`readRangeList` in `../bits` for the `WordReader`, with the vendor fields' names). Bounded by
- * construction: NumEntries is checked against the bits that remain before the first entry is
- * read, and the result holds at most one range per entry. Ids must be in 1..maxId and
- * End >= Start; each violation is an error naming the field.
- */
-function readRangeSection(
-  r: WordReader,
-  section: string,
-  countBits: number,
-  idBits: number,
-  maxId: number,
-): IdRanges | Failure {
-  const count = r.readBits(countBits)
-  // Every entry needs at least IsARange plus one id.
-  if (r.overrun || count * (1 + idBits) > r.remaining) return rangeCountError(r, section, count, idBits)
-  // Bounds as read, in pairs, copied out into the set in one piece (see readBitfieldRanges).
-  const bounds = BOUNDS_SCRATCH
-  // Entries written in ascending, non-touching order (what encoders write) need no merge pass.
-  let merged = true
-  let last = -1
-  for (let i = 0; i < count; i++) {
-    const isRange = r.readBool()
-    const start = r.readBits(idBits)
-    const end = isRange ? r.readBits(idBits) : start
-    // (A start above maxId fails one of the last two.)
-    if (r.overrun || start < 1 || end < start || end > maxId) {
-      return rangeEntryError(r, section, i, isRange, start, end, maxId)
-    }
-    if (start <= last + 1) merged = false
-    last = end
-    bounds[2 * i] = start
-    bounds[2 * i + 1] = end
-  }
-  return merged ? IdRanges.ofSorted(bounds, count) : IdRanges.ofUnsorted(bounds, count)
-}
-
-// Failures are worded out of the loop: a typical string reads several range sections, and the
-// loop's size decides whether TurboFan inlines it.
-function rangeCountError(r: WordReader, section: string, count: number, idBits: number): Failure {
-  if (r.overrun) return rangeError('truncated', section, 'numEntries', 'runs past the end')
-  return rangeError(
-    'truncated',
-    section,
-    'numEntries',
-    `is ${count} but only ${r.remaining} bits remain (${1 + idBits} per entry at least)`,
-  )
-}
-
-function rangeEntryError(
-  r: WordReader,
-  section: string,
-  i: number,
-  isRange: boolean,
-  start: number,
-  end: number,
-  maxId: number,
-): Failure {
-  if (r.overrun) {
-    const field = `${section}.${isRange ? VENDOR_RANGE_NAMES.end : VENDOR_RANGE_NAMES.start}`
-    return decodeError('truncated', field, `${section} entry ${i + 1} runs past the end`)
-  }
-  if (start < 1 || start > maxId)
-    return rangeError('out_of_range', section, 'start', `${start} is outside 1..${maxId}`)
-  if (end < start) {
-    return rangeError(
-      'bad_range',
-      section,
-      'end',
-      `${end} is before ${section}.${VENDOR_RANGE_NAMES.start} ${start}`,
-    )
-  }
-  return rangeError('out_of_range', section, 'end', `${end} is above ${maxId}`)
-}
-
-// Names are only built on failure: a restriction-heavy string reads hundreds of range sections.
-function rangeError(
-  reason: string,
-  section: string,
-  which: keyof typeof VENDOR_RANGE_NAMES,
-  detail: string,
-): Failure {
-  const field = `${section}.${VENDOR_RANGE_NAMES[which]}`
-  return decodeError(reason, field, `${field} ${detail}`)
-}
-
 // Restriction vendor ids have no MaxVendorId: any 16-bit id but 0.
 const RESTRICTION_MAX_ID = 2 ** RESTRICTIONS.vendorIdBits - 1
 
 // Where each purpose and type (key purposeId * 4 + restrictionType) sits in the output being
 // built, valid only where SLOT_STAMPS holds the current call's stamp: no per-call table to
-// allocate or clear (a typed array per call cost more than the rest of a one-entry section).
-// Float64 stamps stay exact for 2^53 calls.
+// allocate or clear. Float64 stamps stay exact for 2^53 calls. JIT: docs/performance.md "Engine
+// notes", "Failures built off the hot path".
 const SLOTS = new Uint16Array(2 ** (RESTRICTIONS.purposeIdBits + RESTRICTIONS.restrictionTypeBits))
 const SLOT_STAMPS = new Float64Array(SLOTS.length)
 let restrictionStamp = 0
@@ -523,7 +446,7 @@ let restrictionStamp = 0
  * vendors restrict nothing and are left out. Output sorted by purpose, then type (the order
  * encoders write, so usually as read).
  */
-function readRestrictions(r: WordReader, section: string): PublisherRestriction[] | Failure {
+function readRestrictions(r: WordReader, section: string): PublisherRestriction[] | DecodeFailure {
   const count = r.readBits(RESTRICTIONS.numPubRestrictionsBits)
   if (r.overrun) return countError(section, 'runs past the end')
   const minEntryBits =
@@ -555,14 +478,15 @@ function readRestrictions(r: WordReader, section: string): PublisherRestriction[
         `${section}.RestrictionType 3 is undefined`,
       )
     }
-    const vendors = readRangeSection(
+    const vendors = readIntRanges(
       r,
       section,
+      VENDOR_RANGE_NAMES,
       RESTRICTIONS.numEntriesBits,
       RESTRICTIONS.vendorIdBits,
       RESTRICTION_MAX_ID,
     )
-    if (failed(vendors)) return vendors
+    if (isFailure(vendors)) return vendors
     // An entry without vendors restricts nothing.
     if (vendors.count === 0) continue
     const key = purposeId * 4 + restrictionType
@@ -589,7 +513,7 @@ function readRestrictions(r: WordReader, section: string): PublisherRestriction[
   return out
 }
 
-function countError(section: string, detail: string): Failure {
+function countError(section: string, detail: string): DecodeFailure {
   const field = `${section}.NumPubRestrictions`
   return decodeError('truncated', field, `${field} ${detail}`)
 }

@@ -4,6 +4,7 @@
  * section "TC String Format"; TCF v2.2/v2.3). The decoder walks these tables; no bit offsets are
  * counted by hand anywhere else.
  */
+import type { DecodeReason } from '../bits'
 import type { PublisherTC, TcfString } from '../types'
 
 /**
@@ -26,7 +27,7 @@ export interface FieldSpec<K extends string> {
    */
   bits: number | K
   /** The only accepted value, and the reason reported otherwise (the core's Version). */
-  equals?: { value: number; reason: string }
+  equals?: { value: number; reason: DecodeReason }
 }
 
 // Core segment, "TC String Format" table. The core has no SegmentType: it is always first.

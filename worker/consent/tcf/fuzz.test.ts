@@ -7,11 +7,11 @@
 import { TCString } from '@iabtechlabtcf/core'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { BASE64URL as ALPHABET } from '../bits'
 import type { IdRanges, TcfString } from '../types'
-import * as F from './fixtures'
+import * as F from '../../../test/support/consent/tcf-fixtures'
 import { decodeTcString } from './index'
 
-const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
 // Version 6 + Created 36 + LastUpdated 36 + CmpId 12 + CmpVersion 12 + ConsentScreen 6 +
 // ConsentLanguage 12 + VendorListVersion 12 + TcfPolicyVersion 6 + 2 flags + SpecialFeatureOptIns 12 +
 // 2 x 24 purposes + PurposeOneTreatment 1 + PublisherCC 12, two empty vendor sections (17 each)
@@ -219,6 +219,9 @@ describe('TC string fuzzing (100,000 strings)', () => {
   }, 60_000)
 
   it('agrees with the reference library on mutated strings both accept (2,000)', () => {
+    // Strings either side refuses are skipped, so the comparisons are counted: a generator or
+    // library change that made every string one of those would otherwise pass comparing nothing.
+    let compared = 0
     fc.assert(
       fc.property(validTcString, fc.nat(), fc.integer({ min: 0, max: 5 }), (s, i, b) => {
         const mutated = flip(s, i, b)
@@ -239,9 +242,12 @@ describe('TC string fuzzing (100,000 strings)', () => {
         expect(ours.value.created).toBe(theirs.created.getTime())
         expect(ours.value.purposeConsents).toEqual([...theirs.purposeConsents.values()].sort((x, y) => x - y))
         expect(ours.value.vendorConsents.idCount).toBe(theirs.vendorConsents.size)
+        compared++
       }),
       { numRuns: 2_000 },
     )
+    // A single bit flip leaves most strings decodable by both (about three quarters in practice).
+    expect(compared).toBeGreaterThanOrEqual(1_000)
   })
 
   it('refuses every string truncated below the shortest core (10,000)', () => {

@@ -1,29 +1,22 @@
 /**
  * The TC string decoder's bit source: base64url decoded straight into big-endian 32-bit words, and
- * a `WordReader` over them with the same contract as `BitReader` (`../bits`): reads past the end
+ * a `WordReader` over them that keeps the `BitSource` contract (`../bits`): reads past the end
  * return a zero value, set the sticky `overrun` flag and leave the position alone; nothing throws.
- *
- * Why not `BitReader`: profiling `decodeTcString` showed the vendor BitFields dominating typical
- * strings, and every 32-bit window `BitReader` takes costs five bounds-checked byte loads; over
- * words it costs two. GPP reads `BitReader.bytes` directly, so the byte reader stays as it is.
+ * Words rather than bytes because vendor BitFields dominate typical strings, and a 32-bit window
+ * costs two loads from words where it costs five bounds-checked ones from bytes.
  */
+import { type BitSource, SEXTET } from '../bits'
 import { BOUNDS_SCRATCH, IdRanges } from '../ranges'
 import { VENDOR_SECTION } from './fields'
 
 const VENDOR_ID_BITS = VENDOR_SECTION.maxVendorIdBits
-
-// RFC 4648 section 5 alphabet by byte; every other byte maps to -1 (as in `decodeBase64Url`).
-const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
-const SEXTET = new Int8Array(256).fill(-1)
-for (let i = 0; i < BASE64URL.length; i++) SEXTET[BASE64URL.charCodeAt(i)] = i
 
 const ENCODER = new TextEncoder()
 
 /**
  * The characters of `input` as bytes in `bytes` (which must hold `input.length`), with every
  * non-ASCII character as 0xFF, which no alphabet accepts, so byte i always stands for character
- * i. Native `TextEncoder.encodeInto` does the copying: per character it is several times faster
- * than `charCodeAt`, which profiling showed as most of the base64 decoding of a long string.
+ * i. JIT: docs/performance.md "Engine notes", "TextEncoder for bytes".
  */
 export function asciiBytes(input: string, bytes: Uint8Array): Uint8Array {
   const { read, written } = ENCODER.encodeInto(input, bytes)
@@ -51,9 +44,9 @@ export function wordsFor(chars: number): number {
 export function decodeWords(bytes: Uint8Array, start: number, end: number, words: Int32Array): number {
   let w = 0
   let i = start
-  // Sixteen characters are 96 bits: exactly three words.
-  // Written out rather than four quad() calls: in the decoder's compiled code they were not
-  // always inlined. As in quad(), a -1 sextet shifted left stays negative.
+  // Sixteen characters are 96 bits: exactly three words, written out rather than four quad()
+  // calls (a -1 sextet shifted left stays negative).
+  // JIT: docs/performance.md "Engine notes", "32-bit reads and inlining in the word reader".
   const S = SEXTET
   for (; i + 16 <= end; i += 16) {
     const a =
@@ -128,13 +121,6 @@ function partialQuad(bytes: Uint8Array, i: number, end: number): number {
   return v
 }
 
-/** Index of the first character of `input[start..end)` outside the base64url alphabet (or `end`). */
-export function badCharacterAt(input: string, start: number, end: number): number {
-  let i = start
-  while (i < end && input.charCodeAt(i) < 128 && (SEXTET[input.charCodeAt(i)] as number) >= 0) i++
-  return i
-}
-
 /**
  * The ids whose bit is set in the low `n` bits (n <= 32) of `value`, the top one standing for
  * `firstId`: `idsOfBits(0b1011, 4)` is `[1, 3, 4]`. One step per set bit.
@@ -181,16 +167,12 @@ export function lettersOf(value: number, chars: number): string | null {
 }
 
 // `readBitfieldRanges` scans BitFields up to a vendor BitField's longest, 65,535 bits: at most
-// 65,536 run bounds, which `BOUNDS_SCRATCH` (`../ranges`) holds. It is sized for that once because
-// growing it on demand put a never-run branch in front of the scan, and reaching one in optimized
-// code sends the rest of the call to the interpreter: 11 ms for a hostile 4 KB string's first call.
+// 65,536 run bounds, which `BOUNDS_SCRATCH` (`../ranges`) holds.
+// JIT: docs/performance.md "Engine notes", "Scratch arrays sized once".
 const MAX_SCAN_BITS = 2 ** VENDOR_ID_BITS - 1
 
-/**
- * Reads big-endian bit fields from decoded words, bounded by `bitLength`: the `BitReader` contract
- * (`../bits`) over `decodeWords` output.
- */
-export class WordReader {
+/** Reads big-endian bit fields from decoded words, bounded by `bitLength`: `decodeWords` output. */
+export class WordReader implements BitSource {
   words: Int32Array
   bitLength: number
   /** Next bit to read, from the top bit of `words[0]`. */
@@ -208,8 +190,8 @@ export class WordReader {
   }
 
   /**
-   * Starts over on other words, as a new reader would: lets a decoder keep one reader instead of
-   * constructing one per segment (profiling showed the construction, which is not inlined).
+   * Starts over on other words, as a new reader would: one reader serves every segment.
+   * JIT: docs/performance.md "Engine notes", "32-bit reads and inlining in the word reader".
    */
   load(words: Int32Array, bitLength: number): this {
     this.words = words
@@ -242,9 +224,8 @@ export class WordReader {
   }
 
   /**
-   * `readInt` for 1 <= n <= 32: the same value, but without the wide case TurboFan cannot rule
-   * out, its result stays a 32-bit integer instead of a double (profiling showed the range
-   * sections converting every id back and forth).
+   * `readInt` for 1 <= n <= 32, whose result stays a 32-bit integer.
+   * JIT: docs/performance.md "Engine notes", "32-bit reads and inlining in the word reader".
    */
   readBits(n: number): number {
     if (!this.has(n)) return 0
@@ -265,8 +246,8 @@ export class WordReader {
   }
 
   /**
-   * `intAt` for 1 <= n <= 32, branch-free and small enough that TurboFan inlines it wherever it
-   * is called (a larger `intAt` stopped being inlined into the core reader, and calls showed).
+   * `intAt` for 1 <= n <= 32, branch-free.
+   * JIT: docs/performance.md "Engine notes", "32-bit reads and inlining in the word reader".
    */
   bitsAt(pos: number, n: number): number {
     const words = this.words
@@ -354,7 +335,8 @@ export class WordReader {
       id += 32
     }
     // A run still open at a word-aligned end was not closed by the masking: close it at the
-    // field's last id. Branch-free on purpose (see MAX_SCAN_BITS).
+    // field's last id. Branch-free on purpose:
+    // docs/performance.md "Engine notes", "Scratch arrays sized once".
     bounds[count] = n + firstId - 1
     count += count & 1
     return IdRanges.ofSorted(bounds, count >> 1)
@@ -391,11 +373,6 @@ export class WordReader {
       this.pos = pos + 6 * (i + 1)
     }
     return out
-  }
-
-  /** 36-bit count of deciseconds since the Unix epoch (TCF Created), in milliseconds. */
-  readDatetime(): number {
-    return this.readInt(36) * 100
   }
 
   skip(n: number): void {

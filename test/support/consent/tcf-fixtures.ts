@@ -1,33 +1,13 @@
 /**
- * Test fixtures: writes TC strings bit by bit from the same field tables the decoder reads, with
- * raw access to every count and id so tests can build strings no real encoder would produce
- * (hostile NumEntries, backwards ranges, truncations). Used by the tests and the benchmark only.
+ * TC strings for tests and benchmarks, written bit by bit from the same field tables the decoder
+ * reads (worker/consent/tcf/fields.ts), with raw access to every count and id so tests can build
+ * strings no real encoder would produce (hostile NumEntries, backwards ranges, truncations).
  */
-import type { TcfString } from '../types'
-import { CORE_FIELDS, PUBLISHER_TC_FIELDS, SEGMENT_TYPE_BITS } from './fields'
+import { CORE_FIELDS, PUBLISHER_TC_FIELDS, SEGMENT_TYPE_BITS } from '../../../worker/consent/tcf/fields'
+import type { TcfString } from '../../../worker/consent/types'
+import { bitfield, int, toBase64Url } from './bit-strings'
 
-/** `value` as an `n`-bit big-endian bit string. */
-export function int(value: number, n: number): string {
-  if (!Number.isInteger(value) || value < 0 || value >= 2 ** n)
-    throw new RangeError(`${value} does not fit ${n} bits`)
-  return value.toString(2).padStart(n, '0')
-}
-
-/** A fixed-width bitfield with the given 1-based ids set. */
-export function bitfield(ids: readonly number[], n: number): string {
-  const bits = new Array<string>(n).fill('0')
-  for (const id of ids) bits[id - 1] = '1'
-  return bits.join('')
-}
-
-/** Bits to unpadded base64url, zero-padding the last character. */
-export function toBase64Url(bits: string): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
-  const padded = bits.padEnd(Math.ceil(bits.length / 6) * 6, '0')
-  let out = ''
-  for (let i = 0; i < padded.length; i += 6) out += alphabet[parseInt(padded.slice(i, i + 6), 2)]
-  return out
-}
+export { bitfield, int, toBase64Url } from './bit-strings'
 
 /** Vendor section with BitField encoding. */
 export function vendorBitfield(maxVendorId: number, ids: readonly number[]): string {
@@ -159,5 +139,5 @@ export function publisherTcSegment(values: PublisherTcValues): string {
 
 /** A whole TC string from segment bit strings, core first. */
 export function tcString(...segments: string[]): string {
-  return segments.map(toBase64Url).join('.')
+  return segments.map((bits) => toBase64Url(bits)).join('.')
 }
