@@ -1,13 +1,24 @@
 /**
  * Carries out, against the customer object's storage, the plans the pure planners decide:
- * `planEvents` (./events.ts) for a batch of events, `timerActions` and `planFire`
- * (./triggers.ts) for trigger timers. The decisions are tested in Node from JSON rows; what is
+ * `planEvents` (./events.ts) for a batch of events, `timerActions`, `planFire` and
+ * `timersToRestore` (./triggers.ts) for trigger timers, and the caps of a reserve batch. The decisions are tested in Node from JSON rows; what is
  * here is only the I/O, tested in workerd.
  */
 import { attribute as attributeConversion } from '../../worker/touchpoint/attribution'
 import { cancelItem, scheduleItem } from '../lib/schedule'
-import { applySuppressions, checkAndReserve, conversionTypes, isTimeZone, quietHoursEnd } from './caps'
-import type { Channel } from './contract'
+import type { CapsRules } from '../../worker/rules/concerns/caps'
+import type { TriggerRule, TriggersRules } from '../../worker/rules/concerns/triggers'
+import {
+  applySuppressions,
+  checkAndReserve,
+  conversionTypes,
+  isTimeZone,
+  pruneReservations,
+  quietHoursEnd,
+  suppressedCampaigns,
+  validReserveRequest,
+} from './caps'
+import type { Channel, ReserveRequest, ReserveResult } from './contract'
 import {
   currentSession,
   heldEventIds,
@@ -33,12 +44,11 @@ import {
   planFire,
   recordFire,
   timerActions,
+  timersToRestore,
   TRIGGER_DUE_KIND,
   type TimerPayload,
   type TriggerFireMessage,
 } from './triggers'
-import { suppressedCampaigns } from './caps'
-import type { TriggerRule } from '../../worker/rules/concerns/triggers'
 
 /**
  * Records a batch (the work of `CustomerState.recordEvents`): stores what `planEvents` says in one
@@ -250,4 +260,63 @@ async function enqueue(
 ): Promise<void> {
   await (trigger.priority === 'high' ? queues.high : queues.low).send(message, { contentType: 'json' })
   markEnqueued(storage.sql, message.fireId)
+}
+
+/**
+ * Check-and-reserve for a batch (the work of `CustomerState.reserve`), synchronously in one
+ * transaction: no other request can interleave, so concurrent calls never over-deliver.
+ * `prunedAt` is when this instance last pruned old reservations; the new value is returned.
+ */
+export function reserveBatch(
+  storage: DurableObjectStorage,
+  requests: ReserveRequest[],
+  opts: { caps: CapsRules; timeZone: string; prunedAt: number },
+): { results: ReserveResult[]; prunedAt: number } {
+  const sql = storage.sql
+  return storage.transactionSync(() => {
+    const clock = Date.now()
+    let prunedAt = opts.prunedAt
+    // Prune relative to the earliest clock in the batch, so a caller-supplied `now` still sees its window.
+    const earliest = Math.min(clock, ...requests.map((r) => (typeof r?.now === 'number' ? r.now : clock)))
+    // Pruning is housekeeping: once a minute per object is plenty, and keeps reserve cheap.
+    if (earliest < prunedAt || earliest - prunedAt > 60_000) {
+      pruneReservations(sql, opts.caps, earliest)
+      prunedAt = earliest
+    }
+    const suppressed = suppressedCampaigns(sql, clock)
+    const results = requests.map((r): ReserveResult => {
+      if (!validReserveRequest(r)) return { allowed: false, reason: 'invalid_request', caps: [] }
+      return checkAndReserve(sql, r, { rules: opts.caps, timeZone: opts.timeZone, suppressed })
+    })
+    return { results, prunedAt }
+  })
+}
+
+/**
+ * Re-arms trigger timers from the stored events (`timersToRestore` decides which): the work of
+ * `CustomerState.restoreTimers`. Returns the triggers whose timers it started.
+ */
+export async function restoreTimerItems(
+  storage: DurableObjectStorage,
+  triggers: TriggersRules,
+  now: number,
+): Promise<{ restored: string[] }> {
+  const sql = storage.sql
+  const plans = timersToRestore(triggers, {
+    now,
+    latestStart: (type) =>
+      sql
+        .exec<{ id: string; ts: number }>(
+          'SELECT id, ts FROM events WHERE type = ? AND minimal = 0 ORDER BY ts DESC LIMIT 1',
+          type,
+        )
+        .toArray()[0] ?? null,
+    cancelledAfter: (types, ts) => types.some((type) => (lastEventAt(sql, type, ts) ?? -Infinity) >= ts),
+    fired: (fireId) => fireRow(sql, fireId) !== undefined,
+    running: (id) => sql.exec('SELECT 1 FROM due_items WHERE id = ?', id).toArray().length > 0,
+  })
+  for (const p of plans) {
+    await scheduleItem(storage, { id: p.id, kind: TRIGGER_DUE_KIND, dueAt: p.dueAt, payload: p.payload })
+  }
+  return { restored: plans.map((p) => p.payload.trigger) }
 }

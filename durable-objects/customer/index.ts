@@ -18,16 +18,10 @@ import {
 } from '../../worker/touchpoint/attribution'
 import type { Touchpoint } from '../../worker/touchpoint/types'
 import { SqlObject } from '../lib/base'
-import { deadItems, runDueItems, scheduleItem, SCHEDULE_TABLES, type DeadItem } from '../lib/schedule'
-import { countRows, importTables, type TableDump } from '../lib/tables'
-import { fireDueTrigger, recordEventBatch } from './apply'
-import {
-  checkAndReserve,
-  isTimeZone,
-  pruneReservations,
-  suppressedCampaigns,
-  validReserveRequest,
-} from './caps'
+import { deadItems, runDueItems, SCHEDULE_TABLES, type DeadItem } from '../lib/schedule'
+import { absorbOnce, type TableDump } from '../lib/tables'
+import { fireDueTrigger, recordEventBatch, reserveBatch, restoreTimerItems } from './apply'
+import { isTimeZone, suppressedCampaigns } from './caps'
 import {
   ALL_STATE_PARTS,
   StatePart,
@@ -39,7 +33,6 @@ import {
 import {
   currentSession,
   eventSummary,
-  lastEventAt,
   readMeta,
   type RecordEventsInput,
   type RecordEventsResult,
@@ -54,7 +47,14 @@ import {
   type LinkOutcome,
   type LinkRequest,
 } from './identity-links'
-import { applyRetention, ERASED_ANSWERS, nextRetentionAt, tombstoneUntil, writeTombstone } from './privacy'
+import {
+  applyRetention,
+  armRetention,
+  ERASED_ANSWERS,
+  retentionDue,
+  tombstoneUntil,
+  writeTombstone,
+} from './privacy'
 import { readAttributes, writeAttributes, type AttributeWrite } from './profile'
 import { customerMigrations } from './schema'
 import { stateRules } from './state-rules'
@@ -64,15 +64,13 @@ import {
   touchpointHistory,
   type TouchpointHistory,
 } from './touchpoints'
-import { fireRow, timersToRestore, TRIGGER_DUE_KIND } from './triggers'
+import { TRIGGER_DUE_KIND } from './triggers'
 export { SubjectErasedError } from './privacy'
-
-const RETENTION_ITEM = 'privacy:retention'
 
 export class CustomerState extends SqlObject implements DecisionStateApi {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, { migrations: customerMigrations, exportExclude: ['due_items'] })
-    void ctx.blockConcurrencyWhile(() => this.#armRetention())
+    void ctx.blockConcurrencyWhile(() => armRetention(ctx.storage))
   }
 
   override async alarm(): Promise<void> {
@@ -87,7 +85,7 @@ export class CustomerState extends SqlObject implements DecisionStateApi {
           item,
           { stateKey: this.#stateKey(), timeZone: this.#timeZone() },
         ),
-      retention: () => this.#retentionDue(),
+      retention: () => retentionDue(this.ctx.storage, stateRules().privacy.retention.customerState),
     })
   }
 
@@ -108,23 +106,10 @@ export class CustomerState extends SqlObject implements DecisionStateApi {
     fromKey: string,
     dump: TableDump,
   ): Promise<{ absorbed: boolean; rows: number; erased?: true }> {
-    return this.#unlessErased(ERASED_ANSWERS.absorb, () => {
-      const sql = this.ctx.storage.sql
-      if (sql.exec('SELECT 1 FROM absorbed WHERE state_key = ?', fromKey).toArray().length > 0)
-        return { absorbed: false, rows: 0 }
-      return this.ctx.storage.transactionSync(() => {
-        // state_meta holds this object's own name: the source's must not take its place.
-        const inserted = importTables(sql, dump, ['absorbed', 'state_meta', ...SCHEDULE_TABLES])
-        const rows = Object.values(inserted).reduce((a, b) => a + b, 0)
-        sql.exec(
-          'INSERT INTO absorbed (state_key, absorbed_at, rows) VALUES (?, ?, ?)',
-          fromKey,
-          Date.now(),
-          rows,
-        )
-        return { absorbed: true, rows }
-      })
-    })
+    return this.#unlessErased(ERASED_ANSWERS.absorb, () =>
+      // state_meta holds this object's own name: the source's must not take its place.
+      absorbOnce(this.ctx.storage, fromKey, dump, ['absorbed', 'state_meta', ...SCHEDULE_TABLES]),
+    )
   }
 
   /** Erases everything this object holds, alarm included. Returns the row counts removed. */
@@ -222,27 +207,13 @@ export class CustomerState extends SqlObject implements DecisionStateApi {
     return this.#unlessErased(
       () => ERASED_ANSWERS.reserve(requests),
       () => {
-        const sql = this.ctx.storage.sql
-        const caps = stateRules().caps
-        const timeZone = this.#timeZone()
-        return this.ctx.storage.transactionSync(() => {
-          const clock = Date.now()
-          // Prune relative to the earliest clock in the batch, so a caller-supplied `now` still sees its window.
-          const earliest = Math.min(
-            clock,
-            ...requests.map((r) => (typeof r?.now === 'number' ? r.now : clock)),
-          )
-          // Pruning is housekeeping: once a minute per object is plenty, and keeps reserve cheap.
-          if (earliest < this.#prunedAt || earliest - this.#prunedAt > 60_000) {
-            pruneReservations(sql, caps, earliest)
-            this.#prunedAt = earliest
-          }
-          const suppressed = suppressedCampaigns(sql, clock)
-          return requests.map((r): ReserveResult => {
-            if (!validReserveRequest(r)) return { allowed: false, reason: 'invalid_request', caps: [] }
-            return checkAndReserve(sql, r, { rules: caps, timeZone, suppressed })
-          })
+        const { results, prunedAt } = reserveBatch(this.ctx.storage, requests, {
+          caps: stateRules().caps,
+          timeZone: this.#timeZone(),
+          prunedAt: this.#prunedAt,
         })
+        this.#prunedAt = prunedAt
+        return results
       },
     )
   }
@@ -271,31 +242,9 @@ export class CustomerState extends SqlObject implements DecisionStateApi {
    * alone. Returns the triggers whose timers it started.
    */
   async restoreTimers(now: number = Date.now()): Promise<{ restored: string[] }> {
-    return this.#unlessErased(ERASED_ANSWERS.restoreTimers, async () => {
-      const sql = this.ctx.storage.sql
-      const plans = timersToRestore(stateRules().triggers, {
-        now,
-        latestStart: (type) =>
-          sql
-            .exec<{ id: string; ts: number }>(
-              'SELECT id, ts FROM events WHERE type = ? AND minimal = 0 ORDER BY ts DESC LIMIT 1',
-              type,
-            )
-            .toArray()[0] ?? null,
-        cancelledAfter: (types, ts) => types.some((type) => (lastEventAt(sql, type, ts) ?? -Infinity) >= ts),
-        fired: (fireId) => fireRow(sql, fireId) !== undefined,
-        running: (id) => sql.exec('SELECT 1 FROM due_items WHERE id = ?', id).toArray().length > 0,
-      })
-      for (const p of plans) {
-        await scheduleItem(this.ctx.storage, {
-          id: p.id,
-          kind: TRIGGER_DUE_KIND,
-          dueAt: p.dueAt,
-          payload: p.payload,
-        })
-      }
-      return { restored: plans.map((p) => p.payload.trigger) }
-    })
+    return this.#unlessErased(ERASED_ANSWERS.restoreTimers, () =>
+      restoreTimerItems(this.ctx.storage, stateRules().triggers, now),
+    )
   }
 
   /** Writes profile attributes, each winning or losing by source precedence (rules/profile.yaml). */
@@ -352,30 +301,5 @@ export class CustomerState extends SqlObject implements DecisionStateApi {
   #timeZone(): string {
     const tz = readAttributes(this.ctx.storage.sql).time_zone?.value
     return isTimeZone(tz) ? tz : stateRules().caps.defaultTimeZone
-  }
-
-  // Arms the daily retention pass once the object holds data (an empty or erased object is left
-  // alone, so retention never wakes objects that keep nothing).
-  async #armRetention(): Promise<void> {
-    const sql = this.ctx.storage.sql
-    if (tombstoneUntil(this.ctx.storage, Date.now()) !== null) return
-    if (sql.exec('SELECT 1 FROM due_items WHERE id = ?', RETENTION_ITEM).toArray().length > 0) return
-    const counts = countRows(sql)
-    const rows = Object.entries(counts).reduce((n, [t, c]) => (t === 'due_items' ? n : n + c), 0)
-    if (rows === 0) return
-    await scheduleItem(this.ctx.storage, {
-      id: RETENTION_ITEM,
-      kind: 'retention',
-      dueAt: nextRetentionAt(Date.now()),
-    })
-  }
-
-  // The `retention` due item: delete expired rows, then schedule the next pass while data remains.
-  // Re-running it deletes nothing more (idempotent, as lib/schedule.ts requires).
-  async #retentionDue(): Promise<void> {
-    applyRetention(this.ctx.storage.sql, stateRules().privacy.retention.customerState, Date.now())
-    // The item itself is deleted by runDueItems after this returns; the next pass gets a new due time.
-    this.ctx.storage.sql.exec('DELETE FROM due_items WHERE id = ?', RETENTION_ITEM)
-    await this.#armRetention()
   }
 }

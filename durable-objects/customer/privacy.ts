@@ -8,7 +8,8 @@
  * ms since epoch (INTEGER) or ISO 8601 text. Tables without a time column are left alone.
  */
 import type { RetentionRules } from '../../worker/rules/concerns/privacy'
-import { dataTables } from '../lib/tables'
+import { scheduleItem } from '../lib/schedule'
+import { countRows, dataTables } from '../lib/tables'
 import type { ReserveResult } from './contract'
 import type { RecordEventsResult } from './events'
 import type { LinkOutcome } from './identity-links'
@@ -153,4 +154,33 @@ export class SubjectErasedError extends Error {
     super(`this customer state was erased; writes are refused until ${new Date(until).toISOString()}`)
     this.name = 'SubjectErasedError'
   }
+}
+
+const RETENTION_ITEM = 'privacy:retention'
+
+/**
+ * Arms the daily retention pass once the object holds data (an empty or erased object is left
+ * alone, so retention never wakes objects that keep nothing).
+ */
+export async function armRetention(storage: DurableObjectStorage): Promise<void> {
+  const sql = storage.sql
+  if (tombstoneUntil(storage, Date.now()) !== null) return
+  if (sql.exec('SELECT 1 FROM due_items WHERE id = ?', RETENTION_ITEM).toArray().length > 0) return
+  const rows = Object.entries(countRows(sql)).reduce((n, [t, c]) => (t === 'due_items' ? n : n + c), 0)
+  if (rows === 0) return
+  await scheduleItem(storage, { id: RETENTION_ITEM, kind: 'retention', dueAt: nextRetentionAt(Date.now()) })
+}
+
+/**
+ * The `retention` due item: delete expired rows, then schedule the next pass while data remains.
+ * Re-running it deletes nothing more (idempotent, as lib/schedule.ts requires).
+ */
+export async function retentionDue(
+  storage: DurableObjectStorage,
+  rules: RetentionRules['customerState'],
+): Promise<void> {
+  applyRetention(storage.sql, rules, Date.now())
+  // The item itself is deleted by runDueItems after this returns; the next pass gets a new due time.
+  storage.sql.exec('DELETE FROM due_items WHERE id = ?', RETENTION_ITEM)
+  await armRetention(storage)
 }
