@@ -9,10 +9,9 @@
  * anonymous link once (the anonymous state is then absorbed); a link to one customer is never
  * moved to another. Tables: docs/storage.md "IdentityIndex".
  */
-import { DurableObject } from 'cloudflare:workers'
 import type { Env } from '../../worker/env'
-import { migrate, type Migration } from '../lib/migrations'
-import { countRows, exportTables, type TableDump } from '../lib/tables'
+import { SqlObject } from '../lib/base'
+import type { Migration } from '../lib/migrations'
 
 export type AssertedBy = 'jwt' | 'event' | 'admin'
 
@@ -83,10 +82,9 @@ export const identityIndexMigrations: Migration[] = [
   },
 ]
 
-export class IdentityIndex extends DurableObject<Env> {
+export class IdentityIndex extends SqlObject {
   constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env)
-    void ctx.blockConcurrencyWhile(async () => migrate(ctx.storage.sql, identityIndexMigrations))
+    super(ctx, env, { migrations: identityIndexMigrations })
   }
 
   /**
@@ -177,17 +175,9 @@ export class IdentityIndex extends DurableObject<Env> {
     }
   }
 
-  /** Everything this object holds (DSAR export). */
-  async exportAll(): Promise<TableDump> {
-    return exportTables(this.ctx.storage.sql)
-  }
-
   /** Erases the link and its conflict records (DSAR erase). Returns the row counts removed. */
   async eraseIdentifier(): Promise<Record<string, number>> {
-    const counts = countRows(this.ctx.storage.sql)
-    await this.ctx.storage.deleteAll()
-    migrate(this.ctx.storage.sql, identityIndexMigrations)
-    return counts
+    return this.eraseAll()
   }
 
   #row(identifierKey: string): LinkSqlRow | null {
