@@ -22,10 +22,10 @@ export const customerMigrations: Migration[] = [
       rows INTEGER NOT NULL
     );`,
   },
-  // --- identity links and touchpoints (issue 4) ---
+  // --- identity links and touchpoints ---
   ...identityLinkMigrations,
   ...touchpointMigrations,
-  // --- events, profile, caps, triggers (issue 6) ---
+  // --- events, profile, caps, triggers ---
   ...eventsMigrations,
   ...profileMigrations,
   ...capsMigrations,

@@ -1,5 +1,5 @@
 /**
- * RFC 9457 problem details: the one error shape the gateway answers with (API.md).
+ * RFC 9457 problem details: the one error shape the gateway answers with (docs/api.md).
  * Routes throw `ProblemError`; `app.onError` turns it (or anything else) into problem+json.
  */
 import { HTTPException } from 'hono/http-exception'

@@ -47,7 +47,7 @@ export type Resolver = (
 
 export type BodyResult = Result<SubjectIdentifier, { reason: 'invalid'; errors: FieldError[] }>
 
-/** Validates `{ "identifier": { "type": ..., "value": ... } }` (API.md). Pure. */
+/** Validates `{ "identifier": { "type": ..., "value": ... } }` (docs/api.md). Pure. */
 export function parseSubjectBody(body: unknown): BodyResult {
   const fail = (path: string, message: string): BodyResult => ({
     ok: false,
