@@ -246,3 +246,68 @@ export interface RecordEventsResult {
   /** Set when the person was erased (DSAR): nothing was stored and nothing will be until the tombstone expires. */
   erased?: true
 }
+
+/** What `recordEvents` does with a batch, decided before anything is written (pure). */
+export interface EventsPlan {
+  /** New events in batch order, with how each is stored: whole, minimally, or not at all. */
+  fresh: Array<{ event: StateEvent; store: 'whole' | 'minimal' | 'none' }>
+  /** Events already held (or repeated in the batch after being stored): counted, not acted on. */
+  duplicates: number
+  /** Stored whole events that are conversions: credited to touchpoints with their value. */
+  conversions: Array<{ event: StateEvent; value: number }>
+  /** `time_zone` attributes the events carried (measurement consent only). */
+  timeZones: AttributeWrite[]
+}
+
+/**
+ * Plans a batch: with measurement consent every new event is stored whole; without it only the
+ * types in `keepMinimal` (conversions, timer cancellations) are kept, minimally. `held` says
+ * which ids this object already holds. An id repeated in the batch is a duplicate once stored.
+ *
+ * @example
+ *   planEvents({ events, measurement: false, keepMinimal: new Set(['purchase']),
+ *     conversionEvents: ['purchase'], held: new Set() })
+ */
+export function planEvents(opts: {
+  events: readonly StateEvent[]
+  measurement: boolean
+  keepMinimal: ReadonlySet<string>
+  conversionEvents: readonly string[]
+  held: ReadonlySet<string>
+  isTimeZone: (v: unknown) => v is string
+}): EventsPlan {
+  const plan: EventsPlan = { fresh: [], duplicates: 0, conversions: [], timeZones: [] }
+  const stored = new Set<string>()
+  for (const e of opts.events) {
+    if (opts.held.has(e.id) || stored.has(e.id)) {
+      plan.duplicates++
+      continue
+    }
+    const store = opts.measurement ? 'whole' : opts.keepMinimal.has(e.type) ? 'minimal' : 'none'
+    if (store !== 'none') stored.add(e.id)
+    plan.fresh.push({ event: e, store })
+    if (store === 'whole' && opts.conversionEvents.includes(e.type)) {
+      const value = typeof e.props.value === 'number' && Number.isFinite(e.props.value) ? e.props.value : 0
+      plan.conversions.push({ event: e, value })
+    }
+    const tz = e.props.timeZone
+    if (opts.measurement && opts.isTimeZone(tz)) {
+      plan.timeZones.push({ name: 'time_zone', value: tz, source: 'event', at: e.ts })
+    }
+  }
+  return plan
+}
+
+/** Which of `ids` this object holds (one query per 90 ids: SQLite's bound parameter limit is 100). */
+export function heldEventIds(sql: SqlStorage, ids: readonly string[]): Set<string> {
+  const held = new Set<string>()
+  for (let i = 0; i < ids.length; i += 90) {
+    const chunk = ids.slice(i, i + 90)
+    for (const r of sql.exec<{ id: string }>(
+      `SELECT id FROM events WHERE id IN (${chunk.map(() => '?').join(',')})`,
+      ...chunk,
+    ))
+      held.add(r.id)
+  }
+  return held
+}

@@ -8,8 +8,11 @@
  * ms since epoch (INTEGER) or ISO 8601 text. Tables without a time column are left alone.
  */
 import type { RetentionRules } from '../../worker/rules/concerns/privacy'
-import { dataTables } from '../lib/tables'
+import { scheduleItem } from '../lib/schedule'
+import { countRows, dataTables } from '../lib/tables'
+import type { ReserveResult } from './contract'
 import type { RecordEventsResult } from './events'
+import type { LinkOutcome } from './identity-links'
 
 const DAY_MS = 86_400_000
 
@@ -102,11 +105,15 @@ export function writeTombstone(storage: DurableObjectStorage, t: ObjectTombstone
 }
 
 /**
- * What `recordEvents` answers on an erased object: every event accepted (so clients do not retry)
- * and none stored, no timer started, `erased: true` so the caller can say so.
+ * What each write RPC answers on an erased object, in one place: nothing is written and the
+ * caller gets a refusal it handles. A refusal rather than a thrown `SubjectErasedError`, because
+ * an error's class and name do not survive RPC (the caller sees a plain `Error`) and a thrown
+ * error would read as "object unavailable" (503) to callers. Timers need no entry: erasure
+ * deleted them.
  */
-export function erasedEventsResult(input: { events: readonly unknown[] }): RecordEventsResult {
-  return {
+export const ERASED_ANSWERS = {
+  /** Every event accepted (so clients do not retry), none stored, no timer started. */
+  recordEvents: (input: { events: readonly unknown[] }): RecordEventsResult => ({
     accepted: input.events.length,
     duplicates: 0,
     stored: 0,
@@ -115,8 +122,31 @@ export function erasedEventsResult(input: { events: readonly unknown[] }): Recor
     timersStarted: [],
     timersCancelled: [],
     erased: true,
-  }
+  }),
+  /** The fallback for every placement: nothing reserved, so no row written. */
+  reserve: (requests: readonly unknown[]): ReserveResult[] =>
+    requests.map(() => ({ allowed: false, reason: 'erased', caps: [] })),
+  setAttributes: (): { written: string[] } => ({ written: [] }),
+  recordTouchpoint: (): { recorded: boolean; id: string | null } => ({ recorded: false, id: null }),
+  /** `erased`: stitching stops before any IdentityIndex claim points at an erased person. */
+  linkIdentifiers: (): LinkOutcome & { erased?: true } => ({
+    accepted: [],
+    already: [],
+    refused: [],
+    erased: true,
+  }),
+  unlinkIdentifier: (): void => undefined,
+  /** `erased` tells the stitcher to keep the source state rather than erase it after a merge that did not happen. */
+  absorb: (): { absorbed: boolean; rows: number; erased?: true } => ({
+    absorbed: false,
+    rows: 0,
+    erased: true,
+  }),
+  restoreTimers: (): { restored: string[] } => ({ restored: [] }),
 }
+
+/** The write RPCs an erased object refuses. */
+export type ErasedWrite = keyof typeof ERASED_ANSWERS
 
 /** Thrown by writes to an erased object: the caller must not re-create the person. */
 export class SubjectErasedError extends Error {
@@ -124,4 +154,33 @@ export class SubjectErasedError extends Error {
     super(`this customer state was erased; writes are refused until ${new Date(until).toISOString()}`)
     this.name = 'SubjectErasedError'
   }
+}
+
+const RETENTION_ITEM = 'privacy:retention'
+
+/**
+ * Arms the daily retention pass once the object holds data (an empty or erased object is left
+ * alone, so retention never wakes objects that keep nothing).
+ */
+export async function armRetention(storage: DurableObjectStorage): Promise<void> {
+  const sql = storage.sql
+  if (tombstoneUntil(storage, Date.now()) !== null) return
+  if (sql.exec('SELECT 1 FROM due_items WHERE id = ?', RETENTION_ITEM).toArray().length > 0) return
+  const rows = Object.entries(countRows(sql)).reduce((n, [t, c]) => (t === 'due_items' ? n : n + c), 0)
+  if (rows === 0) return
+  await scheduleItem(storage, { id: RETENTION_ITEM, kind: 'retention', dueAt: nextRetentionAt(Date.now()) })
+}
+
+/**
+ * The `retention` due item: delete expired rows, then schedule the next pass while data remains.
+ * Re-running it deletes nothing more (idempotent, as lib/schedule.ts requires).
+ */
+export async function retentionDue(
+  storage: DurableObjectStorage,
+  rules: RetentionRules['customerState'],
+): Promise<void> {
+  applyRetention(storage.sql, rules, Date.now())
+  // The item itself is deleted by runDueItems after this returns; the next pass gets a new due time.
+  storage.sql.exec('DELETE FROM due_items WHERE id = ?', RETENTION_ITEM)
+  await armRetention(storage)
 }

@@ -1,11 +1,12 @@
 /**
- * The rules CustomerState reads (caps, triggers, profile): the rule set bundled at build time.
- * Tests replace them for the isolate with `overrideStateRules` (the object cannot receive a
- * rule set per call: the decision contract's `reserve()` takes none).
+ * The one seam through which CustomerState reads its rules (caps, triggers, profile, touchpoint
+ * attribution, retention): the rule set bundled at build time. Tests replace them for the isolate
+ * with `overrideStateRules` (the object cannot receive a rule set per call: the decision
+ * contract's `reserve()` takes none).
  */
 import { bundledRules, type RuleSet } from '../../worker/rules'
 
-export type StateRules = Pick<RuleSet, 'caps' | 'triggers' | 'profile'>
+export type StateRules = Pick<RuleSet, 'caps' | 'triggers' | 'profile' | 'utm' | 'privacy'>
 
 let override: StateRules | null = null
 

@@ -282,3 +282,62 @@ export function timersToRestore(
   }
   return out
 }
+
+/**
+ * What a due trigger timer does (pure over its inputs), in the order the checks apply:
+ * - `none`: the trigger left the rules, or this fire already went out or was skipped;
+ * - `resend`: recorded `pending` but maybe not sent (a retried alarm): send again, same id;
+ * - `skip`: a pre-fire check failed or no channel reaches the person (recorded with the reason);
+ * - `defer`: every reachable channel is in quiet hours: move the timer to their end;
+ * - `reserve`: try these channels in order against the caps; the first allowed one fires.
+ */
+export type FirePlan =
+  | { kind: 'none' }
+  | { kind: 'resend'; trigger: TriggerRule; channel: Channel; firedAt: number }
+  | { kind: 'skip'; trigger: TriggerRule; reason: string }
+  | { kind: 'defer'; until: number }
+  | { kind: 'reserve'; trigger: TriggerRule; channels: Channel[] }
+
+/** What the object knows when a timer comes due. */
+export interface FireFacts {
+  now: number
+  /** This fire's row, if it was recorded before. */
+  existing: FireRow | undefined
+  attributes: Record<string, ProfileAttribute>
+  suppressed: ReadonlySet<string>
+  timeZone: string
+  seenSince: (type: string, since: number) => boolean
+  lastFireAt: number | null
+  /** End of quiet hours in `timeZone` as of `now`, or null when they are not on now. */
+  quietHoursEnd: (now: number, timeZone: string) => number | null
+}
+
+export function planFire(
+  rules: { triggers: TriggersRules; caps: CapsRules },
+  payload: TimerPayload,
+  facts: FireFacts,
+): FirePlan {
+  const trigger = rules.triggers.triggers.find((t) => t.id === payload.trigger)
+  // A trigger removed from the rules since the timer started is not fired.
+  if (!trigger) return { kind: 'none' }
+  const existing = facts.existing
+  if (existing?.status === 'enqueued' || existing?.status === 'skipped') return { kind: 'none' }
+  if (existing?.status === 'pending' && existing.channel)
+    return { kind: 'resend', trigger, channel: existing.channel, firedAt: existing.fired_at }
+
+  const check = preFireCheck(trigger, facts)
+  if (!check.ok) return { kind: 'skip', trigger, reason: check.error.reason }
+  const channels = reachableChannels(rules.triggers, trigger, facts.attributes)
+  if (channels.length === 0) return { kind: 'skip', trigger, reason: 'unreachable' }
+
+  // Quiet hours defer (never drop) when every reachable channel is silent now.
+  if (
+    trigger.respectQuietHours &&
+    rules.caps.quietHours &&
+    channels.every((ch) => quietChannel(rules.caps, ch))
+  ) {
+    const end = facts.quietHoursEnd(facts.now, facts.timeZone)
+    if (end !== null) return { kind: 'defer', until: end }
+  }
+  return { kind: 'reserve', trigger, channels }
+}

@@ -5,9 +5,8 @@
  * a per-isolate cache and send counts in batches (worker/decide/stats.ts), so traffic to one
  * experiment does not funnel through one object.
  */
-import { DurableObject } from 'cloudflare:workers'
 import type { Env } from '../../worker/env'
-import { migrate } from '../lib/migrations'
+import { SqlObject } from '../lib/base'
 import { experimentMigrations } from './schema'
 
 export interface ArmCounts {
@@ -46,10 +45,9 @@ export interface Conversion {
   arm: string
 }
 
-export class ExperimentState extends DurableObject<Env> {
+export class ExperimentState extends SqlObject {
   constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env)
-    void ctx.blockConcurrencyWhile(async () => migrate(ctx.storage.sql, experimentMigrations))
+    super(ctx, env, { migrations: experimentMigrations })
   }
 
   /** Adds a batch of exposure/conversion counts per arm, once per batch id. */

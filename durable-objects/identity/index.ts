@@ -14,10 +14,9 @@
  * decide anything: it exists so that a DSAR for this identifier can remove it from those states.
  * Tables: docs/storage.md "IdentityIndex".
  */
-import { DurableObject } from 'cloudflare:workers'
 import type { Env } from '../../worker/env'
-import { migrate, type Migration } from '../lib/migrations'
-import { countRows, exportTables, type TableDump } from '../lib/tables'
+import { SqlObject } from '../lib/base'
+import type { Migration } from '../lib/migrations'
 
 /**
  * Sources that may claim an identifier: a verified login (`jwt`) and a server-side or admin
@@ -105,10 +104,10 @@ export const identityIndexMigrations: Migration[] = [
 /** States remembered per identifier; past it the oldest mention is dropped (a flood cannot grow it). */
 export const MAX_MENTIONS = 50
 
-export class IdentityIndex extends DurableObject<Env> {
+export class IdentityIndex extends SqlObject {
   constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env)
-    void ctx.blockConcurrencyWhile(async () => migrate(ctx.storage.sql, identityIndexMigrations))
+    // `mentions` name other people's states (where a visitor typed this identifier): never exported.
+    super(ctx, env, { migrations: identityIndexMigrations, exportExclude: ['mentions'] })
   }
 
   /**
@@ -225,17 +224,9 @@ export class IdentityIndex extends DurableObject<Env> {
       .map((r) => r.state_key)
   }
 
-  /** Everything this object holds (DSAR export). */
-  async exportAll(): Promise<TableDump> {
-    return exportTables(this.ctx.storage.sql)
-  }
-
   /** Erases the link and its conflict records (DSAR erase). Returns the row counts removed. */
   async eraseIdentifier(): Promise<Record<string, number>> {
-    const counts = countRows(this.ctx.storage.sql)
-    await this.ctx.storage.deleteAll()
-    migrate(this.ctx.storage.sql, identityIndexMigrations)
-    return counts
+    return this.eraseAll()
   }
 
   #row(identifierKey: string): LinkSqlRow | null {

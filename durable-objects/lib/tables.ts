@@ -68,3 +68,29 @@ export function importTables(
   }
   return inserted
 }
+
+/**
+ * Imports `dump` once per source (`fromKey`, recorded in the object's `absorbed` table), in one
+ * synchronous transaction so racing calls cannot both import. Returns whether it ran and the rows.
+ */
+export function absorbOnce(
+  storage: DurableObjectStorage,
+  fromKey: string,
+  dump: TableDump,
+  exclude: readonly string[],
+): { absorbed: boolean; rows: number } {
+  const sql = storage.sql
+  if (sql.exec('SELECT 1 FROM absorbed WHERE state_key = ?', fromKey).toArray().length > 0)
+    return { absorbed: false, rows: 0 }
+  return storage.transactionSync(() => {
+    const inserted = importTables(sql, dump, exclude)
+    const rows = Object.values(inserted).reduce((a, b) => a + b, 0)
+    sql.exec(
+      'INSERT INTO absorbed (state_key, absorbed_at, rows) VALUES (?, ?, ?)',
+      fromKey,
+      Date.now(),
+      rows,
+    )
+    return { absorbed: true, rows }
+  })
+}
