@@ -84,7 +84,8 @@ describe('a due item that keeps failing', () => {
       scheduleItem(state.storage, {
         id: 'trigger:cart_abandoned',
         kind: TRIGGER_DUE_KIND,
-        dueAt: Date.now() - 1,
+        // Due later: only runAlarmNow runs it, so the runtime's own alarm cannot add an attempt.
+        dueAt: Date.now() + 3_600_000,
         payload: { trigger: 'cart_abandoned', eventId, eventType: 'add_to_cart', startedAt: Date.now() },
       }),
     )
