@@ -112,6 +112,13 @@ const rows: Row[] = [
     categories: { C0001: true, SPD_BG: true, STACK42: false },
   },
   {
+    name: 'OneTrust value encoded as a whole',
+    cmp: 'onetrust',
+    cookies: { OptanonConsent: enc(ot('C0001:1,C0002:1')) },
+    state: 'explicit',
+    categories: { C0001: true, C0002: true },
+  },
+  {
     name: 'OneTrust group flag not 0/1',
     cmp: 'onetrust',
     cookies: { OptanonConsent: ot('C0001:1,C0002:yes') },

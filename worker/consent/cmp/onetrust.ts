@@ -6,7 +6,7 @@
  * `OptanonAlertBoxClosed` (a date) is set once the banner was closed. Pure; never throws.
  */
 import type { CmpAdapter, CmpReading } from './types'
-import { bounded, CATEGORY_ID, dict, fail, MAX_ENTRIES, reading } from './parse'
+import { bounded, CATEGORY_ID, dict, fail, MAX_ENTRIES, percentDecode, reading } from './parse'
 
 const FIELD = 'OptanonConsent'
 const REPORTED = [
@@ -34,7 +34,10 @@ export const onetrust: CmpAdapter = {
     const closed = raw.startsWith('1')
     const b = bounded(raw.slice(1), FIELD)
     if (!b.ok) return b
-    const params = new URLSearchParams(b.value)
+    // OneTrust writes the query string as is; a proxy or app that encoded the whole value is read too.
+    const whole = !b.value.includes('=') && b.value.includes('%3D') ? percentDecode(b.value, FIELD) : b
+    if (!whole.ok) return whole
+    const params = new URLSearchParams(whole.value)
     const groups = params.get('groups')
     if (groups === null) return fail('missing', `${FIELD}.groups`, `${FIELD} has no groups parameter`)
     const categories = dict()
