@@ -50,12 +50,21 @@ export function cmpName(d: CmpDecoded): string {
   return `${CMP_BY_NAME.get(d.cmp)?.label ?? d.cmp} (${d.from})`
 }
 
+// Readings are shared through the decoding cache, so their verdicts are too: one computation per
+// distinct cookie and mapping, not one per purpose per request.
+const opinions = new WeakMap<CmpReading, { mapping: CmpMapping; grants: Record<Purpose, CmpGrant> }>()
+
 /** What one valid CMP reading says for each purpose under the rules' mapping. */
 export function cmpOpinion(
   d: Extract<CmpDecoded, { ok: true }>,
   rules: ConsentRules,
 ): Record<Purpose, CmpGrant> {
-  return cmpGrants(d.value, cmpMapping(rules, d.cmp))
+  const mapping = cmpMapping(rules, d.cmp)
+  const hit = opinions.get(d.value)
+  if (hit && hit.mapping === mapping) return hit.grants
+  const grants = cmpGrants(d.value, mapping)
+  opinions.set(d.value, { mapping, grants })
+  return grants
 }
 
 export function reportCmp(d: CmpDecoded, rules: ConsentRules): CmpReport {
