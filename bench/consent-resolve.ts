@@ -2,7 +2,9 @@
  * Per-request consent resolution: `resolveConsent` (read signals -> decode -> resolve -> reasons ->
  * snapshot id) with the per-isolate decoding cache hit (the same cookie on every request of a
  * visit) and missed (a new string each time), against the IAB reference library's decode alone
- * (`@iabtechlabtcf/core` `TCString.decode`, no resolution) on the same TC string, in one run.
+ * (`@iabtechlabtcf/core` `TCString.decode`, no resolution) on the same TC string, in one run; and
+ * the same step with a CMP cookie (OneTrust, Cookiebot, vanilla-cookieconsent) instead of the TC
+ * string, hit and miss, against the cached TC string.
  *
  *   npx tsx bench/consent-resolve.ts
  */
@@ -72,6 +74,104 @@ time('resolveConsent, US-CA, GPP + USP + GPC (cache hit)', 50_000, () =>
 )
 time('resolveConsent, EU, no signal', 50_000, () =>
   resolveConsent(consentInputFromRequest(headers, new Map(), url), bundledRules, eu, now),
+)
+// CMP cookies as OneTrust, Cookiebot and vanilla-cookieconsent write them (analytics only).
+const oneTrust = (id: number) =>
+  `isGpcEnabled=0&datestamp=Mon+Nov+23+2026+10%3A00%3A00+GMT%2B0100&version=202409.1.0&browserGpcFlag=0&isIABGlobal=false&hosts=&consentId=3f6b1c8e-1d2a-4f7e-9a51-${String(id).padStart(12, '0')}&interactionCount=1&landingPath=NotLandingPage&groups=C0001%3A1%2CC0002%3A1%2CC0003%3A0%2CC0004%3A0%2CC0005%3A0&geolocation=DE%3BBE&AwaitingReconsent=false`
+const cmpCookies: Array<[string, Map<string, string>]> = [
+  [
+    'OneTrust',
+    new Map([
+      ['OptanonConsent', oneTrust(0)],
+      ['OptanonAlertBoxClosed', '2026-11-23T10:00:00.000Z'],
+    ]),
+  ],
+  [
+    'Cookiebot',
+    new Map([
+      [
+        'CookieConsent',
+        encodeURIComponent(
+          "{stamp:'k2wPq1Q0sC4x8Yb7v1Wm8Fq6T5e3+A2Q==',necessary:true,preferences:false,statistics:true,marketing:false,method:'explicit',ver:1,utc:1795430400000,region:'de'}",
+        ),
+      ],
+    ]),
+  ],
+  [
+    'vanilla-cookieconsent',
+    new Map([
+      [
+        'cc_cookie',
+        encodeURIComponent(
+          JSON.stringify({
+            categories: ['necessary', 'analytics'],
+            revision: 0,
+            data: null,
+            consentTimestamp: '2026-11-23T10:00:00.000Z',
+            consentId: '9b0c6d1e-2f3a-4b5c-8d7e-6f5a4b3c2d1e',
+            services: { analytics: [] },
+            languageCode: 'en',
+            lastConsentTimestamp: '2026-11-23T10:00:00.000Z',
+          }),
+        ),
+      ],
+    ]),
+  ],
+]
+const cmpTimes: number[] = []
+for (const [name, jar] of cmpCookies) {
+  cmpTimes.push(
+    time(`resolveConsent, EU, ${name} cookie (cache hit)`, 50_000, () =>
+      resolveConsent(consentInputFromRequest(headers, jar, url), bundledRules, eu, now),
+    ),
+  )
+}
+// On a shared machine one pass is noisy: five alternating rounds of the cached TC string and each
+// CMP cookie, and the median of each, give the ratio the target is about.
+const rounds: number[][] = [[], ...cmpCookies.map(() => [])]
+for (let r = 0; r < 5; r++) {
+  rounds[0]!.push(
+    time(`  round ${r + 1}: TC cookie (cache hit)`, 20_000, () =>
+      resolveConsent(consentInputFromRequest(headers, cookies, url), bundledRules, eu, now),
+    ),
+  )
+  cmpCookies.forEach(([name, jar], k) =>
+    rounds[k + 1]!.push(
+      time(`  round ${r + 1}: ${name} cookie (cache hit)`, 20_000, () =>
+        resolveConsent(consentInputFromRequest(headers, jar, url), bundledRules, eu, now),
+      ),
+    ),
+  )
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+const tcMedian = median(rounds[0]!)
+console.log(
+  `median of 5 rounds, µs: TC ${tcMedian.toFixed(2)}; ` +
+    cmpCookies
+      .map(
+        ([name], k) =>
+          `${name} ${median(rounds[k + 1]!).toFixed(2)} (${(median(rounds[k + 1]!) / tcMedian).toFixed(2)}x)`,
+      )
+      .join('; '),
+)
+const cmpMiss = time('resolveConsent, EU, OneTrust cookie (cache miss)', 20_000, (i) =>
+  resolveConsent(
+    consentInputFromRequest(headers, new Map([['OptanonConsent', oneTrust(i + 1)]]), url),
+    bundledRules,
+    eu,
+    now,
+  ),
+)
+time('resolveConsent, EU, OneTrust cookie + TC cookie (cache hit)', 50_000, () =>
+  resolveConsent(
+    consentInputFromRequest(headers, new Map([...cookies, ...cmpCookies[0]![1]]), url),
+    bundledRules,
+    eu,
+    now,
+  ),
+)
+console.log(
+  `\nCMP cookie / cached TC string: ${cmpTimes.map((t) => (t / hit).toFixed(2)).join(', ')} (hit), ${(cmpMiss / hit).toFixed(2)} (OneTrust miss)`,
 )
 const ref = time('@iabtechlabtcf/core TCString.decode (decode only)', 5_000, () => TCString.decode(tc))
 console.log(

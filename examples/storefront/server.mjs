@@ -9,9 +9,15 @@
  * slow, failing, big and held (chunked) responses, a request echo, a WebSocket echo and
  * `/__control/*` to inject faults per path.
  *
+ * Every page runs a real consent banner, vanilla-cookieconsent (a devDependency, served from
+ * node_modules under /static/cmp/, never from a public URL), configured as a shop would: necessary,
+ * analytics and ads categories, a preferences link in the footer, and the CMP's autoClear removing
+ * analytics and ad cookies when the visitor withdraws. The gateway reads its `cc_cookie`.
+ *
  * Run alone: `node examples/storefront/server.mjs` (PORT, default 8788).
  */
 import { createHash } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import { URLSearchParams } from 'node:url'
 
@@ -27,19 +33,66 @@ const TAGS = `
     <script src="https://tags.adnetwork.example/pixel.js" data-category="advertising"></script>`
 const VIDEO = `<iframe src="https://video.example/embed/spring" title="Spring collection video" data-category="advertising" width="320" height="180"></iframe>`
 
+// The site's CMP configuration (vanilla-cookieconsent v3 `CookieConsent.run`), as a shop writes it.
+// `hideFromBots: false`: the library hides its banner from automated browsers (navigator.webdriver),
+// and the storefront's browser tests are one.
+const CMP_CONFIG = `CookieConsent.run({
+  hideFromBots: false,
+  categories: {
+    necessary: { enabled: true, readOnly: true },
+    analytics: { autoClear: { cookies: [{ name: /^_ga/ }, { name: '_gid' }] } },
+    ads: { autoClear: { cookies: [{ name: /^_fbp/ }, { name: /^_gcl/ }] } },
+  },
+  language: {
+    default: 'en',
+    translations: {
+      en: {
+        consentModal: {
+          title: 'We use cookies',
+          description: 'Analytics helps us improve the shop; ads cookies measure and personalise advertising.',
+          acceptAllBtn: 'Accept all',
+          acceptNecessaryBtn: 'Reject all',
+          showPreferencesBtn: 'Manage preferences',
+        },
+        preferencesModal: {
+          title: 'Cookie preferences',
+          acceptAllBtn: 'Accept all',
+          acceptNecessaryBtn: 'Reject all',
+          savePreferencesBtn: 'Save preferences',
+          closeIconLabel: 'Close',
+          sections: [
+            { title: 'Strictly necessary', description: 'Session and cart.', linkedCategory: 'necessary' },
+            { title: 'Analytics', description: 'Google Analytics.', linkedCategory: 'analytics' },
+            { title: 'Ads', description: 'Advertising pixels.', linkedCategory: 'ads' },
+          ],
+        },
+      },
+    },
+  },
+})
+`
+const CMP_FILES = {
+  '/static/cmp/cookieconsent.umd.js': ['cookieconsent.umd.js', 'text/javascript'],
+  '/static/cmp/cookieconsent.css': ['cookieconsent.css', 'text/css'],
+}
+
 function page(title, body) {
   return `<!doctype html>
 <html lang="en">
   <head>
     <meta charset="utf-8">
     <title>${title} · Demo store</title>
-    <link rel="stylesheet" href="/static/store.css">${TAGS}
+    <link rel="stylesheet" href="/static/store.css">
+    <link rel="stylesheet" href="/static/cmp/cookieconsent.css">${TAGS}
   </head>
   <body>
     <header><a href="/">Demo store</a> · <a href="/product/lamp">Lamp</a> · <a href="/cart" id="cart-link">Cart</a></header>
     <main>
 ${body}
     </main>
+    <footer><a href="#" data-cc="show-preferencesModal" id="cookie-preferences">Cookie preferences</a></footer>
+    <script src="/static/cmp/cookieconsent.umd.js"></script>
+    <script src="/static/cmp/config.js"></script>
   </body>
 </html>
 `
@@ -295,6 +348,22 @@ async function route(req, res) {
   if (path === '/cart/add' && req.method === 'POST') return addToCart(req, res)
   if (path.startsWith('/csp/')) return cspRoute(res, path.slice('/csp/'.length))
   if (path === '/embeds') return html(res, 200, page('Embeds', EMBEDS), { 'cache-control': 'no-store' })
+  if (path === '/static/cmp/config.js')
+    return send(
+      res,
+      200,
+      { 'content-type': 'text/javascript', 'cache-control': 'public, max-age=3600' },
+      CMP_CONFIG,
+    )
+  if (CMP_FILES[path]) {
+    const [file, type] = CMP_FILES[path]
+    const body = await readFile(
+      new URL(`../../node_modules/vanilla-cookieconsent/dist/${file}`, import.meta.url),
+    ).catch(() => null)
+    if (!body)
+      return html(res, 404, page('Not found', '      <h1>vanilla-cookieconsent is not installed</h1>'))
+    return send(res, 200, { 'content-type': type, 'cache-control': 'public, max-age=3600' }, body)
+  }
   if (path === '/static/store.css')
     return send(res, 200, { 'content-type': 'text/css', 'cache-control': 'public, max-age=3600' }, CSS)
   if (path === '/api/products')

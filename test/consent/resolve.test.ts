@@ -226,7 +226,7 @@ describe('resolution details', () => {
     expect([0, 5, 9, 11, 99].some((id) => ranges.has(id))).toBe(false)
   })
 
-  it('reports an expired TC string as invalid with its errors, and a valid one with its fields', () => {
+  it('reports an expired TC string as invalid with its errors and what it said, and a valid one with its fields', () => {
     const rules = consentRules()
     const expired = resolveDecoded(
       {
@@ -237,10 +237,15 @@ describe('resolution details', () => {
       eu,
       NOW,
     )
-    expect(expired.signals.tcf).toEqual({
+    // An operator asking "why was everything blocked" sees the decoded string beside the errors.
+    expect(expired.signals.tcf).toMatchObject({
       valid: false,
       errors: [expect.stringContaining('more than 13 months old')],
+      cmpId: 300,
+      purposeConsents: [1],
+      lastUpdated: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
     })
+    expect(expired.consent.purposes.storage).toBe(false)
     const fresh = resolveDecoded(
       {
         ...none,

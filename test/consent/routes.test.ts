@@ -93,13 +93,15 @@ describe('GET /v1/consent', () => {
     expect(body.reasons[0]).toMatch(/^TCF string \(query:gdpr_consent\) invalid: .+ -> grants nothing$/)
   })
 
-  it('reports an expired TC string as invalid', async () => {
+  it('reports an expired TC string as invalid, with the fields it decoded to', async () => {
     const body = await consentOf(
       located('DE', undefined, { cookie: `euconsent-v2=${tcCookie(ALL_PURPOSES, 420)}` }),
     )
-    expect(body.signals.tcf).toEqual({
+    expect(body.signals.tcf).toMatchObject({
       valid: false,
       errors: [expect.stringContaining('more than 13 months old')],
+      version: 2,
+      purposeConsents: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
     })
     expect(body.purposes.storage).toBe(false)
   })

@@ -42,6 +42,12 @@ export const DECODE_REASONS = [
   'too_many_sections',
   'section_count_mismatch',
   'bad_table',
+  // CMP cookies (worker/consent/cmp)
+  'bad_encoding',
+  'bad_json',
+  'bad_syntax',
+  'missing',
+  'too_many',
 ] as const
 
 export type DecodeReason = (typeof DECODE_REASONS)[number]

@@ -50,7 +50,9 @@ export const consent = (opts: ConsentStageOptions = {}): MiddlewareHandler<AppEn
         const reported =
           source.signal === 'tcf' || source.signal === 'gpp' || source.signal === 'usp'
             ? signals[source.signal]
-            : undefined
+            : source.signal === 'cmp'
+              ? Object.values(signals.cmp ?? {}).find((r) => r.from === source.from)
+              : undefined
         c.get('log').info('consent_signal_ignored', {
           signal: source.signal,
           from: source.from,

@@ -7,6 +7,7 @@
 import type { Location } from '../context/location'
 import type { ConsentRules, JurisdictionPolicy, SignalKind } from '../rules/concerns/consent'
 import { US_STATE_SECTIONS } from '../rules/concerns/consent'
+import { cmpName, cmpOpinion, reportCmp, type CmpDecoded, type CmpReport } from './cmp/opinion'
 import { gppOptOut, isTcf, tcfGrants, uspOptOut } from './grants'
 import { snapshotId } from './snapshot'
 import { isoFromEpochMs } from './bits'
@@ -24,8 +25,14 @@ import {
   type UspString,
 } from './types'
 
-/** One occurrence of a signal: where it was read, and what it decoded to (or why it did not). */
-export type Reading<T> = { from: string } & ({ ok: true; value: T } | { ok: false; errors: string[] })
+/**
+ * One occurrence of a signal: where it was read, and what it decoded to (or why it did not).
+ * `decoded` keeps what a string said when it decoded but failed a policy check (an expired TC
+ * string), so the report can show it.
+ */
+export type Reading<T> = { from: string } & (
+  { ok: true; value: T } | { ok: false; errors: string[]; decoded?: T }
+)
 
 /** Every signal found on a request, in preference order per kind (cookie before query). */
 export interface DecodedSignals {
@@ -34,6 +41,8 @@ export interface DecodedSignals {
   usp: Array<Reading<UspString>>
   /** Where GPC was asserted (`header:Sec-GPC`, `body:consent.gpc`); empty when it was not. */
   gpc: string[]
+  /** CMP cookies found (OneTrust, Cookiebot, ...), in the order of the CMP table. */
+  cmp?: CmpDecoded[]
 }
 
 export type ReportedGpp = Reported<
@@ -45,6 +54,8 @@ export interface ReportedSignals {
   tcf?: Reported<TcfReport>
   gpp?: ReportedGpp
   usp?: Reported<UspString>
+  /** Each CMP cookie found, by CMP name (`signals.cmp.onetrust`). */
+  cmp?: Record<string, CmpReport>
 }
 
 export interface Resolution {
@@ -75,7 +86,7 @@ function withDefaults(
   region: string | null,
 ): Required<JurisdictionPolicy> {
   const signals: SignalKind[] =
-    p.signals ?? (p.regime === 'opt-in' ? ['tcf', 'gpp', 'gpc'] : ['gpp', 'usp', 'gpc'])
+    p.signals ?? (p.regime === 'opt-in' ? ['tcf', 'gpp', 'gpc', 'cmp'] : ['gpp', 'usp', 'gpc', 'cmp'])
   // usnat applies everywhere in the US; a state's own section only in that state.
   const state = country === 'US' && region ? US_STATE_SECTIONS[region] : undefined
   const gppSections = p.gppSections ?? (p.regime === 'opt-out' ? ['usnat', ...(state ? [state] : [])] : [])
@@ -97,6 +108,7 @@ const LABEL: Record<SignalKind, string> = {
   gpp: 'GPP string',
   usp: 'US Privacy string',
   gpc: 'GPC',
+  cmp: 'CMP cookie',
 }
 
 /**
@@ -133,6 +145,8 @@ export function resolveDecoded(
   const usedTcf = firstValid(tcf)
   const usedGpp = firstValid(gpp)
   const usedUsp = firstValid(usp)
+  const cmp = signals.cmp ?? []
+  const cmpCounts = counted.includes('cmp')
 
   // Invalid signals are reported and ignored: they grant nothing and, so that an unresolved macro
   // in a link cannot wipe a valid cookie, they do not veto a valid signal either.
@@ -149,6 +163,18 @@ export function resolveDecoded(
     if (!r.ok)
       reasons.push(`GPP tcfeuv2 section (${r.from}) invalid: ${r.errors.join('; ')} -> grants nothing`)
   }
+  // CMP cookies: a malformed one grants nothing; one that does not count here is ignored; an
+  // undecided one, or implied consent in an opt-in regime, is neither a grant nor a refusal.
+  const cmpValid: Array<Extract<CmpDecoded, { ok: true }>> = []
+  for (const d of cmp) {
+    if (!d.ok) reasons.push(`${cmpName(d)} invalid: ${d.errors.join('; ')} -> grants nothing`)
+    else if (!cmpCounts) reasons.push(`${cmpName(d)} does not count in ${j.id} -> ignored`)
+    else cmpValid.push(d)
+  }
+  const cmpDeciders = cmpValid.filter((d) =>
+    regime === 'opt-in' ? d.value.state === 'explicit' : d.value.state !== 'undecided',
+  )
+  const cmpUndecided = cmpValid.filter((d) => !cmpDeciders.includes(d))
 
   const purposes: Record<Purpose, boolean> = {
     storage: false,
@@ -171,12 +197,10 @@ export function resolveDecoded(
     if (usedGpp && embedded?.ok && counted.includes('gpp')) {
       carriers.push({ name: `GPP tcfeuv2 section (${embedded.from})`, reading: embedded, kind: 'gpp' })
     }
-    if (carriers.length === 0) {
-      reasons.push(
-        `${head}; no valid TCF consent signal -> no storage, measurement, personalization or advertising`,
-      )
-      sources.push({ signal: 'default', from: `rules:consent.${j.id}`, valid: true, used: true })
-    } else {
+    // What the TCF carriers say per purpose: `by` names the signal(s) and their detail.
+    type Said = { granted: boolean; by: string; suffix: string }
+    let iab: Record<Purpose, Said> | null = null
+    if (carriers.length > 0) {
       let deciders = carriers
       if (carriers.length > 1) {
         const preferred =
@@ -189,20 +213,60 @@ export function resolveDecoded(
         }
       }
       const grants = deciders.map((c) => ({ c, g: tcfGrants(c.reading.value, rules) }))
+      const byPurpose = {} as Record<Purpose, Said>
+      iab = byPurpose
       for (const p of PURPOSES) {
         const deniers = grants.filter(({ g }) => !g[p].granted)
-        purposes[p] = deniers.length === 0
-        if (purposes[p]) {
+        if (deniers.length === 0) {
           const by = grants.map(({ c, g }) => `${c.name} valid; ${g[p].detail}`).join('; and ')
-          reasons.push(`${head}; ${by} -> ${p}`)
+          byPurpose[p] = { granted: true, by, suffix: '' }
         } else {
           const { c, g } = deniers[0]!
           const conflict =
             grants.length > 1 && deniers.length < grants.length ? ' (conflicts: most-restrictive)' : ''
-          reasons.push(`${head}; ${c.name} valid; ${g[p].detail} -> no ${p}${conflict}`)
+          byPurpose[p] = { granted: false, by: `${c.name} valid; ${g[p].detail}`, suffix: conflict }
         }
       }
       for (const { c } of grants) used.add(c.kind === 'tcf' ? usedTcf! : usedGpp!)
+    }
+    for (const d of cmpUndecided) {
+      const why =
+        d.value.state === 'undecided'
+          ? 'undecided: no choice made yet'
+          : `records ${d.value.state === 'implied' ? 'implied consent' : 'that the region needs no consent'}, which does not count in an opt-in regime`
+      reasons.push(`${head}; ${cmpName(d)} ${why} -> grants nothing until the visitor decides`)
+    }
+    if (!iab && cmpDeciders.length === 0) {
+      reasons.push(
+        cmpUndecided.length > 0
+          ? `${head}; consent undecided -> no storage, measurement, personalization or advertising until the visitor decides`
+          : `${head}; no valid TCF consent signal -> no storage, measurement, personalization or advertising`,
+      )
+      sources.push({ signal: 'default', from: `rules:consent.${j.id}`, valid: true, used: true })
+    } else {
+      const mode = rules.cmp.conflicts
+      for (const p of PURPOSES) {
+        const outcome = (granted: boolean) => (granted ? p : `no ${p}`)
+        const c = cmpDeciders.length ? cmpSays(cmpDeciders, p, rules) : null
+        if (!c) {
+          purposes[p] = iab![p].granted
+          reasons.push(`${head}; ${iab![p].by} -> ${outcome(purposes[p])}${iab![p].suffix}`)
+          continue
+        }
+        for (const d of c.used) used.add(d)
+        if (!iab) {
+          purposes[p] = c.granted
+          reasons.push(`${head}; ${c.by} -> ${outcome(c.granted)}`)
+        } else if (iab[p].granted === c.granted) {
+          purposes[p] = c.granted
+          reasons.push(`${head}; ${iab[p].by}; and ${c.by} -> ${outcome(c.granted)}${iab[p].suffix}`)
+        } else {
+          purposes[p] = mode === 'prefer-cmp' ? c.granted : mode === 'prefer-iab' ? iab[p].granted : false
+          reasons.push(
+            `${head}; ${iab[p].by}; but ${c.by}; cmp.conflicts: ${mode} -> ${outcome(purposes[p])}`,
+          )
+        }
+      }
     }
   } else {
     for (const p of PURPOSES) purposes[p] = true
@@ -212,6 +276,16 @@ export function resolveDecoded(
     sources.push({ signal: 'default', from: `rules:consent.${j.id}`, valid: true, used: true })
     if (usedTcf && counted.includes('tcf'))
       reasons.push(`TCF string (${usedTcf.from}) does not apply in opt-out ${j.id} -> ignored`)
+    // A refusal recorded by the CMP (explicit or under its opt-out model) takes the purpose away.
+    for (const d of cmpDeciders) {
+      const g = cmpOpinion(d, rules)
+      const refused = PURPOSES.filter((p) => g[p].verdict === 'refused' && purposes[p])
+      for (const p of refused) {
+        purposes[p] = false
+        reasons.push(`${head}; ${cmpName(d)} ${g[p].detail} -> no ${p}`)
+      }
+      if (refused.length) used.add(d)
+    }
   }
 
   // Opt-outs: GPP US sections, USP (standalone or GPP uspv1), GPC. They never grant anything.
@@ -275,8 +349,20 @@ export function resolveDecoded(
       optOuts.push(`${LABEL[kind]} (${bad.from}) unreadable, treated as an opt-out`)
     }
   }
+  for (const d of cmpValid) {
+    if (d.value.state === 'undecided') continue
+    if (d.value.saleOptOut) {
+      used.add(d)
+      optOuts.push(`${cmpName(d)} sale of data refused`)
+    }
+  }
+  const cmpGpc = cmpValid.filter((d) => d.value.gpc)
   if (counted.includes('gpc')) {
     for (const from of signals.gpc) optOuts.push(`GPC (${from})`)
+    for (const d of cmpGpc) {
+      used.add(d)
+      optOuts.push(`GPC flag of ${cmpName(d)}`)
+    }
     if (gppOpinion?.gpc) {
       used.add(usedGpp!)
       optOuts.push(`GPP ${gppOpinion.gpc} Gpc (${usedGpp!.from})`)
@@ -309,11 +395,12 @@ export function resolveDecoded(
   }
   for (const from of signals.gpc)
     sources.push({ signal: 'gpc', from, valid: true, used: counted.includes('gpc') })
+  for (const d of cmp) sources.push({ signal: 'cmp', from: d.from, valid: d.ok, used: used.has(d) })
 
   const consent: Omit<Consent, 'snapshotId'> = {
     purposes,
     saleShareOptOut,
-    gpc: signals.gpc.length > 0,
+    gpc: signals.gpc.length > 0 || cmpGpc.length > 0,
     jurisdiction: j.id,
     regime,
     sources,
@@ -321,14 +408,14 @@ export function resolveDecoded(
   }
   return {
     consent: { ...consent, snapshotId: snapshotId(consent) },
-    signals: report(tcf, gpp, usp, gppTcf),
+    signals: report(tcf, gpp, usp, gppTcf, cmp, rules),
   }
 }
 
 function checkTcf(r: Reading<TcfString>, policy: TcfValidityPolicy, now: Date): Reading<TcfString> {
   if (!r.ok) return r
   const errors = checkTcfValidity(r.value, policy, now)
-  return errors.length ? { from: r.from, ok: false, errors } : r
+  return errors.length ? { from: r.from, ok: false, errors, decoded: r.value } : r
 }
 
 function firstValid<T>(list: Array<Reading<T>>): Extract<Reading<T>, { ok: true }> | undefined {
@@ -340,6 +427,8 @@ function report(
   gpp: Array<Reading<GppString>>,
   usp: Array<Reading<UspString>>,
   gppTcf: Map<Reading<GppString>, Reading<TcfString>>,
+  cmp: CmpDecoded[],
+  rules: ConsentRules,
 ): ReportedSignals {
   const out: ReportedSignals = {}
   const t = firstValid(tcf) ?? tcf[0]
@@ -358,7 +447,37 @@ function report(
   }
   const u = firstValid(usp) ?? usp[0]
   if (u) out.usp = reported(u)
+  if (cmp.length) {
+    out.cmp = {}
+    for (const d of cmp) out.cmp[d.cmp] = reportCmp(d, rules)
+  }
   return out
+}
+
+/**
+ * What the CMP cookies that decide say for one purpose: granted only when every one grants it
+ * (two CMPs' cookies on one site disagree only when one is stale, so the stricter wins).
+ */
+function cmpSays(
+  deciders: Array<Extract<CmpDecoded, { ok: true }>>,
+  p: Purpose,
+  rules: ConsentRules,
+): { granted: boolean; by: string; used: CmpDecoded[] } | null {
+  const said = deciders.map((d) => ({ d, g: cmpOpinion(d, rules)[p] }))
+  // A cookie that states no category mapped to this purpose neither grants nor refuses it.
+  const stated = said.filter(({ g }) => g.verdict !== 'unstated')
+  if (stated.length === 0) {
+    const { d, g } = said[0]!
+    return { granted: false, by: `${cmpName(d)} ${g.detail}`, used: [] }
+  }
+  const refusing = stated.find(({ g }) => g.verdict === 'refused')
+  if (refusing)
+    return { granted: false, by: `${cmpName(refusing.d)} ${refusing.g.detail}`, used: [refusing.d] }
+  return {
+    granted: true,
+    by: stated.map(({ d, g }) => `${cmpName(d)} ${g.detail}`).join('; and '),
+    used: stated.map(({ d }) => d),
+  }
 }
 
 function reported<T>(r: Reading<T>): Reported<T> {
@@ -367,6 +486,15 @@ function reported<T>(r: Reading<T>): Reported<T> {
 
 /** A TC string as docs/api.md reports it: its dates as ISO 8601 strings. */
 function reportedTcf(r: Reading<TcfString>): Reported<TcfReport> {
+  // A string that decoded but failed a policy check: what it said, beside why it does not count.
+  if (!r.ok && r.decoded)
+    return {
+      ...r.decoded,
+      created: isoFromEpochMs(r.decoded.created),
+      lastUpdated: isoFromEpochMs(r.decoded.lastUpdated),
+      valid: false,
+      errors: r.errors,
+    }
   if (!r.ok) return { valid: false, errors: r.errors }
   const tc = r.value
   return {

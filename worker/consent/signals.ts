@@ -7,6 +7,7 @@
 import { z } from 'zod'
 import type { Location } from '../context/location'
 import type { ConsentRules } from '../rules/concerns/consent'
+import { CMP_ADAPTERS, type CmpReading, type CookieJar } from './cmp'
 import { checkGppSid, decodeGppString } from './gpp'
 import { readGpcHeader } from './gpc'
 import { resolveDecoded, type DecodedSignals, type Reading, type Resolution } from './resolve'
@@ -32,6 +33,8 @@ export interface ConsentInput {
   usp: RawSignal[]
   /** Where GPC was asserted; empty when it was not. */
   gpc: string[]
+  /** The request's cookies, where CMP adapters look for their own (absent for a body alone). */
+  cookies?: CookieJar
 }
 
 /** The `consent` object of a `/v1/decide` body (docs/api.md), validated with field-level errors. */
@@ -54,7 +57,7 @@ export function consentInputFromRequest(
   cookies: Map<string, string>,
   url: URL,
 ): ConsentInput {
-  const input: ConsentInput = { tcf: [], gpp: [], usp: [], gpc: [] }
+  const input: ConsentInput = { tcf: [], gpp: [], usp: [], gpc: [], cookies }
   const q = url.searchParams
   push(input.tcf, 'cookie:euconsent-v2', cookies.get('euconsent-v2'))
   push(input.tcf, 'query:gdpr_consent', q.get('gdpr_consent'))
@@ -91,6 +94,7 @@ export function consentInputFromBody(body: ConsentBody | undefined, base?: Conse
     input.gpp.push(...base.gpp)
     input.usp.push(...base.usp)
     input.gpc.push(...base.gpc)
+    if (base.cookies) input.cookies = base.cookies
   }
   return input
 }
@@ -142,6 +146,7 @@ const CACHE_MAX_KEY = 4096
 const tcfCache = new Lru<DecodeResult<TcfString>>(CACHE_ENTRIES)
 const gppCache = new Lru<DecodeResult<GppString>>(CACHE_ENTRIES)
 const uspCache = new Lru<DecodeResult<UspString>>(CACHE_ENTRIES)
+const cmpCache = new Lru<DecodeResult<CmpReading>>(CACHE_ENTRIES)
 
 function cached<T>(cache: Lru<DecodeResult<T>>, input: string, decode: (s: string) => DecodeResult<T>) {
   if (input.length > CACHE_MAX_KEY) return decode(input)
@@ -153,18 +158,50 @@ function cached<T>(cache: Lru<DecodeResult<T>>, input: string, decode: (s: strin
   return result
 }
 
-/** Decoded values are shared between requests through the cache: readers must never mutate them. */
-export function decodeSignals(input: ConsentInput): DecodedSignals {
-  return {
-    tcf: input.tcf.map((s) =>
-      reading(
-        s.from,
-        cached(tcfCache, s.value, (v) => decodeTcString(v)),
-      ),
+/**
+ * Decoded values are shared between requests through the cache: readers must never mutate them.
+ * CMP cookies are read for the CMPs `rules.cmp.read` names (every supported one by default); a
+ * TC string kept inside a CMP cookie (Cookiebot `iab2`) joins the TCF readings after the
+ * standalone ones.
+ */
+export function decodeSignals(input: ConsentInput, rules?: ConsentRules): DecodedSignals {
+  const tcf = input.tcf.map((s) =>
+    reading(
+      s.from,
+      cached(tcfCache, s.value, (v) => decodeTcString(v)),
     ),
+  )
+  const cmp: DecodedSignals['cmp'] = []
+  const jar = input.cookies
+  if (jar && jar.size > 0) {
+    const read = rules?.cmp.read
+    for (const adapter of CMP_ADAPTERS) {
+      if (read && !read.includes(adapter.name)) continue
+      const found = adapter.find(jar)
+      if (!found) continue
+      const r = reading(
+        found.from,
+        cached(cmpCache, `${adapter.name}\0${found.raw}`, () => adapter.parse(found.raw)),
+      )
+      cmp.push({ ...r, cmp: adapter.name })
+      if (r.ok && r.value.tcString) {
+        const from = `${found.from}#iab2`
+        const tc = r.value.tcString
+        tcf.push(
+          reading(
+            from,
+            cached(tcfCache, tc, (v) => decodeTcString(v)),
+          ),
+        )
+      }
+    }
+  }
+  return {
+    tcf,
     gpp: input.gpp.map(decodeGpp),
     usp: input.usp.map((s) => reading(s.from, cached(uspCache, s.value, decodeUspString))),
     gpc: [...input.gpc],
+    cmp,
   }
 }
 
@@ -213,5 +250,5 @@ export function resolveConsent(
   location: Location,
   now: Date,
 ): Resolution {
-  return resolveDecoded(decodeSignals(input), rules.consent, location, now)
+  return resolveDecoded(decodeSignals(input, rules.consent), rules.consent, location, now)
 }

@@ -108,15 +108,22 @@ export interface UspString {
   lspaCovered: 'Y' | 'N' | '-'
 }
 
-/** A signal as reported by `GET /v1/consent`: decoded fields when valid, errors when not. */
-export type Reported<T> = ({ valid: true; errors: [] } & T) | { valid: false; errors: string[] }
+/**
+ * A signal as reported by `GET /v1/consent`: decoded fields when valid, errors when not, and the
+ * decoded fields beside the errors when it decoded but failed a policy check (an expired TC string).
+ */
+export type Reported<T> =
+  ({ valid: true; errors: [] } & T) | ({ valid: false; errors: string[] } & Partial<T>)
 
 export type Purpose = 'storage' | 'measurement' | 'personalization' | 'advertising'
 export const PURPOSES: readonly Purpose[] = ['storage', 'measurement', 'personalization', 'advertising']
 
 export interface ConsentSource {
-  signal: 'tcf' | 'gpp' | 'usp' | 'gpc' | 'default'
-  /** Where it was read: `cookie:euconsent-v2`, `query:gdpr_consent`, `header:Sec-GPC`, `body:consent.tcString`. */
+  signal: 'tcf' | 'gpp' | 'usp' | 'gpc' | 'cmp' | 'default'
+  /**
+   * Where it was read: `cookie:euconsent-v2`, `query:gdpr_consent`, `header:Sec-GPC`,
+   * `body:consent.tcString`, `cookie:OptanonConsent` (a CMP cookie).
+   */
   from: string
   valid: boolean
   /** true when it influenced the result. */

@@ -5,8 +5,10 @@
  * Every field is defaulted: a missing file means the documented defaults below.
  */
 import { z } from 'zod'
+import { CMP_ADAPTERS, CMP_NAMES } from '../../consent/cmp'
+import { CATEGORY_ID } from '../../consent/cmp/parse'
 
-const SIGNALS = ['tcf', 'gpp', 'usp', 'gpc'] as const
+const SIGNALS = ['tcf', 'gpp', 'usp', 'gpc', 'cmp'] as const
 export type SignalKind = (typeof SIGNALS)[number]
 
 // TCF v2.2 policy, Appendix A: legitimate interest is not a permitted legal basis for purposes 1,
@@ -42,9 +44,9 @@ const policyFields = {
     .array(z.enum(SIGNALS))
     .optional()
     .describe(
-      'Signals that count here. Default: tcf, gpp and gpc for opt-in; gpp, usp and gpc for opt-out. ' +
-        'TCF (and the tcfeuv2 section of GPP) can only grant in opt-in regimes; gpp US sections, usp ' +
-        'and gpc can only opt out.',
+      'Signals that count here. Default: tcf, gpp, gpc and cmp for opt-in; gpp, usp, gpc and cmp for ' +
+        'opt-out. TCF (and the tcfeuv2 section of GPP) can only grant in opt-in regimes; gpp US sections, ' +
+        'usp and gpc can only opt out; cmp (CMP cookies) grants in opt-in regimes and takes away in both.',
     ),
   gppSections: z
     .array(z.enum(['usnat', ...Object.values(US_STATE_SECTIONS)]))
@@ -115,6 +117,64 @@ const tcfMapping = z
       }
     }
   })
+
+const PURPOSE_NAMES = ['storage', 'measurement', 'personalization', 'advertising'] as const
+const purposeList = z
+  .array(z.enum(PURPOSE_NAMES))
+  .max(4)
+  .describe('The Gatehouse purposes this CMP category stands for; [] for strictly necessary.')
+
+// Per CMP: its own fixed category ids (anything else is a typo, with a suggestion), or the site's.
+const cmpCategories = z
+  .strictObject(
+    Object.fromEntries(
+      CMP_ADAPTERS.map((a) => [
+        a.name,
+        (a.fixedCategories
+          ? z.strictObject(
+              Object.fromEntries(Object.keys(a.standard).map((c) => [c, purposeList.optional()])),
+            )
+          : z.record(
+              z.string().regex(CATEGORY_ID, 'a category id: letters, digits and _ - . : $'),
+              purposeList,
+            )
+        )
+          .optional()
+          .describe(
+            `${a.label} (${a.cookies.join(', ')}): category -> purposes, over the standard ` +
+              Object.entries(a.standard)
+                .map(([c, ps]) => `${c}: [${ps.join(', ')}]`)
+                .join('; '),
+          ),
+      ]),
+    ),
+  )
+  .default({})
+  .describe(
+    "Per CMP, the site's categories and what they stand for; merged over the standard mapping " +
+      '(a category listed here replaces its standard entry).',
+  )
+
+const cmpSchema = z
+  .strictObject({
+    read: z
+      .array(z.enum(CMP_NAMES))
+      .max(CMP_NAMES.length)
+      .default([...CMP_NAMES])
+      .describe(
+        `The CMPs whose cookies are read (the site's CMP). Default: every supported one, ${CMP_NAMES.join(', ')}.`,
+      ),
+    conflicts: z
+      .enum(['most-restrictive', 'prefer-cmp', 'prefer-iab'])
+      .default('most-restrictive')
+      .describe(
+        'When a CMP cookie and a valid TCF carrier (TC string or GPP tcfeuv2) disagree on a purpose in an ' +
+          'opt-in regime: most-restrictive (granted only if both grant), prefer-cmp, prefer-iab.',
+      ),
+    categories: cmpCategories,
+  })
+  .prefault({})
+  .describe('CMP cookies (OneTrust, Cookiebot, vanilla-cookieconsent, ...): which are read and how they map.')
 
 export const consentSchema = z
   .strictObject({
@@ -196,6 +256,7 @@ export const consentSchema = z
           .describe('What a US opt-out (or GPC anywhere it counts) switches off.'),
       })
       .prefault({}),
+    cmp: cmpSchema,
     gvlVendorId: z
       .number()
       .int()
