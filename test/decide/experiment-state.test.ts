@@ -3,7 +3,7 @@ import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { ExperimentState } from '../../durable-objects/experiment'
 import { ExperimentStats } from '../../worker/decide/stats'
-import { gatewayWithIngestKey, ingestHeaders } from '../security/ingest-key'
+import { gatewayWithIngestKey, ingestHeaders, rulesWithBandit } from '../security/ingest-key'
 
 describe('ExperimentState', () => {
   it('adds exposures and conversions per arm, once per batch id', async () => {
@@ -63,15 +63,16 @@ describe('ExperimentState', () => {
   })
 
   it("counts conversions reported through the API into the experiment's object, once per id", async () => {
-    const gate = await gatewayWithIngestKey()
-    const stub = env.EXPERIMENT.get(env.EXPERIMENT.idFromName('upsell_bandit'))
+    const bandit = `state_bandit_${crypto.randomUUID().slice(0, 8)}`
+    const gate = await gatewayWithIngestKey(rulesWithBandit(bandit))
+    const stub = env.EXPERIMENT.get(env.EXPERIMENT.idFromName(bandit))
     const before = (await stub.stats()).arms.bundle_offer?.conversions ?? 0
     const id = `order-${crypto.randomUUID()}`
     const send = () =>
       gate('/v1/decide/conversions', {
         method: 'POST',
         headers: ingestHeaders(),
-        body: JSON.stringify({ conversions: [{ id, experiment: 'upsell_bandit', arm: 'bundle_offer' }] }),
+        body: JSON.stringify({ conversions: [{ id, experiment: bandit, arm: 'bundle_offer' }] }),
       })
     const res = await send()
     expect(res.status).toBe(202)

@@ -9,9 +9,11 @@ import { describe, expect, it } from 'vitest'
 import { createApp } from '../../worker/app'
 import { MAX_CONVERSIONS } from '../../worker/decide/api'
 import { US_CA, signToken } from '../identity/support'
-import { gatewayWithIngestKey, ingestHeaders } from './ingest-key'
+import { gatewayWithIngestKey, ingestHeaders, rulesWithBandit } from './ingest-key'
 
-const BANDIT = 'upsell_bandit'
+// A copy of upsell_bandit under an id of its own: no other test file counts into its object.
+const BANDIT = `sec_bandit_${crypto.randomUUID().slice(0, 8)}`
+const rules = rulesWithBandit(BANDIT)
 const arms = async () => (await env.EXPERIMENT.get(env.EXPERIMENT.idFromName(BANDIT)).stats()).arms
 const conversion = (arm = 'bundle_offer') => ({ id: `order-${crypto.randomUUID()}`, experiment: BANDIT, arm })
 
@@ -22,7 +24,7 @@ describe('conversions cannot be forged', () => {
     ['a signed-in customer (visitor JWT)', { jwt: true }],
     ['a caller with a wrong key', { authorization: 'Bearer wrong-key-0123456789abcdef' }],
   ])('refuses %s with 401/403 and moves no arm', async (_name, h: Record<string, unknown>) => {
-    const gate = await gatewayWithIngestKey()
+    const gate = await gatewayWithIngestKey(rules)
     const headers: Record<string, string> = { 'content-type': 'application/json' }
     for (const [k, v] of Object.entries(h)) if (typeof v === 'string') headers[k] = v
     if (h.jwt) headers.authorization = `Bearer ${await signToken('cust-conv-attacker')}`
@@ -42,7 +44,7 @@ describe('conversions cannot be forged', () => {
   })
 
   it('refuses 10,000 conversions in one request, and a count that multiplies one', async () => {
-    const gate = await gatewayWithIngestKey()
+    const gate = await gatewayWithIngestKey(rules)
     const before = await arms()
     const many = await gate('/v1/decide/conversions', {
       method: 'POST',
@@ -75,7 +77,7 @@ describe('conversions cannot be forged', () => {
   })
 
   it('counts a conversion id once, within a request and across retries', async () => {
-    const gate = await gatewayWithIngestKey()
+    const gate = await gatewayWithIngestKey(rules)
     const before = (await arms()).no_upsell?.conversions ?? 0
     const c = conversion('no_upsell')
     const send = (list: unknown[]) =>

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest'
 import { pepperedHash } from '../../worker/identity/keys'
 import { capturingApp } from '../admin/support'
 import { US_CA } from '../identity/support'
+import { gatewayWithIngestKey, ingestHeaders } from './ingest-key'
 
 const EMAIL = 'victim.person+shop@example.org'
 const PHONE = '+49 151 23456789'
@@ -103,5 +104,34 @@ describe('PII by value', () => {
     expectNoRaw(decodeURIComponent(JSON.stringify(echo)))
     expect(new URL(echo.url, 'http://origin').searchParams.has('utm_term')).toBe(false)
     expect(new URLSearchParams(echo.headers['x-gatehouse-touchpoint']).get('src')).toBe('google')
+  })
+
+  it('scrubs server-ingested events and string attributes the same way', async () => {
+    const gate = await gatewayWithIngestKey()
+    const customerId = `pii-ingest-${crypto.randomUUID()}`
+    const res = await gate('/v1/ingest/events', {
+      method: 'POST',
+      headers: ingestHeaders(),
+      body: JSON.stringify({
+        subject: { type: 'customer_id', value: customerId },
+        source: 'pos',
+        measurementConsent: true,
+        attributes: { contact_note: `reach me at ${EMAIL}`, loyalty_tier: 'gold', mobile: PHONE },
+        events: [
+          {
+            id: `pos-${crypto.randomUUID()}`,
+            type: 'purchase',
+            ts: new Date().toISOString(),
+            props: { receipt_email: EMAIL, till: 'T-04' },
+          },
+        ],
+      }),
+    })
+    expect(res.status).toBe(202)
+    const dump = await stateDump(`c:${customerId}`)
+    expectNoRaw(dump)
+    expect(dump).toContain('gold')
+    expect(dump).toContain('T-04')
+    expect(dump).toContain(`email:${await pepperedHash(EMAIL.toLowerCase(), pepper)}`)
   })
 })

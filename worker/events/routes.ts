@@ -18,10 +18,10 @@ import type { RuleSet } from '../rules'
 import { BEACON_SOURCE, BEACON_VERSION } from './beacon'
 import { JSON_OR_BEACON_MEDIA, readJsonBody, unknownKeys } from '../lib/json-body'
 import { requireIngestCredential } from './ingest-auth'
-import { parseIngestBody } from './ingest-body'
+import { parseIngestBody, type IngestEnvelope } from './ingest-body'
 import { minimumNecessaryTypes, recordEvents } from './store'
 import { identifyIdentifiers, LIMITS, validateBatch, type ValidatedBatch } from './validate'
-import { piiHasher } from '../privacy/pii-values'
+import { PII_HINT_KEY, piiHasher, scrubText } from '../privacy/pii-values'
 import { scrubEvents } from './scrub'
 import { attachAsserted, type AttachResult } from '../identity/stitch'
 import { decisionService, executionWaitUntil } from '../decide/service'
@@ -45,6 +45,26 @@ async function storable(c: Context<AppEnv>, rules: RuleSet, batch: ValidatedBatc
   const r = await scrubEvents(batch.events, rules.privacy.piiValues, piiHasher(c.env?.ID_PEPPER))
   if (r.found.length) c.get('log')?.info('pii_values_scrubbed', { paths: r.found.slice(0, 20) })
   return r.events
+}
+
+/** Ingested profile attributes without raw emails or phone numbers in their string values. */
+async function storableAttributes(
+  c: Context<AppEnv>,
+  rules: RuleSet,
+  attributes: IngestEnvelope['attributes'],
+): Promise<IngestEnvelope['attributes']> {
+  const hash = piiHasher(c.env?.ID_PEPPER)
+  const out: IngestEnvelope['attributes'] = []
+  for (const a of attributes) {
+    if (typeof a.value !== 'string') {
+      out.push(a)
+      continue
+    }
+    const r = await scrubText(a.value, rules.privacy.piiValues, hash, PII_HINT_KEY.test(a.name))
+    if (r.found.length) c.get('log')?.info('pii_values_scrubbed', { paths: [`attributes.${a.name}`] })
+    if (r.text !== null) out.push({ ...a, value: r.text })
+  }
+  return out
 }
 
 /** Seconds a client waits before retrying when the customer state did not answer. */
@@ -173,7 +193,11 @@ export const eventRoutes = (opts: EventRoutesOptions): Hono<AppEnv> => {
         source,
         purposes: { ...NO_CONSENT, measurement },
         events: await storable(c, opts.rules, batch),
-        attributes: attributes.map((a) => ({ ...a, source, at: now })),
+        attributes: (await storableAttributes(c, opts.rules, attributes)).map((a) => ({
+          ...a,
+          source,
+          at: now,
+        })),
       },
       opts.storeBudgetMs,
     )

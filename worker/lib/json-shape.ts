@@ -7,6 +7,21 @@ import type { FieldError } from './problem'
 
 export type ShapeResult = { ok: true } | { ok: false; error: FieldError & { reason: 'depth' | 'nodes' } }
 
+// One value to visit: its depth (the top level is 1), and its key under its parent frame, from
+// which the path is rebuilt only when a limit is hit (no string is built per value).
+interface Frame {
+  v: unknown
+  depth: number
+  key: string
+  parent: Frame | null
+}
+
+function pathOf(f: Frame): string {
+  const keys: string[] = []
+  for (let at: Frame | null = f; at && at.parent; at = at.parent) keys.push(at.key)
+  return keys.reverse().join('.')
+}
+
 /**
  * Checks a parsed JSON value's nesting depth and value count with an explicit stack (never
  * recursion): the first value past a limit is named by its path (`events.0.props.a.a`). Pure.
@@ -16,30 +31,29 @@ export type ShapeResult = { ok: true } | { ok: false; error: FieldError & { reas
  *   // -> { ok: false, error: { reason: 'depth', path: 'a.b', message: 'nested at most 2 levels' } }
  */
 export function checkShape(value: unknown, limits: { maxDepth: number; maxNodes: number }): ShapeResult {
-  // Each frame: the value, its depth (the top level is 1 when it is an object or array), its path.
-  const stack: Array<{ v: unknown; depth: number; path: string }> = [{ v: value, depth: 1, path: '' }]
+  const stack: Frame[] = [{ v: value, depth: 1, key: '', parent: null }]
   let nodes = 0
   while (stack.length > 0) {
-    const { v, depth, path } = stack.pop()!
+    const f = stack.pop()!
     if (++nodes > limits.maxNodes) {
-      return {
-        ok: false,
-        error: { reason: 'nodes', path, message: `at most ${limits.maxNodes} values in one body` },
-      }
+      const message = `at most ${limits.maxNodes} values in one body`
+      return { ok: false, error: { reason: 'nodes', path: pathOf(f), message } }
     }
+    const v = f.v
     if (v === null || typeof v !== 'object') continue
-    if (depth > limits.maxDepth) {
-      return {
-        ok: false,
-        error: { reason: 'depth', path, message: `nested at most ${limits.maxDepth} levels` },
-      }
+    if (f.depth > limits.maxDepth) {
+      const message = `nested at most ${limits.maxDepth} levels`
+      return { ok: false, error: { reason: 'depth', path: pathOf(f), message } }
     }
-    const entries: Array<[string, unknown]> = Array.isArray(v)
-      ? v.map((x, i) => [String(i), x])
-      : Object.entries(v as Record<string, unknown>)
-    for (let i = entries.length - 1; i >= 0; i--) {
-      const [k, x] = entries[i]!
-      stack.push({ v: x, depth: depth + 1, path: path ? `${path}.${k}` : k })
+    const depth = f.depth + 1
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push({ v: v[i], depth, key: String(i), parent: f })
+    } else {
+      const keys = Object.keys(v)
+      for (let i = keys.length - 1; i >= 0; i--) {
+        const k = keys[i]!
+        stack.push({ v: (v as Record<string, unknown>)[k], depth, key: k, parent: f })
+      }
     }
   }
   return { ok: true }

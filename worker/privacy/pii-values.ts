@@ -148,6 +148,8 @@ export async function scrubPropValues(
   rule: PiiValueRule,
   hash: PiiHasher | null,
 ): Promise<{ props: Record<string, unknown>; found: string[] }> {
+  // Most props hold nothing: answer those without a promise per value.
+  if (!holdsPii(props, rule.detect)) return { props, found: [] }
   const found: string[] = []
   const walk = async (v: unknown, path: string, hint: boolean): Promise<unknown> => {
     if (typeof v === 'string') {
@@ -177,4 +179,23 @@ export async function scrubPropValues(
     return out
   }
   return { props: (await walk(props, '', false)) as Record<string, unknown>, found }
+}
+
+/** Whether any string or key in `value` holds an email or phone number; an explicit stack, no awaits. */
+function holdsPii(value: unknown, detect: readonly PiiKind[]): boolean {
+  const stack: Array<{ v: unknown; hint: boolean }> = [{ v: value, hint: false }]
+  while (stack.length > 0) {
+    const { v, hint } = stack.pop()!
+    if (typeof v === 'string') {
+      if (findPii(v, detect, hint).length > 0) return true
+    } else if (Array.isArray(v)) {
+      for (const x of v) stack.push({ v: x, hint })
+    } else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+        if (findPii(k, detect).length > 0) return true
+        stack.push({ v: x, hint: PII_HINT_KEY.test(k) })
+      }
+    }
+  }
+  return false
 }
