@@ -83,9 +83,12 @@ function hooksTable(): Map<string, string[]> {
   return rows
 }
 
-/** Files that register on a hook: `<x>.<hook>.push(` or `<x>.<hook> = ` outside worker/proxy/hooks.ts. */
+/**
+ * Files that register on a hook: `hooks.<hook>.push(` or `hooks.<hook> = ` (also through
+ * `c.get('hooks')` and `hooks?.`) outside worker/proxy/hooks.ts.
+ */
 function registrants(hook: string): string[] {
-  const write = new RegExp(`\\.${hook}(?:\\.push\\(|\\s*=(?!=))`)
+  const write = new RegExp(`hooks(?:'\\))?\\??\\.${hook}(?:\\.push\\(|\\s*=(?!=))`)
   return [...byPath(code)]
     .filter(([path, text]) => path !== 'worker/proxy/hooks.ts' && write.test(text))
     .map(([path]) => path)
