@@ -7,6 +7,7 @@
  * | --- | --- | --- | --- | --- | --- |
  * | see ADMIN_ROUTES below; docs/privacy.md renders the same table |
  */
+import { routePattern } from '../lib/route-pattern'
 
 // `ingest`: a server (POS, CRM export job) that may only call `POST /v1/ingest/events`; it is
 // listed on no admin route below, so it opens nothing else (worker/events/routes.ts checks it).
@@ -35,15 +36,7 @@ interface CompiledRoute {
 
 const compiled: CompiledRoute[] = Object.entries(ADMIN_ROUTES).map(([action, roles]) => {
   const [method, path] = action.split(' ') as [string, string]
-  const pattern = new RegExp(
-    '^' +
-      path
-        .split('/')
-        .map((seg) => (seg.startsWith(':') ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
-        .join('/') +
-      '/?$',
-  )
-  return { action: action as AdminAction, method, pattern, roles }
+  return { action: action as AdminAction, method, pattern: routePattern(path), roles }
 })
 
 export type RouteMatch =

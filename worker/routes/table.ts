@@ -5,6 +5,7 @@
  * come from the admin access matrix (worker/admin/roles.ts), which the admin guard checks. Pure.
  */
 import { ADMIN_ROUTES } from '../admin/roles'
+import { routePattern } from '../lib/route-pattern'
 
 /** `path` (with `:param` segments) -> the methods its handlers answer (HEAD comes with GET). */
 export const GATEWAY_ROUTES: Readonly<Record<string, readonly string[]>> = {
@@ -34,14 +35,7 @@ function adminRoutes(): Record<string, string[]> {
 }
 
 const compiled = Object.entries(GATEWAY_ROUTES).map(([path, methods]) => ({
-  pattern: new RegExp(
-    '^' +
-      path
-        .split('/')
-        .map((seg) => (seg.startsWith(':') ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
-        .join('/') +
-      '/?$',
-  ),
+  pattern: routePattern(path),
   methods,
 }))
 
