@@ -111,7 +111,9 @@ export const identity = (opts: IdentityOptions = {}): MiddlewareHandler<AppEnv> 
     }
     const { identity: resolved, cookie, rotated } = step.visit
     if (rotated) log.info('anonymous_id_rotated', { reason: rotated })
-    c.set('identity', jwt ? { ...resolved, claims: jwt.claims } : resolved)
+    // The visit is this request's own object; JIT: docs/performance.md "Engine notes", "Object spread on the identity path".
+    if (jwt) resolved.claims = jwt.claims
+    c.set('identity', resolved)
 
     // --- what the response carries ---
     const setCookies: string[] = []
