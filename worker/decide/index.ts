@@ -16,14 +16,14 @@ import { fallbackContent, fillSlot } from './slots'
 import { decideForRequest, decisionService, executionWaitUntil } from './service'
 import { preferredLocale } from './locale'
 
-export interface DecideOptions {
+export interface DecideStageOptions {
   /** The compiled rule set; defaults to the bundled one. */
   rules?: RuleSet
 }
 
 export const SLOT_SELECTOR = '[data-gatehouse-slot]'
 
-export const decide = (opts: DecideOptions = {}): MiddlewareHandler<AppEnv> =>
+export const decide = (opts: DecideStageOptions = {}): MiddlewareHandler<AppEnv> =>
   async function decide(c, next) {
     const rules = opts.rules ?? bundledRules
     const method = c.req.method
