@@ -37,36 +37,8 @@ export function outcomeOf(status: number): AuditOutcome {
  * Writes the entry to D1 and the log. A D1 failure is logged as an error (the log line is then
  * the only trace) and does not change the answer the operator already earned.
  */
-export async function writeAudit(env: Pick<Env, 'DB'>, log: Logger, entry: AuditEntry): Promise<void> {
-  log.info('admin_audit', {
-    auditId: entry.id,
-    actor: entry.actor,
-    roles: entry.roles,
-    action: entry.action,
-    outcome: entry.outcome,
-    status: entry.status,
-    detail: entry.detail,
-  })
-  try {
-    await env.DB.prepare(
-      `INSERT OR IGNORE INTO admin_audit (id, at, actor, roles, action, outcome, status, request_id, detail)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    )
-      .bind(
-        entry.id,
-        entry.at,
-        entry.actor,
-        JSON.stringify(entry.roles),
-        entry.action,
-        entry.outcome,
-        entry.status,
-        entry.requestId,
-        JSON.stringify(entry.detail),
-      )
-      .run()
-  } catch (error) {
-    log.error('admin_audit_write_failed', { auditId: entry.id, error: error as Error })
-  }
+export function writeAudit(env: Pick<Env, 'DB'>, log: Logger, entry: AuditEntry): Promise<void> {
+  return record(env, log, entry, 'ON CONFLICT (id) DO NOTHING')
 }
 
 /** Length of the window over which requests without a valid token share one audit row. */
@@ -83,16 +55,36 @@ export function deniedRowId(reason: string, at: number): string {
  * the first of them (`at`) and the action, status and request id of the latest, which the log line
  * of that request details.
  */
-export async function countDenied(
+export function countDenied(
   env: Pick<Env, 'DB'>,
   log: Logger,
   entry: AuditEntry,
   reason: string,
 ): Promise<void> {
+  const shared = { ...entry, id: deniedRowId(reason, entry.at), actor: null, roles: [] }
+  return record(
+    env,
+    log,
+    { ...shared, detail: { ...entry.detail, reason, count: 1 } },
+    `ON CONFLICT (id) DO UPDATE SET
+       action = excluded.action,
+       status = excluded.status,
+       request_id = excluded.request_id,
+       detail = json_set(admin_audit.detail, '$.count', json_extract(admin_audit.detail, '$.count') + 1)`,
+  )
+}
+
+/** The log line and the D1 row of one entry; `onConflict` says what a row with the same id does. */
+async function record(
+  env: Pick<Env, 'DB'>,
+  log: Logger,
+  entry: AuditEntry,
+  onConflict: string,
+): Promise<void> {
   log.info('admin_audit', {
-    auditId: deniedRowId(reason, entry.at),
-    actor: null,
-    roles: [],
+    auditId: entry.id,
+    actor: entry.actor,
+    roles: entry.roles,
     action: entry.action,
     outcome: entry.outcome,
     status: entry.status,
@@ -101,25 +93,22 @@ export async function countDenied(
   try {
     await env.DB.prepare(
       `INSERT INTO admin_audit (id, at, actor, roles, action, outcome, status, request_id, detail)
-       VALUES (?, ?, NULL, '[]', ?, ?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET
-         action = excluded.action,
-         status = excluded.status,
-         request_id = excluded.request_id,
-         detail = json_set(admin_audit.detail, '$.count', json_extract(admin_audit.detail, '$.count') + 1)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ${onConflict}`,
     )
       .bind(
-        deniedRowId(reason, entry.at),
+        entry.id,
         entry.at,
+        entry.actor,
+        JSON.stringify(entry.roles),
         entry.action,
         entry.outcome,
         entry.status,
         entry.requestId,
-        JSON.stringify({ ...entry.detail, reason, count: 1 }),
+        JSON.stringify(entry.detail),
       )
       .run()
   } catch (error) {
-    log.error('admin_audit_write_failed', { auditId: deniedRowId(reason, entry.at), error: error as Error })
+    log.error('admin_audit_write_failed', { auditId: entry.id, error })
   }
 }
 

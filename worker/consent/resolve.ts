@@ -148,13 +148,15 @@ export function resolveDecoded(
   const cmp = signals.cmp ?? []
   const cmpCounts = counted.includes('cmp')
 
-  // Invalid signals are reported and ignored: they grant nothing and, so that an unresolved macro
-  // in a link cannot wipe a valid cookie, they do not veto a valid signal either.
-  for (const [kind, list] of [
+  // Every IAB reading by kind, for the invalid-signal reasons here and the sources at the end.
+  const iab = [
     ['tcf', tcf],
     ['gpp', gpp],
     ['usp', usp],
-  ] as const) {
+  ] as const
+  // Invalid signals are reported and ignored: they grant nothing and, so that an unresolved macro
+  // in a link cannot wipe a valid cookie, they do not veto a valid signal either.
+  for (const [kind, list] of iab) {
     for (const r of list as Array<Reading<unknown>>) {
       if (!r.ok) reasons.push(`${LABEL[kind]} (${r.from}) invalid: ${r.errors.join('; ')} -> grants nothing`)
     }
@@ -384,11 +386,7 @@ export function resolveDecoded(
   }
 
   // Sources: every reading, valid or not, and whether it influenced the result.
-  for (const [kind, list] of [
-    ['tcf', tcf],
-    ['gpp', gpp],
-    ['usp', usp],
-  ] as const) {
+  for (const [kind, list] of iab) {
     for (const r of list as Array<Reading<unknown>>) {
       sources.push({ signal: kind, from: r.from, valid: r.ok, used: used.has(r) })
     }
