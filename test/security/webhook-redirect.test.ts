@@ -15,7 +15,7 @@ import {
 import { describe, expect, it } from 'vitest'
 import type { TriggerFireMessage } from '../../durable-objects/customer/triggers'
 import { deliverTriggers } from '../../worker/delivery/consumer'
-import { webhook } from '../triggers/webhook'
+import { deadLetter, webhook } from '../triggers/webhook'
 
 function fire(): TriggerFireMessage {
   const id = crypto.randomUUID()
@@ -30,17 +30,6 @@ function fire(): TriggerFireMessage {
     firedAt: Date.now() - 1000,
     startedBy: { eventId: id, type: 'add_to_cart', at: Date.now() - 1_800_000 },
   }
-}
-
-async function deadLetter(fireId: string) {
-  for (let i = 0; i < 100; i++) {
-    const row = await env.DB.prepare('SELECT reason, attempts FROM trigger_dead_letters WHERE fire_id = ?')
-      .bind(fireId)
-      .first<{ reason: string; attempts: number }>()
-    if (row) return row
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  return null
 }
 
 describe('webhook delivery never follows a redirect with the signature', () => {

@@ -17,7 +17,7 @@ import { percentile } from '../../worker/delivery/metrics'
 import { signatureHeader, verifySignature } from '../../worker/delivery/sign'
 import { bundledRules, type RuleSet } from '../../worker/rules'
 import { triggersSchema } from '../../worker/rules/concerns/triggers'
-import { webhook } from './webhook'
+import { deadLetter, webhook } from './webhook'
 
 const rules: RuleSet = {
   ...bundledRules,
@@ -62,17 +62,6 @@ async function consume(queue: string, body: unknown, attempts: number, handler =
   await handler(batch, env, { rules })
   await waitOnExecutionContext(ctx)
   return { ...(await getQueueResult(batch, ctx)), delays }
-}
-
-async function deadLetter(fireId: string) {
-  for (let i = 0; i < 150; i++) {
-    const row = await env.DB.prepare('SELECT reason, attempts FROM trigger_dead_letters WHERE fire_id = ?')
-      .bind(fireId)
-      .first<{ reason: string; attempts: number }>()
-    if (row) return row
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  return null
 }
 
 describe('trigger delivery', () => {

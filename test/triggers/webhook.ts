@@ -33,3 +33,15 @@ export const webhook = {
     }
   },
 }
+
+/** The D1 dead-letter row of a fire, polled until the consumer writes it (15 s), else null. */
+export async function deadLetter(fireId: string): Promise<{ reason: string; attempts: number } | null> {
+  for (let i = 0; i < 150; i++) {
+    const row = await env.DB.prepare('SELECT reason, attempts FROM trigger_dead_letters WHERE fire_id = ?')
+      .bind(fireId)
+      .first<{ reason: string; attempts: number }>()
+    if (row) return row
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  return null
+}
