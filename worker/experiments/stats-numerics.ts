@@ -16,7 +16,8 @@
  * - normal quantile: Acklam's rational approximation (P. J. Acklam, "An algorithm for computing
  *   the inverse normal cumulative distribution function", 2003; relative error 1.15e-9), then
  *   Newton steps on Φ to full double precision.
- * - Student t CDF: P(|T| > t) = I_{ν/(ν+t²)}(ν/2, 1/2) (Abramowitz and Stegun 26.7.1, 26.5.27).
+ * - Student t CDF: P(|T| > t) = I_{ν/(ν+t²)}(ν/2, 1/2) (Abramowitz and Stegun 26.7.1, 26.5.27);
+ *   beyond 1e8 degrees of freedom, the first term of Fisher's expansion (26.7.5).
  * - chi-square CDF: P(X ≤ x) = P(k/2, x/2) (Abramowitz and Stegun 26.4.19).
  */
 
@@ -102,7 +103,11 @@ function betaIncompleteXY(a: number, b: number, x: number, y: number): number {
   if (!(a > 0) || !(b > 0) || !(x >= 0 && x <= 1)) return Number.NaN
   if (x === 0) return 0
   if (y === 0) return 1
-  const front = Math.exp(logBetaInverse(a, b) + a * Math.log(x) + b * Math.log(y))
+  // ln x from y when x is near 1 (and the other way round): a·ln x with a in the millions magnifies
+  // any rounding in x.
+  const lnX = x < 0.5 ? Math.log(x) : Math.log1p(-y)
+  const lnY = y < 0.5 ? Math.log(y) : Math.log1p(-x)
+  const front = Math.exp(logBetaInverse(a, b) + a * lnX + b * lnY)
   if (x < (a + 1) / (a + b + 2)) return (front * betaContinuedFraction(a, b, x, y)) / a
   return 1 - (front * betaContinuedFraction(b, a, y, x)) / b
 }
@@ -229,6 +234,9 @@ export function normalQuantile(p: number): number {
 export function studentTSf(t: number, df: number): number {
   if (Number.isNaN(t) || !(df > 0)) return Number.NaN
   if (df === Infinity) return normalSf(t)
+  // Beyond 1e8 degrees of freedom the continued fraction sits on its slow boundary and loses ~1e-8;
+  // the first term of Fisher's expansion (Abramowitz and Stegun 26.7.5) is exact to ~t⁶/df² there.
+  if (df > 1e8) return normalSf(t) + (normalPdf(t) * (t * t * t + t)) / (4 * df)
   const t2 = t * t
   const tail = 0.5 * betaIncompleteXY(df / 2, 0.5, df / (df + t2), t2 / (df + t2))
   return t >= 0 ? tail : 1 - tail
