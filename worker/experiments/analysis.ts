@@ -278,7 +278,7 @@ function metricReport(
   if (theta !== null) {
     const raw = metricMoments(metric.kind, armSums[0]!)
     const reduction = raw && control && raw.variance > 0 ? 1 - control.variance / raw.variance : 0
-    cupedInfo = { theta, varianceReduction: reduction }
+    cupedInfo = { theta, varianceReduction: Number.isFinite(reduction) ? reduction : 0 }
   }
   const arms = armOrder.map((arm, i): MetricArmReport => {
     const m = moments[i] ?? null

@@ -46,7 +46,7 @@ export function welchDf(c: Moments, t: Moments): number {
 /** Welch's two-sided t-test of treatment minus control; null when the difference has no variance. */
 export function welch(c: Moments, t: Moments, alpha: number): WelchResult | null {
   const se = Math.sqrt(c.variance / c.n + t.variance / t.n)
-  if (!(se > 0)) return null
+  if (!(se > 0 && Number.isFinite(se))) return null
   const df = welchDf(c, t)
   const estimate = t.mean - c.mean
   const stat = estimate / se
@@ -72,7 +72,7 @@ export function relativeDelta(c: Moments, t: Moments): RelativeResult | null {
   if (c.mean === 0) return null
   const mc = c.mean
   const variance = t.variance / (t.n * mc * mc) + (t.mean * t.mean * c.variance) / (c.n * mc * mc * mc * mc)
-  if (!(variance > 0)) return null
+  if (!(variance > 0 && Number.isFinite(variance))) return null
   return { estimate: t.mean / mc - 1, stdError: Math.sqrt(variance) }
 }
 

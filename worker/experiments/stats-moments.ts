@@ -23,6 +23,11 @@ export interface Moments {
   variance: number
 }
 
+// Sums at the edge of double range (or inconsistent ones) can overflow; such moments are unusable.
+function finite(m: Moments): Moments | null {
+  return Number.isFinite(m.mean) && Number.isFinite(m.variance) ? m : null
+}
+
 /** Every field of `MetricSums` present (missing sums read as zero), merged over days. */
 export interface FullSums {
   n: number
@@ -63,7 +68,11 @@ function centred(n: number, sa: number, sb: number, sab: number, square: boolean
 /** Mean and unit-level variance of a plain metric (binary, count, revenue); null below 2 units. */
 export function plainMoments(s: FullSums): Moments | null {
   if (s.n < 2) return null
-  return { n: s.n, mean: s.sum / s.n, variance: centred(s.n, s.sum, s.sum, s.sumSq, true) / (s.n - 1) }
+  return finite({
+    n: s.n,
+    mean: s.sum / s.n,
+    variance: centred(s.n, s.sum, s.sum, s.sumSq, true) / (s.n - 1),
+  })
 }
 
 /** Ratio metric Σx / Σy by the delta method; null below 2 units or with no denominator. */
@@ -76,7 +85,7 @@ export function ratioMoments(s: FullSums): Moments | null {
   const vy = centred(s.n, s.denSum, s.denSum, s.denSumSq, true) / (s.n - 1)
   const cxy = centred(s.n, s.sum, s.denSum, s.crossSum, false) / (s.n - 1)
   const variance = Math.max(0, (vx - 2 * ratio * cxy + ratio * ratio * vy) / (my * my))
-  return { n: s.n, mean: ratio, variance }
+  return finite({ n: s.n, mean: ratio, variance })
 }
 
 export function metricMoments(kind: MetricKind, s: FullSums): Moments | null {
@@ -108,18 +117,21 @@ export function cuped(arms: FullSums[]): CupedResult | null {
   // A covariate that never varies within an arm carries no information (and θ would divide by 0).
   if (!(scc > 0) || totalN === 0) return null
   const theta = sxc / scc
+  if (!Number.isFinite(theta)) return null
   const grandC = totalC / totalN
   const adjusted = arms.map((s): Moments | null => {
     if (s.n < 2) return null
     const vx = centred(s.n, s.sum, s.sum, s.sumSq, true) / (s.n - 1)
     const vc = centred(s.n, s.covSum, s.covSum, s.covSumSq, true) / (s.n - 1)
     const cxc = centred(s.n, s.sum, s.covSum, s.covCross, false) / (s.n - 1)
-    return {
+    return finite({
       n: s.n,
       mean: s.sum / s.n - theta * (s.covSum / s.n - grandC),
       variance: Math.max(0, vx - 2 * theta * cxc + theta * theta * vc),
-    }
+    })
   })
+  // An adjustment that overflows in any arm is not used at all (arms must be comparable).
+  if (adjusted.some((m, i) => m === null && arms[i]!.n >= 2)) return null
   return { theta, adjusted }
 }
 
