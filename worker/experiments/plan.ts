@@ -81,8 +81,10 @@ export interface PlanInput {
   minimumEffect: number
   alpha: number
   power: number
-  /** Arms including the control, equal split assumed. */
+  /** Arms including the control. */
   arms: number
+  /** The planned split (any positive scale, one weight per arm); equal when absent. The smallest arm sets the size. */
+  weights?: number[]
   /** Units entering the experiment per day (all arms together). */
   dailyUnits?: number
   /** The sequential method's tuning (units at which its sequence is tightest). */
@@ -131,6 +133,10 @@ export function planSampleSize(input: PlanInput): PlanResult {
   if (input.dailyUnits !== undefined && !(input.dailyUnits > 0)) return bad('dailyUnits')
   const tuning = input.sequentialTuning ?? DEFAULT_SEQUENTIAL_TUNING
   if (!(tuning > 0)) return bad('sequentialTuning')
+  const weights = input.weights ?? Array.from({ length: input.arms }, () => 1)
+  if (weights.length !== input.arms || !weights.every((w) => w > 0 && Number.isFinite(w)))
+    return bad('weights')
+  const minShare = Math.min(...weights) / weights.reduce((a, b) => a + b, 0)
   const effectSize = input.binary
     ? cohensH(input.baseline, input.minimumEffect)
     : (Math.abs(input.baseline) * input.minimumEffect) / (input.sd as number)
@@ -139,7 +145,8 @@ export function planSampleSize(input: PlanInput): PlanResult {
   const alpha = input.alpha / comparisons
   const side = (perArmExact: number): PlanSide => {
     const perArm = Math.ceil(perArmExact)
-    const total = perArm * input.arms
+    // The smallest arm must reach perArm; with an equal split that is perArm × arms.
+    const total = input.weights ? Math.ceil(perArm / minShare) : perArm * input.arms
     return { perArm, total, days: input.dailyUnits ? Math.ceil(total / input.dailyUnits) : null }
   }
   return {
