@@ -56,6 +56,13 @@ import {
   tombstoneUntil,
   writeTombstone,
 } from './privacy'
+import {
+  attributeEvents,
+  listExposures,
+  recordExposures,
+  type AggregateDelta,
+  type ExposureInput,
+} from './exposures'
 import { readAttributes, writeAttributes, type AttributeWrite } from './profile'
 import { customerMigrations } from './schema'
 import { stateRules } from './state-rules'
@@ -230,16 +237,47 @@ export class CustomerState extends SqlObject implements DecisionStateApi {
    * conversions and timer-cancelling events are kept, minimally (docs/events.md). Conversions
    * apply suppressions; events start and cancel trigger timers (events.ts `planEvents`).
    */
-  async recordEvents(input: RecordEventsInput): Promise<RecordEventsResult> {
+  async recordEvents(
+    input: RecordEventsInput,
+  ): Promise<RecordEventsResult & { experiments?: AggregateDelta[] }> {
     return this.#unlessErased(
       () => ERASED_ANSWERS.recordEvents(input),
       async () => {
-        const result = await recordEventBatch(this.ctx.storage, input, stateRules(), this.#knownStateKey)
+        const rules = stateRules()
+        const result = await recordEventBatch(this.ctx.storage, input, rules, this.#knownStateKey)
         // Only after the transaction committed: a rolled-back write must be checked again.
         this.#knownStateKey = input.stateKey
-        return result
+        // An outcome is measurement: attributed to experiment exposures only with that consent.
+        if (input.purposes.measurement !== true) return result
+        const storage = this.ctx.storage
+        const experiments = storage.transactionSync(() =>
+          attributeEvents(storage.sql, rules.experiments, input.events, Date.now()),
+        )
+        return experiments.length ? { ...result, experiments } : result
       },
     )
+  }
+
+  /**
+   * Records this unit's first exposure to experiments (later exposures change nothing) and
+   * returns the changes to the experiments' aggregates, which the caller sends to the sharded
+   * counters (worker/experiments/accounting.ts). Unknown experiments and arms are ignored.
+   */
+  async recordExposures(list: ExposureInput[]): Promise<AggregateDelta[]> {
+    return this.#unlessErased(
+      () => [],
+      () => {
+        const storage = this.ctx.storage
+        return storage.transactionSync(() =>
+          recordExposures(storage.sql, stateRules().experiments, list, Date.now()),
+        )
+      },
+    )
+  }
+
+  /** The experiments this unit was exposed to, first exposure first. */
+  async exposures(): Promise<Array<{ experiment: string; arm: string; at: number; day: string }>> {
+    return listExposures(this.ctx.storage.sql)
   }
 
   /**

@@ -1,12 +1,12 @@
 /**
  * The one seam through which CustomerState reads its rules (caps, triggers, profile, touchpoint
- * attribution, retention): the rule set bundled at build time. Tests replace them for the isolate
+ * attribution, retention, experiment metrics): the rule set bundled at build time. Tests replace them for the isolate
  * with `overrideStateRules` (the object cannot receive a rule set per call: the decision
  * contract's `reserve()` takes none).
  */
 import { bundledRules, type RuleSet } from '../../worker/rules'
 
-export type StateRules = Pick<RuleSet, 'caps' | 'triggers' | 'profile' | 'utm' | 'privacy'>
+export type StateRules = Pick<RuleSet, 'caps' | 'triggers' | 'profile' | 'utm' | 'privacy' | 'experiments'>
 
 let override: StateRules | null = null
 

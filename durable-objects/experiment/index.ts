@@ -6,7 +6,9 @@
  * experiment does not funnel through one object.
  */
 import type { Env } from '../../worker/env'
+import type { ArmDay } from '../../worker/experiments/types'
 import { SqlObject } from '../lib/base'
+import { addAggregates, readAggregates, validAggregateBatch, type AggregateBatch } from './aggregates'
 import { experimentMigrations } from './schema'
 
 export interface ArmCounts {
@@ -114,6 +116,27 @@ export class ExperimentState extends SqlObject {
     })
   }
 
+  /** Adds a batch of aggregate changes (one shard's share), once per batch id. */
+  async recordAggregates(batch: AggregateBatch): Promise<{ applied: boolean }> {
+    const rows = validAggregateBatch(batch)
+    if (!rows) return { applied: false }
+    const sql = this.ctx.storage.sql
+    return this.ctx.storage.transactionSync(() => {
+      if (sql.exec('SELECT 1 FROM batches WHERE id = ?', batch.id).toArray().length > 0)
+        return { applied: false }
+      addAggregates(sql, rows)
+      const now = Date.now()
+      sql.exec('INSERT INTO batches (id, applied_at) VALUES (?, ?)', batch.id, now)
+      sql.exec('DELETE FROM batches WHERE applied_at < ?', now - BATCH_RETENTION_MS)
+      return { applied: true }
+    })
+  }
+
+  /** This shard's counters per arm and day. */
+  async aggregates(): Promise<ArmDay[]> {
+    return readAggregates(this.ctx.storage.sql)
+  }
+
   /** The running totals per arm. */
   async stats(): Promise<ExperimentTotals> {
     const arms: Record<string, ArmCounts> = {}
@@ -140,4 +163,9 @@ export class ExperimentState extends SqlObject {
     }
     return out
   }
+}
+
+/** The object name of shard `i` of an experiment's measurement counters (ids are lower_snake_case, so no clash). */
+export function measurementShardName(experiment: string, shard: number): string {
+  return `measure:${experiment}:${shard}`
 }

@@ -1,9 +1,11 @@
 /**
  * ExperimentState's tables (docs/storage.md): one row per arm with running totals, and the batch
  * ids already applied so a retried flush is counted once; and the ids of conversions reported by
- * servers (`POST /v1/decide/conversions`), so a conversion is counted once however often it is sent.
+ * servers (`POST /v1/decide/conversions`), so a conversion is counted once however often it is sent;
+ * and the measurement counters of a shard (./aggregates.ts).
  */
 import type { Migration } from '../lib/migrations'
+import { aggregateMigrations } from './aggregates'
 
 export const experimentMigrations: Migration[] = [
   {
@@ -29,4 +31,5 @@ export const experimentMigrations: Migration[] = [
     );
     CREATE INDEX IF NOT EXISTS conversions_counted ON conversions (counted_at);`,
   },
+  ...aggregateMigrations,
 ]

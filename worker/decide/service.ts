@@ -2,7 +2,8 @@
  * Decisions for one request, at the edge: builds the engine's context from what earlier stages
  * set, reads customer state within its time budget (only when a rule needs it and the visitor has
  * state), decides each placement, reserves caps, and writes one DecisionRecord per decision.
- * Never throws: state that does not answer becomes `fallback: "state_unavailable"`.
+ * Never throws: state that does not answer becomes `fallback: "state_unavailable"`. First exposures
+ * to experiments are recorded in the background (worker/experiments/accounting.ts).
  */
 import type { Context } from 'hono'
 import type {
@@ -22,11 +23,13 @@ import { deviceType } from './device'
 import { compileEngine, decidePlacement, toFallback, type Engine, type EngineDecision } from './engine'
 import { canonicalLocale, preferredLocale } from './locale'
 import { ExperimentStats } from './stats'
+import { accountExposures } from '../experiments/accounting'
 
 /** The engine and experiment statistics of one rule set, shared by the stage and the routes. */
 export interface DecisionService {
   engine: Engine
   stats: ExperimentStats
+  rules: RuleSet
 }
 
 // One compiled engine per rule set per isolate (compiling is the expensive part).
@@ -38,7 +41,7 @@ export function decisionService(rules: RuleSet): DecisionService {
     const engine = compileEngine(rules)
     for (const p of engine.problems)
       console.warn(JSON.stringify({ level: 'warn', event: 'rule_problem', problem: p }))
-    svc = { engine, stats: new ExperimentStats(engine.stats) }
+    svc = { engine, stats: new ExperimentStats(engine.stats), rules }
     services.set(rules, svc)
   }
   return svc
@@ -186,6 +189,19 @@ export async function decideForRequest(
   if (!records) c.set('decisionRecords', (records = []))
   for (const d of decisions)
     records.push(toRecord(c, d, input.channel, consent, identity, reservations.get(d.placement)))
+  accountExposures(
+    c,
+    svc.rules,
+    identity.stateKey,
+    {
+      decisions,
+      holdoutEligible:
+        identity.basis !== 'ephemeral' &&
+        engine.holdout.requires.every((p) => ctx.consent.purposes[p] === true),
+      at: now,
+    },
+    waitUntil,
+  )
   return { decisions, consent, identity }
 }
 

@@ -26,6 +26,7 @@ import { scrubEvents } from './scrub'
 import { attachAsserted, type AttachResult } from '../identity/stitch'
 import { decisionService, executionWaitUntil } from '../decide/service'
 import { banditConversions } from './conversions'
+import { accountOutcomes } from '../experiments/accounting'
 
 export interface EventRoutesOptions {
   rules: RuleSet
@@ -155,6 +156,8 @@ export const eventRoutes = (opts: EventRoutesOptions): Hono<AppEnv> => {
     if (!r.ok) return unavailable(c, r.error.what, r.error)
     // An erased person (DSAR) is not re-created by a late event: accepted, so the client stops, not stored.
     if (r.value.erased) return notStored('subject_erased')
+    // Outcomes attributed to experiment exposures (once per event id, inside the state) go to the counters.
+    accountOutcomes(c, opts.rules, stateKey, r.value.experiments, executionWaitUntil(c))
     countConversions(c, opts.rules, batch.events, {
       duplicates: r.value.duplicates,
       measurement: purposes.measurement,
@@ -203,6 +206,7 @@ export const eventRoutes = (opts: EventRoutesOptions): Hono<AppEnv> => {
     )
     if (!r.ok) return unavailable(c, r.error.what, r.error)
     c.get('log')?.info('ingest_events', { keyId: auth.keyId, events: batch.events.length, source })
+    accountOutcomes(c, opts.rules, stateKey, r.value.experiments, executionWaitUntil(c))
     if (r.value.erased) {
       // The subject was erased (DSAR): the sender learns it, and nothing about them is stored again.
       return c.json(

@@ -1,8 +1,10 @@
 /**
  * Hands validated events to the person's CustomerState within a time budget. The object is the
- * only place events are stored; the Worker never keeps them.
+ * only place events are stored; the Worker never keeps them. The answer also carries the changes
+ * the events made to experiment aggregates (worker/experiments/accounting.ts sends them on).
  */
 import type { RecordEventsInput, RecordEventsResult } from '../../durable-objects/customer/events'
+import type { AggregateDelta } from '../experiments/unit-delta'
 import type { RuleSet } from '../rules'
 import type { Env } from '../env'
 import { withBudget, type BudgetResult } from '../lib/budget'
@@ -14,7 +16,7 @@ export function recordEvents(
   env: Pick<Env, 'CUSTOMER'>,
   input: RecordEventsInput,
   budgetMs = STORE_BUDGET_MS,
-): Promise<BudgetResult<RecordEventsResult>> {
+): Promise<BudgetResult<RecordEventsResult & { experiments?: AggregateDelta[] }>> {
   return withBudget(
     () => env.CUSTOMER.get(env.CUSTOMER.idFromName(input.stateKey)).recordEvents(input),
     budgetMs,

@@ -9,6 +9,7 @@ import type { ConcernName } from './concerns'
 import { fieldCandidates, resolveField } from '../decide/fields'
 import type { RuleSet } from './types'
 import { stateRuleIssues } from './concerns/triggers'
+import { metricIssues } from './concerns/experiments'
 
 export interface CrossIssue {
   concern: ConcernName
@@ -282,6 +283,7 @@ export const crossChecks: CrossCheck[] = [
   cycles,
   placementNames,
   experimentNames,
+  (rules) => metricIssues(rules.experiments).map((i) => ({ concern: 'experiments' as const, ...i })),
   // caps.yaml + triggers.yaml (caps and triggers)
   (rules) => stateRuleIssues(rules),
 ]
