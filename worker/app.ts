@@ -3,7 +3,7 @@
  * stages, the gateway's own routes, and the reverse proxy for every other path.
  *
  *   context -> log -> admission -> method check -> consent -> identity -> rate limits
- *           -> touchpoint -> [gateway routes] -> decide -> page views -> response -> origin
+ *           -> consent records -> touchpoint -> [gateway routes] -> decide -> page views -> response -> origin
  *
  * `log`, `response` and `page views` wrap what follows them (they act after `next()`), so the order
  * above is the order in which a request is handled; the response then flows back through them.
@@ -16,6 +16,7 @@ import { Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import { consent } from './consent'
 import { consentRoutes } from './consent/routes'
+import { consentRecords } from './consent/records'
 import { context, type ContextOptions } from './context'
 import { decide } from './decide'
 import { decideRoutes } from './decide/routes'
@@ -65,6 +66,7 @@ export function createApp(opts: AppOptions = {}): Hono<AppEnv> {
     identity({ rules, foreignAuthorizationPaths: ['/admin/', '/v1/ingest/', '/v1/decide/conversions'] }),
   )
   app.use('*', rateLimit(opts.rateLimit))
+  app.use('*', consentRecords())
   app.use('*', touchpoint({ rules }))
 
   // The gateway's own routes (docs/api.md); they answer without reaching the origin.

@@ -11,6 +11,7 @@ import { profileMigrations } from './profile'
 import { triggersMigrations } from './triggers'
 import { identityLinkMigrations } from './identity-links'
 import { touchpointMigrations } from './touchpoints'
+import { consentRecordMigrations } from './consent-records'
 
 export const customerMigrations: Migration[] = [
   ...scheduleMigrations,
@@ -30,4 +31,6 @@ export const customerMigrations: Migration[] = [
   ...profileMigrations,
   ...capsMigrations,
   ...triggersMigrations,
+  // --- consent records (proof of consent) ---
+  ...consentRecordMigrations,
 ]

@@ -10,12 +10,8 @@
  * (`consentBlockErrors`).
  */
 import type { MiddlewareHandler } from 'hono'
-import {
-  consentBodySchema,
-  consentInputFromBody,
-  consentInputFromRequest,
-  resolveConsent,
-} from '../consent/signals'
+import { resolveRequestConsent } from '../consent'
+import { consentBodySchema, consentInputFromBody, consentInputFromRequest } from '../consent/signals'
 import type { AppEnv } from '../env'
 import type { FieldError } from '../lib/problem'
 import { bundledRules, type RuleSet } from '../rules'
@@ -45,7 +41,8 @@ export const bodyConsent = (opts: BodyConsentOptions): MiddlewareHandler<AppEnv>
       const rules = opts.rules ?? bundledRules
       c.set(
         'consent',
-        resolveConsent(consentInputFromBody(parsed.data, base), rules, req.location, new Date()).consent,
+        resolveRequestConsent(consentInputFromBody(parsed.data, base), rules, req.location, new Date())
+          .consent,
       )
     }
     await next()
