@@ -3,23 +3,25 @@
  * stages, the gateway's own routes, and the reverse proxy for every other path.
  *
  *   context -> log -> admission -> method check -> consent -> identity -> rate limits
- *           -> touchpoint -> [gateway routes] -> decide -> page views -> response -> origin
+ *           -> consent records -> touchpoint -> [gateway routes] -> decide -> page views -> response -> origin
  *
  * `log`, `response` and `page views` wrap what follows them (they act after `next()`), so the order
  * above is the order in which a request is handled; the response then flows back through them.
  * `admission` refuses page requests for a host that is not configured or a path the origin keeps
  * to itself before any stage acts on them.
- * `/v1/decide` reads consent from its body, so its body is resolved before identity (which needs
- * the storage purpose).
+ * `/v1/decide` and `/v1/events` read consent from their body, so it is resolved before identity
+ * (which needs the storage purpose).
  */
 import { Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import { consent } from './consent'
 import { consentRoutes } from './consent/routes'
+import { consentRecords } from './consent/records'
 import { context, type ContextOptions } from './context'
 import { decide } from './decide'
 import { decideRoutes } from './decide/routes'
-import { decideBodyConsent } from './decide/body-consent'
+import { bodyConsent } from './decide/body-consent'
+import { readDecideBody } from './decide/body'
 import type { AppEnv } from './env'
 import { identity } from './identity'
 import { identityRoutes } from './identity/route'
@@ -33,7 +35,7 @@ import { rateLimit, type RateLimitOptions } from './ratelimit'
 import { touchpoint } from './touchpoint'
 import { health } from './routes/health'
 import { methodCheck } from './routes/methods'
-import { eventRoutes } from './events/routes'
+import { eventRoutes, readEventsBody } from './events/routes'
 import { pageViews } from './events/pageviews'
 import { triggerMetricsRoutes } from './delivery/metrics'
 import { admin } from './admin'
@@ -55,13 +57,16 @@ export function createApp(opts: AppOptions = {}): Hono<AppEnv> {
   app.use('*', admission({ rules }))
   app.use('*', methodCheck())
   app.use('*', consent({ rules }))
-  app.use('/v1/decide', decideBodyConsent({ rules }))
+  // App-facing bodies state consent in a `consent` block, read the same way on every such route.
+  app.use('/v1/decide', bodyConsent({ rules, read: readDecideBody }))
+  app.use('/v1/events', bodyConsent({ rules, read: readEventsBody }))
   // `POST /v1/decide/conversions` takes the ingest credential in `Authorization`, not a visitor JWT.
   app.use(
     '*',
     identity({ rules, foreignAuthorizationPaths: ['/admin/', '/v1/ingest/', '/v1/decide/conversions'] }),
   )
   app.use('*', rateLimit(opts.rateLimit))
+  app.use('*', consentRecords())
   app.use('*', touchpoint({ rules }))
 
   // The gateway's own routes (docs/api.md); they answer without reaching the origin.

@@ -20,6 +20,14 @@ import type { Touchpoint } from '../../worker/touchpoint/types'
 import { SqlObject } from '../lib/base'
 import { deadItems, runDueItems, SCHEDULE_TABLES, type DeadItem } from '../lib/schedule'
 import { absorbOnce, type TableDump } from '../lib/tables'
+import type { ConsentRecordInput } from '../../worker/consent/record'
+import {
+  consentHistory,
+  isConsentRecordInput,
+  noteConsent,
+  type ConsentRecordRow,
+  type NoteConsentResult,
+} from './consent-records'
 import { fireDueTrigger, recordEventBatch, reserveBatch, restoreTimerItems } from './apply'
 import { isTimeZone, suppressedCampaigns } from './caps'
 import {
@@ -298,6 +306,25 @@ export class CustomerState extends SqlObject implements DecisionStateApi {
       const sql = this.ctx.storage.sql
       return this.ctx.storage.transactionSync(() => ({ written: writeAttributes(sql, profile, writes) }))
     })
+  }
+
+  // --- consent records ---
+
+  /**
+   * The visitor's current consent (./consent-records.ts): recorded when it differs from the last
+   * record, and pending timers it no longer covers are cancelled at once.
+   */
+  async noteConsent(input: ConsentRecordInput): Promise<NoteConsentResult> {
+    return this.#unlessErased(ERASED_ANSWERS.noteConsent, () => {
+      if (!isConsentRecordInput(input)) throw new TypeError('noteConsent: not a consent record')
+      return noteConsent(this.ctx.storage, stateRules(), input, Date.now())
+    })
+  }
+
+  /** The recorded consent history, newest first (operators, tests; `GET /v1/me` shows the table). */
+  async consentRecords(limit = 100): Promise<ConsentRecordRow[]> {
+    const n = Number.isSafeInteger(limit) && limit > 0 ? Math.min(limit, 1000) : 100
+    return consentHistory(this.ctx.storage.sql, n)
   }
 
   // --- privacy ---

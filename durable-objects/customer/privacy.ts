@@ -10,6 +10,7 @@
 import type { RetentionRules } from '../../worker/rules/concerns/privacy'
 import { scheduleItem } from '../lib/schedule'
 import { countRows, dataTables } from '../lib/tables'
+import type { NoteConsentResult } from './consent-records'
 import type { ReserveResult } from './contract'
 import type { RecordEventsResult } from './events'
 import type { LinkOutcome } from './identity-links'
@@ -143,6 +144,8 @@ export const ERASED_ANSWERS = {
     erased: true,
   }),
   restoreTimers: (): { restored: string[] } => ({ restored: [] }),
+  /** No consent record for an erased person; their timers were erased with them. */
+  noteConsent: (): NoteConsentResult => ({ recorded: false, timersCancelled: [], erased: true }),
 }
 
 /** The write RPCs an erased object refuses. */

@@ -12,6 +12,7 @@ import { triggersMigrations } from './triggers'
 import { identityLinkMigrations } from './identity-links'
 import { touchpointMigrations } from './touchpoints'
 import { exposureMigrations } from './exposures'
+import { consentRecordMigrations } from './consent-records'
 
 export const customerMigrations: Migration[] = [
   ...scheduleMigrations,
@@ -33,4 +34,6 @@ export const customerMigrations: Migration[] = [
   ...triggersMigrations,
   // --- experiment exposures ---
   ...exposureMigrations,
+  // --- consent records (proof of consent) ---
+  ...consentRecordMigrations,
 ]

@@ -7,7 +7,7 @@
 import { exports } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import { parseSetCookie } from '../../worker/lib/cookies'
-import { PAGE_ACCEPT, located } from './consent-support'
+import { PAGE_ACCEPT, located, tcCookie } from './consent-support'
 
 const enc = encodeURIComponent
 // As OneTrust writes it: the query string itself, its groups percent-encoded.
@@ -158,5 +158,31 @@ describe('GET /v1/consent with CMP cookies', () => {
     )
     expect(gpc.purposes.advertising).toBe(false)
     expect(gpc.reasons.join('\n')).toContain('GPC flag of OneTrust (cookie:OptanonConsent)')
+  })
+
+  it('reads the TC string OneTrust keeps in eupubconsent-v2, and grants nothing from garbage there', async () => {
+    const tc = tcCookie([1, 7, 8, 9, 10])
+    const body = (await consentOf(
+      located('DE', undefined, {
+        cookie: `${oneTrust('C0001:1,C0002:1,C0004:0')}; OptanonAlertBoxClosed=2026-11-23T10:00:00.000Z; eupubconsent-v2=${tc}`,
+      }),
+    )) as Awaited<ReturnType<typeof consentOf>> & { sources: Array<{ from: string; used: boolean }> }
+    expect(body.purposes).toMatchObject({ storage: true, measurement: true, advertising: false })
+    expect(body.sources).toContainEqual(
+      expect.objectContaining({ from: 'cookie:eupubconsent-v2', valid: true, used: true }),
+    )
+
+    const garbage = (await consentOf(
+      located('DE', undefined, { cookie: 'eupubconsent-v2=CQ%%not-a-tc-string' }),
+    )) as Awaited<ReturnType<typeof consentOf>> & { sources: Array<{ from: string; valid: boolean }> }
+    expect(garbage.purposes).toEqual({
+      storage: false,
+      measurement: false,
+      personalization: false,
+      advertising: false,
+    })
+    expect(garbage.sources).toContainEqual(
+      expect.objectContaining({ from: 'cookie:eupubconsent-v2', valid: false }),
+    )
   })
 })

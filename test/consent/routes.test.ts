@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { createApp } from '../../worker/app'
 import { bundledRules, type RuleSet } from '../../worker/rules'
 import { ALL_PURPOSES, GPP, located, tcCookie } from './consent-support'
+import { coreBits, tcString, vendorBitfield, vendorsSegment } from '../support/consent/tcf-fixtures'
 
 const consentOf = async (headers: Record<string, string>, query = '') => {
   const res = await exports.default.fetch(new Request(`http://gate.test/v1/consent${query}`, { headers }))
@@ -105,6 +106,44 @@ describe('GET /v1/consent', () => {
     })
     expect(body.purposes.storage).toBe(false)
   })
+
+  it.each([
+    [
+      'not service-specific',
+      { isServiceSpecific: false },
+      'IsServiceSpecific is 0',
+      { isServiceSpecific: false, policyVersion: 5 },
+    ],
+    [
+      'an old policy version',
+      { policyVersion: 2 },
+      'TcfPolicyVersion is 2',
+      { isServiceSpecific: true, policyVersion: 2 },
+    ],
+  ])(
+    'reports a TC string that decodes but is %s as invalid, beside what it said',
+    async (_case, over, error, said) => {
+      const t = Math.floor((Date.now() - 86_400_000) / 100) * 100
+      const tc = tcString(
+        coreBits({ created: t, lastUpdated: t, purposeConsents: ALL_PURPOSES, cmpId: 31, ...over }),
+        vendorsSegment(1, vendorBitfield(8, [1, 2, 3])),
+      )
+      const body = await consentOf(located('DE', undefined, { cookie: `euconsent-v2=${tc}` }))
+      expect(body.signals.tcf).toMatchObject({
+        valid: false,
+        errors: [expect.stringContaining(error)],
+        cmpId: 31,
+        purposeConsents: ALL_PURPOSES,
+        ...said,
+      })
+      expect(body.purposes).toEqual({
+        storage: false,
+        measurement: false,
+        personalization: false,
+        advertising: false,
+      })
+    },
+  )
 
   it('reports GPP sections under their prefix with the spec field names', async () => {
     const body = await consentOf(located('US', 'CA', { cookie: `__gpp=${GPP.uscaSaleOptOut}; __gpp_sid=8` }))

@@ -102,7 +102,12 @@ describe('CustomerState retention (alarm)', () => {
     const eventsWindow = retention.customerState.tables.events ?? retention.customerState.default
     // Older than the events window but within the default: only tables with a shorter window lose it.
     await fillEveryTable(stub, 'mid', now - (eventsWindow + 5) * DAY)
-    await fillEveryTable(stub, 'old', now - (retention.customerState.default + 5) * DAY)
+    // Older than every window, the longer per-table ones (consent records) included.
+    const longest = Math.max(
+      retention.customerState.default,
+      ...Object.values(retention.customerState.tables),
+    )
+    await fillEveryTable(stub, 'old', now - (longest + 5) * DAY)
     await fillEveryTable(stub, 'new', now - DAY)
     // A fresh instance of the object (as after eviction) arms retention because it holds data.
     await runInDurableObject(stub, (_i, state) => state.abort('restart')).catch(() => undefined)

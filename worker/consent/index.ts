@@ -11,9 +11,10 @@ import type { MiddlewareHandler } from 'hono'
 import type { AppEnv } from '../env'
 import { bundledRules, type RuleSet } from '../rules'
 import { enforceConsent } from './enforce'
-import type { ReportedSignals } from './resolve'
+import type { Location } from '../context/location'
+import type { ReportedSignals, Resolution } from './resolve'
 import { snapshotId } from './snapshot'
-import { consentInputFromRequest, resolveConsent } from './signals'
+import { consentInputFromRequest, resolveConsent, type ConsentInput } from './signals'
 import type { Consent } from './types'
 
 export { consentBodySchema, consentInputFromBody, consentInputFromRequest, resolveConsent } from './signals'
@@ -25,13 +26,36 @@ export interface ConsentStageOptions {
   rules?: RuleSet
 }
 
-// The `signals` report of each request's consent, for GET /v1/consent: kept beside the Consent
-// object (weakly, so it goes with the request) rather than widening the shared Consent type.
+// The `signals` report of each request's consent, for GET /v1/consent, and the raw input it was
+// resolved from, for consent records: kept beside the Consent object (weakly, so they go with the
+// request) rather than widening the shared Consent type.
 const reports = new WeakMap<Consent, ReportedSignals>()
+const inputs = new WeakMap<Consent, ConsentInput>()
 
 /** The decoded signals behind a consent resolved by the stage (empty when none were sent). */
 export function consentSignals(consent: Consent): ReportedSignals {
   return reports.get(consent) ?? {}
+}
+
+/** The signals and raw input behind a consent resolved on this request (./record.ts). */
+export function consentEvidence(consent: Consent): { input?: ConsentInput; signals: ReportedSignals } {
+  return { input: inputs.get(consent), signals: consentSignals(consent) }
+}
+
+/**
+ * `resolveConsent`, remembering the report and the input beside the result (`consentSignals`,
+ * `consentEvidence`): for stages that resolve a request's consent (this one, a body's block).
+ */
+export function resolveRequestConsent(
+  input: ConsentInput,
+  rules: { consent: RuleSet['consent'] },
+  location: Location,
+  now: Date,
+): Resolution {
+  const r = resolveConsent(input, rules, location, now)
+  reports.set(r.consent, r.signals)
+  inputs.set(r.consent, input)
+  return r
 }
 
 export const consent = (opts: ConsentStageOptions = {}): MiddlewareHandler<AppEnv> =>
@@ -41,8 +65,7 @@ export const consent = (opts: ConsentStageOptions = {}): MiddlewareHandler<AppEn
     let resolved: Consent
     try {
       const input = consentInputFromRequest(c.req.raw.headers, req.cookies, req.url)
-      const { consent, signals } = resolveConsent(input, rules, req.location, new Date(req.receivedAt))
-      reports.set(consent, signals)
+      const { consent, signals } = resolveRequestConsent(input, rules, req.location, new Date(req.receivedAt))
       resolved = consent
       // Bad input is ignored and logged (never a 4xx on a page view): which signal, where, why.
       for (const source of consent.sources) {

@@ -60,6 +60,8 @@ export function consentInputFromRequest(
   const input: ConsentInput = { tcf: [], gpp: [], usp: [], gpc: [], cookies }
   const q = url.searchParams
   push(input.tcf, 'cookie:euconsent-v2', cookies.get('euconsent-v2'))
+  // OneTrust's TCF integration keeps its TC string in `eupubconsent-v2` (docs/consent.md "Signals").
+  push(input.tcf, 'cookie:eupubconsent-v2', cookies.get('eupubconsent-v2'))
   push(input.tcf, 'query:gdpr_consent', q.get('gdpr_consent'))
   pushGpp(input.gpp, 'cookie:__gpp', cookies.get('__gpp'), 'cookie:__gpp_sid', cookies.get('__gpp_sid'))
   pushGpp(input.gpp, 'query:gpp', q.get('gpp'), 'query:gpp_sid', q.get('gpp_sid'))

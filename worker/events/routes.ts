@@ -27,6 +27,7 @@ import { attachAsserted, type AttachResult } from '../identity/stitch'
 import { decisionService, executionWaitUntil } from '../decide/service'
 import { banditConversions } from './conversions'
 import { accountOutcomes } from '../experiments/accounting'
+import { consentBlockErrors } from '../decide/body-consent'
 
 export interface EventRoutesOptions {
   rules: RuleSet
@@ -72,11 +73,11 @@ async function storableAttributes(
 export const RETRY_AFTER_SECONDS = 2
 
 /** Top-level keys of a `POST /v1/events` body and of a `POST /v1/ingest/events` body (strict objects). */
-const EVENTS_KEYS = ['events'] as const
+const EVENTS_KEYS = ['events', 'consent'] as const
 const INGEST_KEYS = ['subject', 'source', 'measurementConsent', 'attributes', 'events'] as const
 
 /** The body of an events route: bounded (413), JSON (400), nested at most 32 levels (400). */
-function readEventsBody(req: Request): Promise<unknown> {
+export function readEventsBody(req: Request): Promise<unknown> {
   return readJsonBody(req, { limit: LIMITS.maxBodyBytes, media: JSON_OR_BEACON_MEDIA })
 }
 
@@ -127,7 +128,11 @@ export const eventRoutes = (opts: EventRoutesOptions): Hono<AppEnv> => {
       ])
     }
     const now = Date.now()
-    const batch = batchOrThrow(await readEventsBody(c.req.raw), now, LIMITS.maxAgeMs, EVENTS_KEYS)
+    const body = await readEventsBody(c.req.raw)
+    // The body's consent block was resolved before identity (worker/decide/body-consent.ts).
+    const consentErrors = consentBlockErrors(body)
+    if (consentErrors.length) throw invalid(consentErrors)
+    const batch = batchOrThrow(body, now, LIMITS.maxAgeMs, EVENTS_KEYS)
     const purposes = c.get('consent')?.purposes ?? NO_CONSENT
     const stateKey = c.get('identity')?.stateKey ?? null
     const head = { accepted: batch.events.length + batch.repeats, rejected: batch.rejected }

@@ -117,7 +117,7 @@ export const privacySchema = z
           id: 'accountability',
           description: 'Proving which decision was taken and why (decision log, audit, DSAR receipts)',
           legalBasis: 'legal_obligation',
-          dataCategories: ['pseudonymous_ids', 'decision_records', 'consent'],
+          dataCategories: ['pseudonymous_ids', 'decision_records', 'consent', 'consent_records'],
         },
       ])
       .describe('Purposes of processing (Art. 30(1)(b)).'),
@@ -133,6 +133,8 @@ export const privacySchema = z
         events: 'Behavioural events (page views, cart, purchase) with time',
         touchpoints: 'Campaign touchpoints (normalised UTM, consented click ids)',
         consent: 'Resolved consent per decision (purposes, jurisdiction, opt-outs)',
+        consent_records:
+          'Proof of consent (Art. 7(1)): each change of a person’s resolved consent, with when, which signals and sources (CMP, cookie, version fields, SHA-256 of the consent string, never the string), purposes and jurisdiction',
         decision_records: 'Which variant a person was shown, why, under which rules version',
         experiment_assignments: 'Experiment arm or holdout per pseudonymous unit',
       })
@@ -155,6 +157,7 @@ export const privacySchema = z
             'events',
             'touchpoints',
             'decision_records',
+            'consent_records',
           ],
           country: 'global edge network',
         },

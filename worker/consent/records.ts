@@ -1,0 +1,80 @@
+/**
+ * The `consentRecords` stage: hands a subject's resolved consent to their CustomerState when it
+ * may have changed, which records it (proof of consent, GDPR Art. 7(1)) and cancels at once the
+ * pending trigger timers it no longer covers (withdrawal, Art. 7(3)). Runs after identity on
+ * every request with a state (pages, `/v1/events`, `/v1/decide`); the call is made in the
+ * background within a time budget, never on the response's critical path.
+ *
+ * The hot path is one comparison: the record's fingerprint (./record.ts) against the last one
+ * this isolate sent for the subject, remembered for `rememberMs`. Only a different fingerprint
+ * (or none remembered) costs a call, and the object writes a row only when the fingerprint differs
+ * from its last record, so one change is recorded once. A subject's consent changed through another
+ * isolate is caught when the remembered entry expires.
+ */
+import type { MiddlewareHandler } from 'hono'
+import { runInBackground } from '../context/background'
+import type { AppEnv } from '../env'
+import { withBudget } from '../lib/budget'
+import { consentEvidence } from './index'
+import { planConsentRecord, worthRecording, type ConsentEvidence, type ConsentRecordInput } from './record'
+import { Lru } from './signals'
+
+export interface ConsentRecordsOptions {
+  /** Budget of the CustomerState call, ms. */
+  budgetMs?: number
+  /** How long this isolate trusts the fingerprint it last sent for a subject, ms. */
+  rememberMs?: number
+}
+
+// Routes whose caller is a server or an operator, not the visitor whose consent this is.
+const NOT_THE_VISITOR = ['/admin/', '/v1/ingest/', '/v1/decide/conversions']
+
+const sent = new Lru<{ fingerprint: string; at: number }>(4096)
+
+export const consentRecords = (opts: ConsentRecordsOptions = {}): MiddlewareHandler<AppEnv> => {
+  const budgetMs = opts.budgetMs ?? 1_000
+  const rememberMs = opts.rememberMs ?? 60_000
+  return async function consentRecords(c, next) {
+    const stateKey = c.get('identity')?.stateKey
+    const consent = c.get('consent')
+    const path = c.get('request')?.url.pathname ?? ''
+    if (stateKey && consent && worthRecording(consent) && !NOT_THE_VISITOR.some((p) => path.startsWith(p))) {
+      const plan = planConsentRecord(consent, consentEvidence(consent))
+      const now = Date.now()
+      const last = sent.get(stateKey)
+      if (!last || last.fingerprint !== plan.fingerprint || now - last.at > rememberMs) {
+        sent.set(stateKey, { fingerprint: plan.fingerprint, at: now })
+        const log = c.get('log')
+        const work = (async () => {
+          const record: ConsentRecordInput = { ...plan.record, evidence: await hashed(plan.evidence) }
+          const stub = c.env.CUSTOMER.get(c.env.CUSTOMER.idFromName(stateKey))
+          const r = await withBudget(() => stub.noteConsent(record), budgetMs, 'customer_state.noteConsent')
+          if (!r.ok) {
+            // Not remembered, so the next request tries again.
+            sent.set(stateKey, { fingerprint: '', at: 0 })
+            log?.warn('consent_record_failed', { reason: r.error.reason, what: r.error.what })
+          } else if (r.value.timersCancelled.length) {
+            log?.info('consent_withdrawn_timers_cancelled', { triggers: r.value.timersCancelled })
+          }
+        })()
+        runInBackground(c, work)
+      }
+    }
+    await next()
+  }
+}
+
+const utf8 = new TextEncoder()
+
+/** The evidence with a SHA-256 of each raw value in place of the value. */
+async function hashed(
+  evidence: ReturnType<typeof planConsentRecord>['evidence'],
+): Promise<ConsentEvidence[]> {
+  return Promise.all(
+    evidence.map(async ({ evidence: e, raw }) => {
+      if (raw === null) return { ...e }
+      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', utf8.encode(raw)))
+      return { ...e, sha256: [...digest].map((b) => b.toString(16).padStart(2, '0')).join('') }
+    }),
+  )
+}
