@@ -21,7 +21,8 @@ import { context, type ContextOptions } from './context'
 import { decide } from './decide'
 import { decideRoutes } from './decide/routes'
 import { bodyConsent } from './decide/body-consent'
-import { readDecideBody } from './decide/body'
+import { decisionService } from './decide/service'
+import { validDecideBody } from './decide/validate'
 import type { AppEnv } from './env'
 import { identity } from './identity'
 import { identityRoutes } from './identity/route'
@@ -58,7 +59,9 @@ export function createApp(opts: AppOptions = {}): Hono<AppEnv> {
   app.use('*', methodCheck())
   app.use('*', consent({ rules }))
   // App-facing bodies state consent in a `consent` block, read the same way on every such route.
-  app.use('/v1/decide', bodyConsent({ rules, read: readDecideBody }))
+  // The whole decide body is validated here, before identity, rate limits or touchpoints call a store.
+  const decideBody = (req: Request) => validDecideBody(req, decisionService(rules).engine.placements)
+  app.use('/v1/decide', bodyConsent({ rules, read: decideBody }))
   app.use('/v1/events', bodyConsent({ rules, read: readEventsBody }))
   // `POST /v1/decide/conversions` takes the ingest credential in `Authorization`, not a visitor JWT.
   app.use(

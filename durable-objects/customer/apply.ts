@@ -15,6 +15,7 @@ import {
   isTimeZone,
   pruneReservations,
   quietHoursEnd,
+  releaseReservation,
   suppressedCampaigns,
   validReserveRequest,
 } from './caps'
@@ -36,16 +37,24 @@ import { readAttributes, writeAttributes } from './profile'
 import type { StateRules } from './state-rules'
 import { attributionTouches, recordConversionCredit } from './touchpoints'
 import {
+  countResend,
   fireIdOf,
   fireMessage,
+  fireReservationId,
   fireRow,
   lastFireAt,
   markEnqueued,
+  OUTBOX_DUE_KIND,
+  outboxItemId,
+  outboxWindowMs,
   planFire,
+  planOutbox,
   recordFire,
+  recordOutcome,
   timerActions,
   timersToRestore,
   TRIGGER_DUE_KIND,
+  type FireOutcome,
   type TimerPayload,
   type TriggerFireMessage,
 } from './triggers'
@@ -146,8 +155,8 @@ async function applyTimerActions(
   return { timersStarted, timersCancelled }
 }
 
-/** Where a fire is sent: the trigger's priority picks the queue. */
-export type FireQueues = { high: Queue; low: Queue }
+/** Where a fire is sent: the trigger's priority picks the queue; `dead` takes abandoned fires. */
+export type FireQueues = { high: Queue; low: Queue; dead: Queue }
 
 /**
  * The `trigger_fire` due item: carries out `planFire`. Idempotent: the fire id is recorded before
@@ -201,7 +210,7 @@ export async function fireDueTrigger(
       return enqueue(
         storage,
         queues,
-        plan.trigger,
+        rules,
         fireMessage(plan.trigger, payload, fireId, plan.channel, plan.firedAt, whose.stateKey),
       )
     case 'skip':
@@ -218,7 +227,7 @@ export async function fireDueTrigger(
           const r = checkAndReserve(
             sql,
             {
-              decisionId: `${fireId}:${channel}`,
+              decisionId: fireReservationId(fireId, channel),
               placement: `trigger:${trigger.id}`,
               campaign: trigger.campaign,
               channel,
@@ -245,21 +254,106 @@ export async function fireDueTrigger(
       return enqueue(
         storage,
         queues,
-        trigger,
+        rules,
         fireMessage(trigger, payload, fireId, chosen, now, whose.stateKey),
       )
     }
   }
 }
 
+// Sends a recorded fire and puts it in the outbox: its outcome is due within the delivery window.
 async function enqueue(
   storage: DurableObjectStorage,
   queues: FireQueues,
-  trigger: TriggerRule,
+  rules: StateRules,
   message: TriggerFireMessage,
 ): Promise<void> {
-  await (trigger.priority === 'high' ? queues.high : queues.low).send(message, { contentType: 'json' })
+  await (message.priority === 'high' ? queues.high : queues.low).send(message, { contentType: 'json' })
   markEnqueued(storage.sql, message.fireId)
+  await scheduleItem(storage, {
+    id: outboxItemId(message.fireId),
+    kind: OUTBOX_DUE_KIND,
+    dueAt: Date.now() + outboxWindowMs(rules.triggers.delivery),
+    payload: { fireId: message.fireId, message },
+  })
+}
+
+/**
+ * The `trigger_outbox` due item (`planOutbox` decides): a sent fire with no outcome by the end of
+ * its delivery window is sent again under the same id (its message was lost, or is still being
+ * retried: the consumer and the receiver deduplicate on the id), and after `OUTBOX_MAX_SENDS` it is
+ * dead-lettered as `unacknowledged` and its cap reservation released. Idempotent: the outcome is
+ * recorded once, a re-send is counted only while no outcome arrived.
+ */
+export async function runOutboxItem(
+  storage: DurableObjectStorage,
+  queues: FireQueues,
+  rules: StateRules,
+  raw: Record<string, unknown>,
+  item: { id: string },
+): Promise<void> {
+  const fireId = typeof raw.fireId === 'string' ? raw.fireId : null
+  const message = raw.message as TriggerFireMessage | undefined
+  if (fireId === null) return
+  const sql = storage.sql
+  const now = Date.now()
+  const plan = planOutbox(fireRow(sql, fireId), now, outboxWindowMs(rules.triggers.delivery))
+  switch (plan.kind) {
+    case 'none':
+      return
+    case 'resend':
+      // Rows migrated from before the outbox carry no message: nothing to re-send, so abandon them.
+      if (!message) return abandon(storage, queues, fireId, null, plan.sends - 1, now)
+      await (message.priority === 'high' ? queues.high : queues.low).send(message, { contentType: 'json' })
+      if (countResend(sql, fireId, plan.sends))
+        await scheduleItem(storage, {
+          id: item.id,
+          kind: OUTBOX_DUE_KIND,
+          dueAt: plan.nextDueAt,
+          payload: { fireId, message },
+        })
+      return
+    case 'abandon':
+      return abandon(storage, queues, fireId, message ?? null, plan.sends, now)
+  }
+}
+
+async function abandon(
+  storage: DurableObjectStorage,
+  queues: FireQueues,
+  fireId: string,
+  message: TriggerFireMessage | null,
+  sends: number,
+  now: number,
+): Promise<void> {
+  // The dead letter first: if the send fails the alarm retries and finds the fire still open.
+  await queues.dead.send(
+    { fire: message ?? { fireId }, reason: 'unacknowledged', attempts: sends },
+    { contentType: 'json' },
+  )
+  settleFire(storage, fireId, 'dead', now)
+}
+
+/**
+ * Records what became of a fire (reported by the queue consumers, or the outbox giving up) and
+ * takes it out of the outbox; a dead fire's cap reservation is released, since no message reached
+ * the person. Idempotent: returns false when the outcome was already known (or the fire is unknown).
+ */
+export function settleFire(
+  storage: DurableObjectStorage,
+  fireId: string,
+  outcome: FireOutcome,
+  now: number,
+): boolean {
+  const sql = storage.sql
+  return storage.transactionSync(() => {
+    const settled = recordOutcome(sql, fireId, outcome, now)
+    sql.exec('DELETE FROM due_items WHERE id = ?', outboxItemId(fireId))
+    if (settled === null) return false
+    if (outcome === 'dead' && settled.channel)
+      releaseReservation(sql, fireReservationId(fireId, settled.channel), 'released:dead_fire')
+    return true
+  })
 }
 
 /**

@@ -266,6 +266,20 @@ export function checkAndReserve(sql: SqlStorage, req: ReserveRequest, opts: Rese
   return result
 }
 
+/**
+ * Gives back an allowed reservation whose message was never delivered (an abandoned or
+ * dead-lettered trigger fire): it stops counting against every cap. Idempotent.
+ */
+export function releaseReservation(sql: SqlStorage, decisionId: string, reason: string): boolean {
+  return (
+    sql.exec(
+      'UPDATE cap_reservations SET allowed = 0, reason = ? WHERE decision_id = ? AND allowed = 1',
+      reason,
+      decisionId,
+    ).rowsWritten > 0
+  )
+}
+
 /** Removes reservations no cap can count any more (keeps the table bounded). */
 export function pruneReservations(sql: SqlStorage, rules: CapsRules, now: number): void {
   sql.exec('DELETE FROM cap_reservations WHERE at < ?', now - retentionMs(rules))

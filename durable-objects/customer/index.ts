@@ -28,7 +28,15 @@ import {
   type ConsentRecordRow,
   type NoteConsentResult,
 } from './consent-records'
-import { fireDueTrigger, recordEventBatch, reserveBatch, restoreTimerItems } from './apply'
+import {
+  fireDueTrigger,
+  recordEventBatch,
+  reserveBatch,
+  restoreTimerItems,
+  runOutboxItem,
+  settleFire,
+  type FireQueues,
+} from './apply'
 import { isTimeZone, suppressedCampaigns } from './caps'
 import {
   ALL_STATE_PARTS,
@@ -80,7 +88,7 @@ import {
   touchpointHistory,
   type TouchpointHistory,
 } from './touchpoints'
-import { TRIGGER_DUE_KIND } from './triggers'
+import { OUTBOX_DUE_KIND, TRIGGER_DUE_KIND, type FireOutcome } from './triggers'
 export { SubjectErasedError } from './privacy'
 
 export class CustomerState extends SqlObject implements DecisionStateApi {
@@ -93,14 +101,12 @@ export class CustomerState extends SqlObject implements DecisionStateApi {
     await runDueItems(this.ctx.storage, {
       // Due-item handlers by kind; each must be idempotent (lib/schedule.ts).
       [TRIGGER_DUE_KIND]: (payload, item) =>
-        fireDueTrigger(
-          this.ctx.storage,
-          { high: this.env.TRIGGERS_HIGH, low: this.env.TRIGGERS_LOW },
-          stateRules(),
-          payload,
-          item,
-          { stateKey: this.#stateKey(), timeZone: this.#timeZone() },
-        ),
+        fireDueTrigger(this.ctx.storage, this.#queues(), stateRules(), payload, item, {
+          stateKey: this.#stateKey(),
+          timeZone: this.#timeZone(),
+        }),
+      [OUTBOX_DUE_KIND]: (payload, item) =>
+        runOutboxItem(this.ctx.storage, this.#queues(), stateRules(), payload, item),
       retention: () => retentionDue(this.ctx.storage, stateRules().privacy.retention.customerState),
     })
   }
@@ -327,6 +333,17 @@ export class CustomerState extends SqlObject implements DecisionStateApi {
     return consentHistory(this.ctx.storage.sql, n)
   }
 
+  /**
+   * What became of a fired trigger, reported by the queue consumers (worker/delivery): the fire
+   * leaves the outbox; a dead one gives its cap reservation back. Idempotent (the first report
+   * wins). Returns whether this call recorded it.
+   */
+  async fireOutcome(fireId: string, outcome: FireOutcome): Promise<{ recorded: boolean }> {
+    if (typeof fireId !== 'string' || (outcome !== 'delivered' && outcome !== 'dead'))
+      return { recorded: false }
+    return { recorded: settleFire(this.ctx.storage, fireId, outcome, Date.now()) }
+  }
+
   // --- privacy ---
 
   /**
@@ -363,6 +380,10 @@ export class CustomerState extends SqlObject implements DecisionStateApi {
    */
   #unlessErased<T>(refusal: () => T, write: () => T | Promise<T>): T | Promise<T> {
     return tombstoneUntil(this.ctx.storage, Date.now()) !== null ? refusal() : write()
+  }
+
+  #queues(): FireQueues {
+    return { high: this.env.TRIGGERS_HIGH, low: this.env.TRIGGERS_LOW, dead: this.env.TRIGGERS_DLQ }
   }
 
   #stateKey(): string {

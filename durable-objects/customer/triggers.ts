@@ -8,6 +8,12 @@
  * `trigger_fires` before the queue send. A retried alarm finds the row: `enqueued` means done,
  * `pending` means the send may not have happened, so it is sent again with the same id (the
  * receiver deduplicates on it); it is never fired under a new id.
+ *
+ * The object is the outbox of its fires: a queue message can be lost (a local runtime restarted
+ * while a retry waited in its queue), so each sent fire also gets a due item (`trigger_outbox`).
+ * Delivery and dead-lettering are reported back by the queue consumers (`outcome`); a fire with no
+ * outcome when its delivery window ends is sent again under the same id, up to `OUTBOX_MAX_SENDS`
+ * sends, and then dead-lettered as `unacknowledged` with its cap reservation released.
  */
 import type { Purpose } from '../../worker/consent/types'
 import type { CapsRules } from '../../worker/rules/concerns/caps'
@@ -32,9 +38,67 @@ export const triggersMigrations: Migration[] = [
     );
     CREATE INDEX IF NOT EXISTS trigger_fires_trigger ON trigger_fires (trigger, status, fired_at);`,
   },
+  {
+    // The outbox: how many times a fire was handed to a queue, and what became of it
+    // (`delivered` or `dead`, reported by the consumers). Fires already `enqueued` before this
+    // migration get an outbox item due an hour after they fired (past any queue retry), so a
+    // message lost back then is reconciled.
+    id: 'triggers-002',
+    sql: `ALTER TABLE trigger_fires ADD COLUMN sends INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE trigger_fires ADD COLUMN outcome TEXT;
+    ALTER TABLE trigger_fires ADD COLUMN outcome_at INTEGER;
+    INSERT OR IGNORE INTO due_items (id, kind, due_at, payload)
+      SELECT 'outbox:' || fire_id, 'trigger_outbox', fired_at + 3600000, json_object('fireId', fire_id)
+      FROM trigger_fires WHERE status = 'enqueued';`,
+  },
 ]
 
 export const TRIGGER_DUE_KIND = 'trigger_fire'
+/** Due-item kind of a sent fire waiting for its outcome. */
+export const OUTBOX_DUE_KIND = 'trigger_outbox'
+/** Times a fire is handed to a queue (the first send and two re-sends) before it is abandoned. */
+export const OUTBOX_MAX_SENDS = 3
+
+export function outboxItemId(fireId: string): string {
+  return `outbox:${fireId}`
+}
+
+/** What became of a sent fire, as the queue consumers report it. */
+export type FireOutcome = 'delivered' | 'dead'
+
+/**
+ * How long a sent fire may stay without an outcome before the object sends it again: every
+ * attempt the consumer makes (`maxAttempts` webhook calls of up to `timeoutMs`, with the
+ * exponential backoff between them) plus five minutes for queue batching and the report back.
+ * Re-sending earlier would only race the queue's own retries.
+ */
+export function outboxWindowMs(d: {
+  maxAttempts: number
+  timeoutMs: number
+  backoffBaseSeconds: number
+}): number {
+  let backoff = 0
+  for (let a = 1; a < d.maxAttempts; a++) backoff += Math.min(43_200, d.backoffBaseSeconds * 2 ** (a - 1))
+  return backoff * 1000 + d.maxAttempts * d.timeoutMs + 5 * 60_000
+}
+
+/**
+ * What an outbox item does when due (pure): `none` when the fire has an outcome (or is gone:
+ * erased, or never sent), `resend` while sends remain, else `abandon` (dead-letter it as
+ * `unacknowledged` and release its cap reservation).
+ */
+export type OutboxPlan =
+  { kind: 'none' } | { kind: 'resend'; sends: number; nextDueAt: number } | { kind: 'abandon'; sends: number }
+
+export function planOutbox(
+  row: Pick<FireRow, 'status' | 'outcome' | 'sends'> | undefined,
+  now: number,
+  windowMs: number,
+): OutboxPlan {
+  if (!row || row.status !== 'enqueued' || row.outcome !== null) return { kind: 'none' }
+  if (row.sends >= OUTBOX_MAX_SENDS) return { kind: 'abandon', sends: row.sends }
+  return { kind: 'resend', sends: row.sends + 1, nextDueAt: now + windowMs }
+}
 
 /** What a fired trigger puts on the queue (worker/delivery posts it to the channel's webhook). */
 export interface TriggerFireMessage {
@@ -122,12 +186,16 @@ export interface FireRow {
   status: 'pending' | 'enqueued' | 'skipped'
   channel: Channel | null
   fired_at: number
+  /** Times handed to a queue. */
+  sends: number
+  /** Reported by the queue consumers; null while the fire is in flight. */
+  outcome: FireOutcome | null
 }
 
 export function fireRow(sql: SqlStorage, fireId: string): FireRow | undefined {
   return sql
     .exec<FireRow & Record<string, SqlStorageValue>>(
-      'SELECT status, channel, fired_at FROM trigger_fires WHERE fire_id = ?',
+      'SELECT status, channel, fired_at, sends, outcome FROM trigger_fires WHERE fire_id = ?',
       fireId,
     )
     .toArray()[0]
@@ -166,11 +234,50 @@ export function markEnqueued(sql: SqlStorage, fireId: string): void {
   sql.exec("UPDATE trigger_fires SET status = 'enqueued' WHERE fire_id = ?", fireId)
 }
 
-/** Time of the last fire of `trigger` that was sent, or null. */
+/** Counts one more send of an in-flight fire; false when an outcome arrived meanwhile. */
+export function countResend(sql: SqlStorage, fireId: string, sends: number): boolean {
+  return (
+    sql.exec(
+      "UPDATE trigger_fires SET sends = ? WHERE fire_id = ? AND status = 'enqueued' AND outcome IS NULL",
+      sends,
+      fireId,
+    ).rowsWritten > 0
+  )
+}
+
+/**
+ * Records a fire's outcome once (the first report wins; a repeated report changes nothing).
+ * Returns the fire's channel when this call recorded it, else null.
+ */
+export function recordOutcome(
+  sql: SqlStorage,
+  fireId: string,
+  outcome: FireOutcome,
+  at: number,
+): { channel: Channel | null } | null {
+  const row = sql
+    .exec<{ channel: Channel | null }>(
+      `UPDATE trigger_fires SET outcome = ?, outcome_at = ?
+       WHERE fire_id = ? AND status IN ('pending', 'enqueued') AND outcome IS NULL RETURNING channel`,
+      outcome,
+      at,
+      fireId,
+    )
+    .toArray()[0]
+  return row ?? null
+}
+
+/** The cap reservation a fire made on `channel` (caps.ts `checkAndReserve` decision id). */
+export function fireReservationId(fireId: string, channel: Channel): string {
+  return `${fireId}:${channel}`
+}
+
+/** Time of the last fire of `trigger` that was sent and not dead (it may have reached the person), or null. */
 export function lastFireAt(sql: SqlStorage, trigger: string): number | null {
   return sql
     .exec<{ at: number | null }>(
-      "SELECT MAX(fired_at) AS at FROM trigger_fires WHERE trigger = ? AND status IN ('pending', 'enqueued')",
+      `SELECT MAX(fired_at) AS at FROM trigger_fires
+       WHERE trigger = ? AND status IN ('pending', 'enqueued') AND outcome IS NOT 'dead'`,
       trigger,
     )
     .one().at
@@ -302,7 +409,7 @@ export type FirePlan =
 export interface FireFacts {
   now: number
   /** This fire's row, if it was recorded before. */
-  existing: FireRow | undefined
+  existing: Pick<FireRow, 'status' | 'channel' | 'fired_at'> | undefined
   attributes: Record<string, ProfileAttribute>
   suppressed: ReadonlySet<string>
   timeZone: string

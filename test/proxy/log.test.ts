@@ -2,10 +2,11 @@
  * The `log` stage: one JSON access line per request without personal data, and decision records
  * queued after the response, retried when the queue fails, never lost silently.
  */
-import { env } from 'cloudflare:workers'
+import { env, exports } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import type { DecisionRecord } from '../../worker/log/record'
 import { DecisionRecordBatcher, sendDecisionRecords } from '../../worker/log'
+import { decisionSendCounters } from '../../worker/log/counters'
 import { createLogger } from '../../worker/lib/log'
 import { PAGE, testGateway } from './support'
 
@@ -168,9 +169,10 @@ describe('decision records', () => {
     expect(lines.filter((l) => l.includes('decision_records_retry'))).toHaveLength(2)
   })
 
-  it('reports records it could not send by id instead of dropping them silently', async () => {
+  it('reports records it could not send by id and counts them in /v1/health, never dropping them silently', async () => {
     const flaky = flakyQueue(99)
     const lines: string[] = []
+    const before = decisionSendCounters()
     const lost = await sendDecisionRecords(
       flaky.queue,
       [record('x-1'), record('x-2')],
@@ -181,6 +183,12 @@ describe('decision records', () => {
     expect(flaky.calls()).toBe(3)
     const error = JSON.parse(lines.find((l) => l.includes('decision_records_lost'))!)
     expect(error).toMatchObject({ level: 'error', count: 2, recordIds: ['x-1', 'x-2'] })
+    // The health route counts them (this isolate's counters).
+    const health = (await (await exports.default.fetch('http://gate.test/v1/health')).json()) as {
+      decisionRecords: { lost: number; retried: number }
+    }
+    expect(health.decisionRecords.lost).toBeGreaterThanOrEqual(before.lost + 2)
+    expect(health.decisionRecords.retried).toBeGreaterThanOrEqual(before.retried + 2)
   })
 
   it('splits more than 100 records into batches the queue accepts', async () => {

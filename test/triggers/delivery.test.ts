@@ -101,6 +101,17 @@ describe('trigger delivery', () => {
     expect(row!.delay_ms).toBeGreaterThanOrEqual(1500)
   })
 
+  it('does not post a fire again that was delivered before (a re-send from the outbox)', async () => {
+    const f = fire()
+    await webhook.script(f.fireId, ['ok', 'ok'])
+    expect((await consume('gatehouse-triggers-high', f, 1)).explicitAcks).toHaveLength(1)
+    // The same fire as a new message: the object re-sent it because the outcome report was lost.
+    expect((await consume('gatehouse-triggers-high', f, 1)).explicitAcks).toHaveLength(1)
+    const seen = await webhook.deliveries(f.fireId)
+    expect(seen.attempts).toHaveLength(1)
+    expect(seen.delivered).toHaveLength(1)
+  })
+
   it('backs off exponentially between attempts', () => {
     expect([1, 2, 3, 4, 5].map((a) => backoffSeconds(10, a))).toEqual([10, 20, 40, 80, 160])
     expect(backoffSeconds(3600, 30)).toBe(43_200)

@@ -7,7 +7,9 @@
  * `identity`. The body is read here, once, by the route's bounded reader (413 over the limit, 400
  * for bad JSON, before any identity work); the route gets the same parsed value. A consent object
  * that does not validate changes nothing here: the route answers it with a 400 naming the field
- * (`consentBlockErrors`).
+ * (`consentBlockErrors`). `/v1/decide` passes a reader that validates the whole body
+ * (./validate.ts), so a body at fault is a 400 before identity, rate limits or touchpoints call a
+ * Durable Object, a queue or D1: its answer never depends on them.
  */
 import type { MiddlewareHandler } from 'hono'
 import { resolveRequestConsent } from '../consent'

@@ -4,34 +4,25 @@
  * from the same validators).
  */
 import { Hono } from 'hono'
-import type { z } from 'zod'
 import type { AppEnv } from '../env'
 import { requireIngestCredential } from '../events/ingest-auth'
 import { withBudget } from '../lib/budget'
 import { invalid, ProblemError, problemResponse, type FieldError } from '../lib/problem'
 import type { RuleSet } from '../rules'
 import { nearest } from '../rules/suggest'
-import { conversionsRequestSchema, decideRequestSchema, openApiDocument, type DecideResponse } from './api'
-import { readConversionsBody, readDecideBody } from './body'
+import { conversionsRequestSchema, openApiDocument, type DecideResponse } from './api'
+import { readConversionsBody } from './body'
 import { NO_CONSENT } from './context'
 import { decideForRequest, decisionService, executionWaitUntil } from './service'
+import { parseBody, validDecideBody } from './validate'
 
 export function decideRoutes({ rules }: { rules: RuleSet }): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
 
   app.post('/decide', async (c) => {
     const svc = decisionService(rules)
-    const body = parseBody(await readDecideBody(c.req.raw), decideRequestSchema)
-    const unknown: FieldError[] = []
-    body.placements.forEach((p, i) => {
-      if (svc.engine.placements.has(p)) return
-      const hint = nearest(p, svc.engine.placements.keys())
-      unknown.push({
-        path: `placements.${i}`,
-        message: `unknown placement "${p}"${hint ? ` (did you mean "${hint}"?)` : ''}`,
-      })
-    })
-    if (unknown.length) throw invalid(unknown, 'Some placements are not in the rule set.')
+    // Validated already by the body-consent stage, before any store was called (./validate.ts).
+    const body = await validDecideBody(c.req.raw, svc.engine.placements)
 
     // Body signals were resolved before the identity stage (./body-consent.ts); this is that consent.
     const consent = c.get('consent')
@@ -149,49 +140,3 @@ export function decideRoutes({ rules }: { rules: RuleSet }): Hono<AppEnv> {
 
 /** Budget of one ExperimentState call counting a request's conversions. */
 const CONVERSIONS_BUDGET_MS = 2_000
-
-/**
- * Validates a body (already read by the bounded reader) against `schema`; any failure is a 400
- * naming the fields, unknown keys included (strict objects), each with a hint where one is near.
- */
-function parseBody<S extends z.ZodType>(raw: unknown, schema: S): z.output<S> {
-  const parsed = schema.safeParse(raw)
-  if (parsed.success) return parsed.data
-  const errors: FieldError[] = []
-  for (const issue of parsed.error.issues) {
-    const at = issue.path.join('.')
-    if (issue.code !== 'unrecognized_keys') {
-      errors.push({ path: at, message: issue.message })
-      continue
-    }
-    const known = objectKeys(schema, issue.path)
-    for (const key of issue.keys) {
-      const hint = nearest(key, known)
-      errors.push({
-        path: at ? `${at}.${key}` : key,
-        message: `unknown field${hint ? ` (did you mean "${hint}"?)` : ''}`,
-      })
-    }
-  }
-  throw invalid(errors)
-}
-
-// The keys the object schema at `path` knows (through optional/default/prefault wrappers and
-// arrays), for "did you mean" hints; empty when the path leads elsewhere.
-function objectKeys(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
-  type Def = { innerType?: z.ZodType; element?: z.ZodType; shape?: Record<string, z.ZodType> }
-  const def = (s: z.ZodType): Def => (s as unknown as { _zod: { def: Def } })._zod.def
-  const unwrap = (s: z.ZodType): z.ZodType => {
-    let cur = s
-    for (let d = def(cur); d.innerType; d = def(cur)) cur = d.innerType
-    return cur
-  }
-  let cur: z.ZodType | undefined = unwrap(schema)
-  for (const seg of path) {
-    const d: Def = def(cur)
-    cur = typeof seg === 'number' ? d.element : d.shape?.[String(seg)]
-    if (!cur) return []
-    cur = unwrap(cur)
-  }
-  return Object.keys(def(cur).shape ?? {})
-}

@@ -8,6 +8,9 @@
  * at once for a permanent refusal (other 4xx) or a channel without a webhook, the fire goes to the
  * dead-letter queue, whose consumer records it in D1 and logs it: nothing is dropped silently.
  * Delivered fires are recorded in D1 with their trigger-to-delivery delay (./metrics.ts).
+ *
+ * Both outcomes are reported back to the customer's object, the outbox of its fires (./outcome.ts).
+ * A fire the object re-sends after a lost message is recognised by its id in D1 and not posted again.
  */
 import type { TriggerFireMessage } from '../../durable-objects/customer/triggers'
 import type { Env } from '../env'
@@ -16,6 +19,7 @@ import { createLogger, type Logger } from '../lib/log'
 import { err, ok, type Result } from '../lib/result'
 import { bundledRules, type RuleSet } from '../rules'
 import { recordDeadLetter, recordDelivery } from './metrics'
+import { deliveredBefore, reportOutcome } from './outcome'
 import { FIRE_ID_HEADER, SIGNATURE_HEADER, signatureHeader } from './sign'
 
 export const TRIGGER_QUEUES = ['gatehouse-triggers-high', 'gatehouse-triggers-low'] as const
@@ -144,6 +148,12 @@ export async function deliverTriggers(
       await dead(url ? 'no_webhook_secret' : 'no_webhook')
       continue
     }
+    if (await deliveredBefore(env.DB, fire.fireId, log)) {
+      log.info('trigger_already_delivered', { fireId: fire.fireId })
+      await reportOutcome(env, fire, 'delivered', log)
+      msg.ack()
+      continue
+    }
     const body = JSON.stringify({ ...fire, attempt: msg.attempts })
     const outcome = await post(url, body, fire.fireId, env.WEBHOOK_SECRET, d.timeoutMs, clock())
     if (outcome.ok) {
@@ -157,6 +167,7 @@ export async function deliverTriggers(
         channel: fire.channel,
         delayMs: deliveredAt - fire.firedAt,
       })
+      await reportOutcome(env, fire, 'delivered', log)
       msg.ack()
       continue
     }
@@ -199,6 +210,7 @@ export async function recordDeadLetters(
         reason: letter.reason,
         attempts: letter.attempts,
       })
+      if (f) await reportOutcome(env, f, 'dead', log)
       msg.ack()
     } catch (error) {
       log.error('trigger_dead_letter_not_recorded', { id: msg.id, error })

@@ -10,6 +10,7 @@ import { runInBackground } from '../context/background'
 import type { AppEnv } from '../env'
 import type { Logger } from '../lib/log'
 import type { RuleSet } from '../rules'
+import { countDecisionSend } from './counters'
 import type { DecisionRecord } from './record'
 
 export interface AccessLogOptions {
@@ -39,6 +40,12 @@ const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, 
 /**
  * Sends decision records in batches, retrying each failed batch with exponential backoff and
  * jitter. Resolves with how many records could not be sent (and logs their ids), never throws.
+ * Every outcome is counted for `GET /v1/health` (./counters.ts).
+ *
+ * The guarantee: a record is durable once `sendBatch` resolves (Queues persist accepted
+ * messages). Before that it lives only in this isolate, inside the request's `waitUntil`: an
+ * isolate evicted or a runtime stopped in that window loses it without a log line
+ * (docs/storage.md "What a decision record survives").
  */
 export async function sendDecisionRecords(
   queue: Queue,
@@ -53,10 +60,12 @@ export async function sendDecisionRecords(
     for (let attempt = 1; ; attempt++) {
       try {
         await queue.sendBatch(batch.map((body) => ({ body, contentType: 'json' as const })))
+        countDecisionSend('sent', batch.length)
         break
       } catch (err) {
         if (attempt >= opts.attempts) {
           lost += batch.length
+          countDecisionSend('lost', batch.length)
           // Never lost silently: the ids let an operator find the decisions in the request logs.
           log.error('decision_records_lost', {
             count: batch.length,
@@ -65,6 +74,7 @@ export async function sendDecisionRecords(
           })
           break
         }
+        countDecisionSend('retried')
         log.warn('decision_records_retry', { attempt, error: err })
         const delay = opts.backoffMs * 2 ** (attempt - 1)
         await sleep(delay / 2 + Math.random() * (delay / 2))
