@@ -5,6 +5,7 @@
  */
 import type { Migration } from '../lib/migrations'
 import { scheduleMigrations } from '../lib/schedule'
+import { archiveKeyMigrations } from './archive-keys'
 import { capsMigrations } from './caps'
 import { eventsMigrations } from './events'
 import { profileMigrations } from './profile'
@@ -30,4 +31,6 @@ export const customerMigrations: Migration[] = [
   ...profileMigrations,
   ...capsMigrations,
   ...triggersMigrations,
+  // --- decision archive ---
+  ...archiveKeyMigrations,
 ]
