@@ -98,7 +98,22 @@ export default defineConfig({
     projects: [
       {
         ...workers,
-        test: { ...workers.test, name: 'workers', exclude: [...configDefaults.exclude, 'test/browser/**'] },
+        test: {
+          ...workers.test,
+          name: 'workers',
+          exclude: [...configDefaults.exclude, 'test/browser/**', 'test/**/*.node.test.ts'],
+        },
+      },
+      // Project "node": Node-side tests of the built gateway in Miniflare (the decision archive
+      // read with DuckDB); like "browser", each starts what it needs.
+      {
+        test: {
+          name: 'node',
+          include: ['test/**/*.node.test.ts'],
+          environment: 'node',
+          testTimeout: 120_000,
+          hookTimeout: 240_000,
+        },
       },
       // Project "browser": Node drives Debian chromium against the built gateway in Miniflare
       // (test/browser); it starts its own storefront and gateway, so it needs nothing above.

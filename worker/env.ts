@@ -58,6 +58,8 @@ export interface Env {
   TRIGGERS_LOW: Queue
   TRIGGERS_DLQ: Queue
   DB: D1Database
+  /** The decision archive (R2): sealed decision records by `dt=`/`hour=` partition (worker/archive). */
+  ARCHIVE: R2Bucket
   /** Rate limiters (`[[ratelimits]]`, worker/ratelimit/policy.ts); a missing one limits nothing. */
   RATE_LIMIT_VISITOR?: RateLimit
   RATE_LIMIT_IP?: RateLimit

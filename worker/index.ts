@@ -3,6 +3,7 @@
  * and the Durable Object classes wrangler binds.
  */
 import { createApp } from './app'
+import { dropExpiredArchive } from './archive/retention'
 import type { Env } from './env'
 import { createLogger } from './lib/log'
 import { consumeDecisions } from './log/consumer'
@@ -37,7 +38,11 @@ export default {
         batch.retryAll()
     }
   },
-  async scheduled(_controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
-    await runRetention(env, bundledRules.privacy.retention, createLogger({ job: 'retention' }))
+  async scheduled(controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
+    const log = createLogger({ job: 'retention' })
+    const retention = bundledRules.privacy.retention
+    await runRetention(env, retention, log)
+    // The archive keeps its own, longer window; whole day partitions go (worker/archive/retention.ts).
+    await dropExpiredArchive(env.ARCHIVE, retention.decisionArchive, controller.scheduledTime, log)
   },
 } satisfies ExportedHandler<Env>

@@ -37,6 +37,7 @@ import {
   settleFire,
   type FireQueues,
 } from './apply'
+import { allSubjectKeys, currentSubjectKey, shredSubjectKeys, type SubjectKey } from './archive-keys'
 import { isTimeZone, suppressedCampaigns } from './caps'
 import {
   ALL_STATE_PARTS,
@@ -345,6 +346,28 @@ export class CustomerState extends SqlObject implements DecisionStateApi {
   }
 
   // --- privacy ---
+
+  /**
+   * The key this person's fields in archived decision records are sealed under, created on first
+   * need (archive-keys.ts); null while the object is an erased subject's tombstone (nothing of an
+   * erased person is archived again).
+   */
+  async archiveKey(): Promise<SubjectKey | null> {
+    return this.#unlessErased(
+      () => null,
+      () => currentSubjectKey(this.ctx.storage.sql, Date.now()),
+    )
+  }
+
+  /** Every archive key this object holds, to open the person's archived records (DSAR export). */
+  async archiveKeys(): Promise<SubjectKey[]> {
+    return allSubjectKeys(this.ctx.storage.sql)
+  }
+
+  /** Destroys every archive key (DSAR erase: crypto-shredding). Returns how many were destroyed. */
+  async shredArchiveKeys(): Promise<number> {
+    return shredSubjectKeys(this.ctx.storage.sql)
+  }
 
   /**
    * DSAR erase: removes everything this object holds (`eraseAll`), then leaves a tombstone until

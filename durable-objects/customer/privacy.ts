@@ -28,6 +28,9 @@ export const TIME_COLUMNS: Record<string, string | null> = {
   // A link lives as long as the person's state: expiring it here would orphan its IdentityIndex
   // entry, which a later DSAR could then no longer reach from the customer. DSAR erase removes it.
   identity_links: null,
+  // Subject keys of the decision archive must outlive the records they seal (archive-keys.ts);
+  // DSAR erase destroys them.
+  archive_keys: null,
 }
 
 /** Convention, in order of preference: the time the row's fact happened, then when it was written. */

@@ -5,6 +5,7 @@
  */
 import type { Migration } from '../lib/migrations'
 import { scheduleMigrations } from '../lib/schedule'
+import { archiveKeyMigrations } from './archive-keys'
 import { capsMigrations } from './caps'
 import { eventsMigrations } from './events'
 import { profileMigrations } from './profile'
@@ -36,4 +37,6 @@ export const customerMigrations: Migration[] = [
   ...exposureMigrations,
   // --- consent records (proof of consent) ---
   ...consentRecordMigrations,
+  // --- decision archive ---
+  ...archiveKeyMigrations,
 ]

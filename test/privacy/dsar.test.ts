@@ -170,16 +170,21 @@ describe('DSAR export', () => {
       expect(doc.subject).toMatch(/^sub_[0-9a-f]{32}$/)
       expect(doc.receiptId).toMatch(/^rcpt_/)
 
-      // Every table of the customer's object, row for row as the object holds it.
-      const direct = (await customerStub(`c:${s.customerId}`).exportAll()) as Record<string, unknown[]>
+      // Every table of the customer's object, row for row as the object holds it, but its archive
+      // keys: a key handed out would survive the erase meant to destroy it.
+      const { archive_keys: keys, ...direct } = (await customerStub(
+        `c:${s.customerId}`,
+      ).exportAll()) as Record<string, unknown[]>
+      expect(keys).toBeDefined()
       const exported = doc.customerState[`c:${s.customerId}`]!
+      expect(exported.archive_keys).toBeUndefined()
       expect(Object.keys(exported).sort()).toEqual(Object.keys(direct).sort())
       for (const [table, rows] of Object.entries(direct)) {
         expect(exported[table]).toHaveLength(rows.length)
       }
       expect(s.filled.length).toBeGreaterThan(3)
       for (const table of s.filled) {
-        if (table === 'due_items') continue
+        if (table === 'due_items' || table === 'archive_keys') continue
         expect(exported[table]!.length).toBeGreaterThan(0)
       }
       expect(doc.customerState[`a:${s.anonymousId}`]).toBeDefined()
@@ -304,7 +309,7 @@ describe('DSAR erase', () => {
     expect(incomplete).toBeInstanceOf(EraseIncompleteError)
     const partial = incomplete!.receipt
     expect(partial.status).toBe('in_progress')
-    expect(Object.keys(partial.stores).sort()).toEqual(['customerState', 'tombstones'])
+    expect(Object.keys(partial.stores).sort()).toEqual(['customerState', 'decisionArchive', 'tombstones'])
     expect(partial.remaining).toEqual([
       'identityIndex',
       'identityConflicts',
@@ -365,7 +370,8 @@ describe('DSAR erase', () => {
       budgetMs: 300,
     }).catch((e: unknown) => e)
     expect(first).toBeInstanceOf(EraseIncompleteError)
-    expect((first as EraseIncompleteError).store).toBe('customerState')
+    // The first store to reach the busy object is the archive's key shredding (before customerState).
+    expect((first as EraseIncompleteError).store).toBe('decisionArchive')
     await busy
     const res = await post('/admin/v1/subjects/erase', { type: 'customer_id', value: s.customerId })
     expect(res.status).toBe(200)

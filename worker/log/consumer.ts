@@ -5,10 +5,15 @@
  * retried (`message.retry`) with backoff, never acknowledged unwritten; only a message that can
  * never be a record (malformed) is acknowledged, and logged by message id.
  *
+ * Every stored record is also written to the R2 archive (worker/archive), the person's fields
+ * sealed under their subject key; a message is acked only once its record is in both, and a record
+ * already archived (`decision_log.archived_at`) is not archived again.
+ *
  * Records of erased subjects (tombstoned customer or anonymous id) arriving late are not stored:
  * writing them would re-create a person the gateway has forgotten (worker/privacy/tombstone.ts).
  */
 import { z } from 'zod'
+import { archiveRecords } from '../archive/write'
 import type { Env } from '../env'
 import { createLogger, type Logger } from '../lib/log'
 import { tombstonedKeys } from '../privacy/tombstone'
@@ -44,6 +49,8 @@ export interface ConsumeResult {
   retried: number
   invalid: number
   suppressed: number
+  /** Records written to the R2 archive by this batch (worker/archive). */
+  archived: number
 }
 
 /** Delay before a failed message is redelivered: 2^attempts seconds, at most 10 minutes. */
@@ -87,7 +94,14 @@ export async function consumeDecisions(
   env: Env,
   log: Logger = createLogger({ queue: batch.queue }),
 ): Promise<ConsumeResult> {
-  const result: ConsumeResult = { stored: 0, duplicates: 0, retried: 0, invalid: 0, suppressed: 0 }
+  const result: ConsumeResult = {
+    stored: 0,
+    duplicates: 0,
+    retried: 0,
+    invalid: 0,
+    suppressed: 0,
+    archived: 0,
+  }
   const valid: Array<{ msg: Message<unknown>; record: DecisionRecord }> = []
   for (const msg of batch.messages) {
     const parsed = recordSchema.safeParse(msg.body)
@@ -135,31 +149,117 @@ export async function consumeDecisions(
   if (toWrite.length === 0) return result
 
   const now = Date.now()
+  const inD1 = await writeD1(env, toWrite, now, result, log)
+  await archive(env, inD1, now, result, log)
+  return result
+}
+
+type Entry = { msg: Message<unknown>; record: DecisionRecord }
+
+/** Writes `entries` to D1; returns those now stored (new or duplicates). Failed ones are retried. */
+async function writeD1(
+  env: Env,
+  entries: Entry[],
+  now: number,
+  result: ConsumeResult,
+  log: Logger,
+): Promise<Entry[]> {
   try {
     // One D1 batch is one transaction: either every row is written or none is.
-    const outcomes = await env.DB.batch(toWrite.map(({ record }) => insertStatement(env.DB, record, now)))
-    outcomes.forEach((o, i) => {
+    const outcomes = await env.DB.batch(entries.map(({ record }) => insertStatement(env.DB, record, now)))
+    outcomes.forEach((o) => {
       if (o.meta.changes > 0) result.stored++
       else result.duplicates++
-      toWrite[i]!.msg.ack()
     })
-    return result
+    return entries
   } catch (error) {
-    log.warn('decision_log_batch_failed', { error, records: toWrite.length })
+    log.warn('decision_log_batch_failed', { error, records: entries.length })
   }
   // The batch failed as a whole: write one by one so one bad row does not hold back the others.
-  for (const { msg, record } of toWrite) {
+  const stored: Entry[] = []
+  for (const entry of entries) {
     try {
-      const o = await insertStatement(env.DB, record, now).run()
+      const o = await insertStatement(env.DB, entry.record, now).run()
       if (o.meta.changes > 0) result.stored++
       else result.duplicates++
-      msg.ack()
+      stored.push(entry)
     } catch (error) {
-      log.error('decision_log_write_failed', { recordId: record.id, error })
-      retry(msg, result)
+      log.error('decision_log_write_failed', { recordId: entry.record.id, error })
+      retry(entry.msg, result)
     }
   }
-  return result
+  return stored
+}
+
+/**
+ * Archives the records D1 holds but has not marked archived (`archived_at`), then marks them, and
+ * acks each message once its record is in both. A redelivered record already archived is not
+ * written again; a redelivered batch that was archived but not marked writes the same object key
+ * again (worker/archive/layout.ts), so the archive holds one copy.
+ */
+async function archive(env: Env, entries: Entry[], now: number, result: ConsumeResult, log: Logger) {
+  if (entries.length === 0) return
+  let pending: Set<string>
+  try {
+    pending = await unarchived(
+      env.DB,
+      entries.map((e) => e.record.id),
+    )
+  } catch (error) {
+    log.error('decision_archive_check_failed', { error, records: entries.length })
+    for (const { msg } of entries) retry(msg, result)
+    return
+  }
+  // One copy per id, also when a batch carries the same record twice.
+  const toArchive = new Map<string, DecisionRecord>()
+  for (const { record } of entries) if (pending.has(record.id)) toArchive.set(record.id, record)
+  const outcome = await archiveRecords(env, [...toArchive.values()], { log })
+  const done = [...outcome.archived, ...outcome.erased]
+  try {
+    await markArchived(env.DB, done, now)
+  } catch (error) {
+    // Archived but not marked: the retry archives the same ids again, under the same object key.
+    log.warn('decision_archive_mark_failed', { error, records: done.length })
+    for (const { msg } of entries) retry(msg, result)
+    return
+  }
+  result.archived += outcome.archived.length
+  const failed = new Set(outcome.failed)
+  for (const { msg, record } of entries) {
+    if (failed.has(record.id)) retry(msg, result)
+    else msg.ack()
+  }
+}
+
+// D1 caps bound parameters per statement at 100.
+const CHUNK = 90
+
+async function unarchived(db: D1Database, ids: string[]): Promise<Set<string>> {
+  const out = new Set<string>()
+  for (let i = 0; i < ids.length; i += CHUNK) {
+    const chunk = ids.slice(i, i + CHUNK)
+    const { results } = await db
+      .prepare(
+        `SELECT id FROM decision_log WHERE archived_at IS NULL AND id IN (${chunk.map(() => '?').join(',')})`,
+      )
+      .bind(...chunk)
+      .all<{ id: string }>()
+    for (const r of results) out.add(r.id)
+  }
+  return out
+}
+
+async function markArchived(db: D1Database, ids: string[], now: number): Promise<void> {
+  const statements: D1PreparedStatement[] = []
+  for (let i = 0; i < ids.length; i += CHUNK) {
+    const chunk = ids.slice(i, i + CHUNK)
+    statements.push(
+      db
+        .prepare(`UPDATE decision_log SET archived_at = ? WHERE id IN (${chunk.map(() => '?').join(',')})`)
+        .bind(now, ...chunk),
+    )
+  }
+  if (statements.length > 0) await db.batch(statements)
 }
 
 function retry(msg: Message<unknown>, result: ConsumeResult): void {

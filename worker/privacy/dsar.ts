@@ -28,6 +28,8 @@ import {
 } from './receipts'
 import { d1Store, identityConflicts, StoreUnavailableError, stores, triggerDeadLetters } from './stores'
 import type { DsarSubject } from './subject'
+import { readSubjectArchive, type SubjectArchive } from '../archive/read'
+import { deriveKeys, type SealKeys } from '../archive/seal'
 import type { TableDump } from '../../durable-objects/lib/tables'
 
 export { ERASE_STORES, type EraseStore } from './erase-plan'
@@ -41,6 +43,8 @@ export interface DsarOptions {
   requestedBy: string
   /** Time budget per store call, ms. */
   budgetMs?: number
+  /** Most decision archive objects one export reads (default 500; worker/archive/read.ts). */
+  archiveObjects?: number
   log?: Logger
   now?: () => number
 }
@@ -149,6 +153,11 @@ export interface SubjectExport {
   /** Trigger messages to the subject that could not be delivered (D1 `trigger_dead_letters`). */
   triggerDeadLetters: Array<Record<string, unknown>>
   decisions: Awaited<ReturnType<typeof decisionsFor>>
+  /**
+   * The person's records in the R2 decision archive, opened with their keys, newest first; the
+   * scan is bounded (`complete` false when it stopped before the oldest day).
+   */
+  decisionArchive: SubjectArchive
   consentHistory: Array<{
     time: string
     consentSnapshotId: string
@@ -199,6 +208,13 @@ export async function exportSubject(
       experiments.set(d.experiment.id, { experiment: d.experiment.id, ...d.experiment, firstSeen: d.time })
     }
   }
+  const archiveKeys: SealKeys[] = []
+  for (const key of subject.stateKeys)
+    for (const k of await stores.decisionArchive.keys(env, key, budget))
+      archiveKeys.push(await deriveKeys(k.secret))
+  const decisionArchive = await d1Store('decisionArchive', () =>
+    readSubjectArchive(env.ARCHIVE, archiveKeys, opts.archiveObjects ?? 500),
+  )
   const erasures = await d1Store('dsarReceipts', () => erasuresOf(env, subject))
 
   const now = (opts.now ?? Date.now)()
@@ -210,6 +226,7 @@ export async function exportSubject(
         customerState: countDumps(customerState),
         identityIndex: countDumps(identityIndex),
         decisionLog: decisions.length,
+        decisionArchive: decisionArchive.records.length,
         triggerDeadLetters: deadLetters.length,
       },
       opts.requestedBy,
@@ -231,6 +248,7 @@ export async function exportSubject(
     identityConflicts: conflicts,
     triggerDeadLetters: deadLetters,
     decisions,
+    decisionArchive,
     consentHistory,
     experimentAssignments: [...experiments.values()],
     erasures,

@@ -4,6 +4,9 @@
  * on the receipt and resumes an interrupted erase). Adding a store that holds personal data means
  * adding its step here, in its place.
  *
+ * The decision archive in R2 is never rewritten: its step destroys the keys that seal the person's
+ * fields in it (crypto-shredding, docs/privacy.md "Decision archive").
+ *
  * Experiment assignments are not stored per unit (bucketing is a pure hash; ExperimentState keeps
  * per-arm totals only); the assignment a person got lives in their decision records.
  */
@@ -51,6 +54,12 @@ export const ERASE_PLAN = [
           now(),
         ),
       ),
+  },
+  {
+    store: 'decisionArchive',
+    why: 'crypto-shredding: the subject keys in every CustomerState are destroyed, so every archived copy of their decision records (R2) is unreadable without rewriting a file; before customerState, so the receipt counts them',
+    each: (p) => p.stateKeys,
+    erase: ({ env, budgetMs }, key) => stores.decisionArchive.shred(env, key, budgetMs),
   },
   {
     store: 'customerState',

@@ -67,6 +67,11 @@ export function recordOfProcessing(rules: RuleSet, now = new Date()): RecordOfPr
     transfers: p.transfers,
     retention: [
       { store: 'decision log (D1 decision_log)', days: r.decisionLog, what: 'decision records' },
+      {
+        store: 'decision archive (R2)',
+        days: r.decisionArchive,
+        what: "decision records, the person's fields sealed under a key erased with them",
+      },
       { store: 'admin audit (D1 admin_audit)', days: r.adminAudit, what: 'admin actions' },
       { store: 'DSAR receipts (D1 dsar_receipts)', days: r.dsarReceipts, what: 'completed receipts' },
       {

@@ -42,6 +42,11 @@ export interface EraseReceipt<Store extends string = string> {
   /** Stores still to do when in progress. */
   remaining: Store[]
   tombstoneUntil: string
+  /**
+   * Set once the decision archive's step is done: its files are not rewritten; the keys that
+   * sealed the person's fields in them are destroyed, so no copy can be read again.
+   */
+  cryptoShredded?: { store: 'decisionArchive'; keysDestroyed: number; archivedRecords: 'unreadable' }
   requestedBy: string
   requestedAt: string
   completedAt: string | null
@@ -183,6 +188,15 @@ export function toEraseReceipt<Store extends string>(
     stores: done,
     remaining: order.filter((s) => !progress[s]?.complete),
     tombstoneUntil: new Date(until).toISOString(),
+    ...(progress.decisionArchive?.complete
+      ? {
+          cryptoShredded: {
+            store: 'decisionArchive' as const,
+            keysDestroyed: progress.decisionArchive.rows,
+            archivedRecords: 'unreadable' as const,
+          },
+        }
+      : {}),
     requestedBy: row.requested_by,
     requestedAt: new Date(row.requested_at).toISOString(),
     completedAt: iso(row.completed_at),

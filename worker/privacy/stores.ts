@@ -7,6 +7,7 @@
  */
 import type { Env } from '../env'
 import { withBudget } from '../lib/budget'
+import type { SubjectKey } from '../../durable-objects/customer/archive-keys'
 import type { TableDump } from '../../durable-objects/lib/tables'
 
 /** A store did not answer within its budget or failed: the operation cannot be completed now. */
@@ -51,10 +52,27 @@ function identityIndex(env: Env, key: string) {
 
 export const stores = {
   customerState: {
+    /**
+     * The object's tables, without its archive keys: a key handed out in an export would survive
+     * the erase meant to destroy it (durable-objects/customer/archive-keys.ts).
+     */
     export: (env: Env, key: string, ms: number): Promise<TableDump> =>
-      budgeted('customerState', ms, () => customer(env, key).exportAll() as Promise<TableDump>),
+      budgeted('customerState', ms, async () => {
+        const { archive_keys: _keys, ...dump } = (await customer(env, key).exportAll()) as TableDump
+        return dump
+      }),
     erase: (env: Env, key: string, receiptId: string, until: number, ms: number): Promise<number> =>
       budgeted('customerState', ms, async () => sum(await customer(env, key).privacyErase(receiptId, until))),
+  },
+  /**
+   * The subject keys of the decision archive in one CustomerState (worker/archive): read to open
+   * the person's archived records (export), destroyed to make them unreadable (erase).
+   */
+  decisionArchive: {
+    keys: (env: Env, key: string, ms: number): Promise<SubjectKey[]> =>
+      budgeted('decisionArchive', ms, () => customer(env, key).archiveKeys()),
+    shred: (env: Env, key: string, ms: number): Promise<number> =>
+      budgeted('decisionArchive', ms, () => customer(env, key).shredArchiveKeys()),
   },
   identityIndex: {
     export: (env: Env, key: string, ms: number): Promise<TableDump> =>

@@ -17,6 +17,10 @@ const name = z
 const retentionSchema = z
   .strictObject({
     decisionLog: days('decision records (D1 `decision_log`)', 180),
+    decisionArchive: days(
+      "archived decision records (R2, the person's fields sealed; whole `dt=` day partitions are dropped)",
+      730,
+    ),
     adminAudit: days('admin audit entries (D1 `admin_audit`)', 730),
     dsarReceipts: days('completed DSAR receipts (D1 `dsar_receipts`)', 1095),
     identityConflicts: days(
