@@ -11,6 +11,7 @@ import { withBudget } from '../lib/budget'
 import { invalid, ProblemError, problemResponse, type FieldError } from '../lib/problem'
 import type { RuleSet } from '../rules'
 import { nearest } from '../rules/suggest'
+import { unknownFieldMessage } from '../lib/unknown-keys'
 import { conversionsRequestSchema, decideRequestSchema, openApiDocument, type DecideResponse } from './api'
 import { readConversionsBody, readDecideBody } from './body'
 import { NO_CONSENT } from './context'
@@ -166,11 +167,7 @@ function parseBody<S extends z.ZodType>(raw: unknown, schema: S): z.output<S> {
     }
     const known = objectKeys(schema, issue.path)
     for (const key of issue.keys) {
-      const hint = nearest(key, known)
-      errors.push({
-        path: at ? `${at}.${key}` : key,
-        message: `unknown field${hint ? ` (did you mean "${hint}"?)` : ''}`,
-      })
+      errors.push({ path: at ? `${at}.${key}` : key, message: unknownFieldMessage(key, known) })
     }
   }
   throw invalid(errors)

@@ -14,6 +14,7 @@ import type { AppEnv } from '../env'
 import { selfServiceScope, type SelfScope } from '../identity/plan'
 import type { Identity } from '../identity/types'
 import { withBudget } from '../lib/budget'
+import { refuseBody } from '../lib/json-body'
 import { ProblemError, problemResponse } from '../lib/problem'
 import type { RuleSet } from '../rules'
 import { EraseIncompleteError, eraseSubject } from './dsar'
@@ -118,6 +119,8 @@ export function me(opts: MeOptions): Hono<AppEnv> {
   })
 
   app.delete('/me', async (c) => {
+    // An option this route does not have (`{ "dryRun": true }`) must not be ignored by an erase.
+    await refuseBody(c.req.raw, 'DELETE /v1/me')
     const budget = storeBudget(c.env)
     const scope = selfServiceScope(c.get('identity') as Identity | undefined)
     if (scope.kind === 'none') {
