@@ -13,7 +13,7 @@ import type { AppEnv } from '../env'
 import { identifierKey } from '../identity/keys'
 import { withBudget } from '../lib/budget'
 import { firstPartyOrigin } from '../lib/origin'
-import { invalid, ProblemError, problemResponse, type FieldError } from '../lib/problem'
+import { invalid, ProblemError, problemResponse, withHeaders, type FieldError } from '../lib/problem'
 import type { RuleSet } from '../rules'
 import { BEACON_SOURCE, BEACON_VERSION } from './beacon'
 import { JSON_OR_BEACON_MEDIA, readJsonBody, unknownKeys } from '../lib/json-body'
@@ -308,7 +308,10 @@ async function resolveStateKey(
   const stub = c.env.IDENTITY.get(c.env.IDENTITY.idFromName(key))
   const link = await withBudget(() => stub.lookup(key), 1_000, 'identity_index.lookup')
   if (!link.ok) {
-    throw new ProblemError(503, 'Service unavailable', 'The identity index did not answer; retry later.')
+    throw withHeaders(
+      new ProblemError(503, 'Service unavailable', 'The identity index did not answer; retry later.'),
+      { 'retry-after': String(RETRY_AFTER_SECONDS) },
+    )
   }
   return link.value?.stateKey ?? null
 }
