@@ -41,6 +41,7 @@ import { pageViews } from './events/pageviews'
 import { triggerMetricsRoutes } from './delivery/metrics'
 import { admin } from './admin'
 import { me } from './privacy/me'
+import { openApiRoutes } from './openapi/route'
 
 export interface AppOptions extends ContextOptions {
   /** The compiled rule set; defaults to the one bundled at build time. Tests pass their own. */
@@ -81,6 +82,7 @@ export function createApp(opts: AppOptions = {}): Hono<AppEnv> {
   app.route('/', consentRoutes({ rules }))
   app.route('/v1', identityRoutes())
   app.route('/v1', decideRoutes({ rules }))
+  app.route('/v1', openApiRoutes({ rules }))
 
   // Everything under /v1/ and /admin/ belongs to the gateway: never proxied (docs/api.md).
   app.all('/v1/*', () => {
@@ -96,7 +98,7 @@ export function createApp(opts: AppOptions = {}): Hono<AppEnv> {
   app.all('*', origin({ rules }))
 
   app.onError((err, c) => {
-    if (err instanceof ProblemError) return problemResponse(err.problem)
+    if (err instanceof ProblemError) return problemResponse(err.problem, err.headers)
     if (err instanceof HTTPException) {
       return problemResponse({ type: 'about:blank', title: err.message || 'Error', status: err.status })
     }

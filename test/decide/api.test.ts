@@ -208,25 +208,3 @@ placements:
     })
   })
 })
-
-describe('GET /v1/openapi.json', () => {
-  it('serves an OpenAPI 3.1 document generated from the request and response validators', async () => {
-    const res = await exports.default.fetch('http://gate.test/v1/openapi.json')
-    expect(res.status).toBe(200)
-    const doc = (await res.json()) as {
-      openapi: string
-      paths: Record<string, unknown>
-      components: { schemas: Record<string, { properties?: Record<string, unknown>; required?: string[] }> }
-    }
-    expect(doc.openapi).toBe('3.1.0')
-    expect(Object.keys(doc.paths)).toEqual(['/v1/decide', '/v1/decide/conversions'])
-    expect(doc.components.schemas.DecideRequest!.required).toContain('placements')
-    expect(Object.keys(doc.components.schemas.DecideResponse!.properties!)).toEqual([
-      'rulesVersion',
-      'requestId',
-      'consent',
-      'identity',
-      'decisions',
-    ])
-  })
-})

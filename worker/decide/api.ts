@@ -1,7 +1,7 @@
 /**
  * The wire contract of the decision API (docs/api.md "POST /v1/decide"), as zod validators. The same
- * definitions validate requests, type the example client, and generate the OpenAPI 3.1 document
- * served at `GET /v1/openapi.json`.
+ * definitions validate requests and generate the decision API's part of the OpenAPI 3.1 document
+ * served at `GET /v1/openapi.json` (worker/openapi/document.ts).
  */
 import { z } from 'zod'
 import { consentBodySchema } from '../consent/signals'
@@ -117,94 +117,3 @@ export const conversionsResponseSchema = z.object({
   counted: z.number().int().describe('Conversions counted now (ids not seen before).'),
   duplicates: z.number().int().describe('Conversions whose id was already counted.'),
 })
-
-const problemSchema = z.object({
-  type: z.string(),
-  title: z.string(),
-  status: z.number().int(),
-  detail: z.string().optional(),
-  errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
-})
-
-/** The OpenAPI 3.1 document of the decision API, generated from the validators above. */
-export function openApiDocument(rulesVersion: string): Record<string, unknown> {
-  const json = (s: z.ZodType, io: 'input' | 'output') =>
-    z.toJSONSchema(s, { io, target: 'draft-2020-12', unrepresentable: 'any' }) as Record<string, unknown>
-  const problem = {
-    description: 'Problem details (RFC 9457)',
-    content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
-  }
-  return {
-    openapi: '3.1.0',
-    info: {
-      title: 'Gatehouse decision API',
-      version: rulesVersion,
-      description: 'Decisions per placement, with reasons, fallbacks and experiment assignments.',
-    },
-    components: {
-      schemas: {
-        DecideRequest: json(decideRequestSchema, 'input'),
-        DecideResponse: json(decideResponseSchema, 'output'),
-        ConversionsRequest: json(conversionsRequestSchema, 'input'),
-        ConversionsResponse: json(conversionsResponseSchema, 'output'),
-        Problem: json(problemSchema, 'output'),
-      },
-      securitySchemes: {
-        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
-        ingest: {
-          type: 'http',
-          scheme: 'bearer',
-          description:
-            'Ingestion API key (SHA-256 in INGEST_API_KEY_HASHES) or an admin JWT with the ingest role.',
-        },
-        anonymousId: { type: 'apiKey', in: 'header', name: 'X-Gatehouse-Id' },
-      },
-    },
-    security: [{}, { bearer: [] }, { anonymousId: [] }],
-    paths: {
-      '/v1/decide': {
-        post: {
-          operationId: 'decide',
-          summary: 'Decide placements for the caller',
-          requestBody: {
-            required: true,
-            content: { 'application/json': { schema: { $ref: '#/components/schemas/DecideRequest' } } },
-          },
-          responses: {
-            '200': {
-              description: 'One decision per placement',
-              content: { 'application/json': { schema: { $ref: '#/components/schemas/DecideResponse' } } },
-            },
-            '400': problem,
-            '413': problem,
-          },
-        },
-      },
-      '/v1/decide/conversions': {
-        post: {
-          operationId: 'recordConversions',
-          summary: 'Count conversions for experiment arms (server to server)',
-          security: [{ ingest: [] }],
-          requestBody: {
-            required: true,
-            content: { 'application/json': { schema: { $ref: '#/components/schemas/ConversionsRequest' } } },
-          },
-          responses: {
-            '202': {
-              description: 'Counted',
-              content: {
-                'application/json': { schema: { $ref: '#/components/schemas/ConversionsResponse' } },
-              },
-            },
-            '400': problem,
-            '401': problem,
-            '403': problem,
-            '413': problem,
-            '429': problem,
-            '503': problem,
-          },
-        },
-      },
-    },
-  }
-}

@@ -1,7 +1,7 @@
 /**
- * The decision API: `POST /v1/decide` (docs/api.md), `POST /v1/decide/conversions` (bandit feedback
- * from a server holding the ingest credential), and `GET /v1/openapi.json` (OpenAPI 3.1 generated
- * from the same validators).
+ * The decision API: `POST /v1/decide` (docs/api.md) and `POST /v1/decide/conversions` (bandit
+ * feedback from a server holding the ingest credential). Their validators (./api.ts) also generate
+ * their part of the OpenAPI document (worker/openapi).
  */
 import { Hono } from 'hono'
 import type { AppEnv } from '../env'
@@ -10,7 +10,7 @@ import { withBudget } from '../lib/budget'
 import { invalid, ProblemError, problemResponse, type FieldError } from '../lib/problem'
 import type { RuleSet } from '../rules'
 import { nearest } from '../rules/suggest'
-import { conversionsRequestSchema, openApiDocument, type DecideResponse } from './api'
+import { conversionsRequestSchema, type DecideResponse } from './api'
 import { readConversionsBody } from './body'
 import { NO_CONSENT } from './context'
 import { decideForRequest, decisionService, executionWaitUntil } from './service'
@@ -133,8 +133,6 @@ export function decideRoutes({ rules }: { rules: RuleSet }): Hono<AppEnv> {
     })
   })
 
-  const doc = openApiDocument(rules.version)
-  app.get('/openapi.json', (c) => c.json(doc, 200, { 'cache-control': 'public, max-age=300' }))
   return app
 }
 

@@ -7,6 +7,7 @@
 import type { z } from 'zod'
 import { invalid, type FieldError } from '../lib/problem'
 import { nearest } from '../rules/suggest'
+import { unknownFieldMessage } from '../lib/unknown-keys'
 import { decideRequestSchema } from './api'
 import { readDecideBody } from './body'
 
@@ -59,11 +60,7 @@ export function parseBody<S extends z.ZodType>(raw: unknown, schema: S): z.outpu
     }
     const known = objectKeys(schema, issue.path)
     for (const key of issue.keys) {
-      const hint = nearest(key, known)
-      errors.push({
-        path: at ? `${at}.${key}` : key,
-        message: `unknown field${hint ? ` (did you mean "${hint}"?)` : ''}`,
-      })
+      errors.push({ path: at ? `${at}.${key}` : key, message: unknownFieldMessage(key, known) })
     }
   }
   throw invalid(errors)

@@ -7,7 +7,7 @@
 import type { Context } from 'hono'
 import { adminToken, verifyAdminToken } from '../admin/auth'
 import type { AppEnv } from '../env'
-import { ProblemError } from '../lib/problem'
+import { ProblemError, withHeaders } from '../lib/problem'
 
 export type IngestAuth =
   { ok: true; value: { keyId: string } } | { ok: false; error: { reason: IngestAuthFailure } }
@@ -82,10 +82,14 @@ export async function requireIngestCredential(c: Context<AppEnv>): Promise<{ key
   if (auth.ok) return auth.value
   c.get('log')?.warn('ingest_auth_failed', { reason: auth.error.reason })
   const status = auth.error.reason === 'invalid_key' || auth.error.reason === 'forbidden_role' ? 403 : 401
-  throw new ProblemError(
+  const problem = new ProblemError(
     status,
     status === 401 ? 'Unauthorized' : 'Forbidden',
     'A valid ingestion API key is required.',
     [{ path: 'Authorization', message: auth.error.reason }],
   )
+  // RFC 9110 section 15.5.2: a 401 names the scheme that would be accepted.
+  throw status === 401
+    ? withHeaders(problem, { 'www-authenticate': 'Bearer realm="gatehouse-ingest"' })
+    : problem
 }

@@ -10,6 +10,11 @@
  */
 import type { AttributeValue } from '../../durable-objects/customer/profile'
 import type { FieldError } from '../lib/problem'
+import { unknownKeys } from '../lib/unknown-keys'
+
+/** The keys of the ingestion envelope and of its `subject` (strict objects). */
+export const INGEST_KEYS = ['subject', 'source', 'measurementConsent', 'attributes', 'events'] as const
+const SUBJECT_KEYS = ['type', 'value'] as const
 
 export interface IngestEnvelope {
   subject: { type: 'customer_id' | 'email'; value: string }
@@ -36,6 +41,7 @@ export function parseIngestBody(
   else if (typeof subject.value !== 'string' || subject.value.trim() === '' || subject.value.length > 256)
     errors.push({ path: 'subject.value', message: 'expected a non-empty string of at most 256 characters' })
   else parsedSubject = { type: subject.type, value: subject.value.trim() }
+  errors.push(...unknownKeys(subject, SUBJECT_KEYS, 'subject'))
 
   const source = b.source ?? 'ingest'
   if (typeof source !== 'string' || !/^[a-z][a-z0-9_]{0,31}$/.test(source))

@@ -13,12 +13,12 @@ import type { AppEnv } from '../env'
 import { identifierKey } from '../identity/keys'
 import { withBudget } from '../lib/budget'
 import { firstPartyOrigin } from '../lib/origin'
-import { invalid, ProblemError, problemResponse, type FieldError } from '../lib/problem'
+import { invalid, ProblemError, problemResponse, withHeaders, type FieldError } from '../lib/problem'
 import type { RuleSet } from '../rules'
 import { BEACON_SOURCE, BEACON_VERSION } from './beacon'
 import { JSON_OR_BEACON_MEDIA, readJsonBody, unknownKeys } from '../lib/json-body'
 import { requireIngestCredential } from './ingest-auth'
-import { parseIngestBody, type IngestEnvelope } from './ingest-body'
+import { INGEST_KEYS, parseIngestBody, type IngestEnvelope } from './ingest-body'
 import { minimumNecessaryTypes, recordEvents } from './store'
 import { identifyIdentifiers, LIMITS, validateBatch, type ValidatedBatch } from './validate'
 import { PII_HINT_KEY, piiHasher, scrubText } from '../privacy/pii-values'
@@ -72,9 +72,8 @@ async function storableAttributes(
 /** Seconds a client waits before retrying when the customer state did not answer. */
 export const RETRY_AFTER_SECONDS = 2
 
-/** Top-level keys of a `POST /v1/events` body and of a `POST /v1/ingest/events` body (strict objects). */
+/** Top-level keys of a `POST /v1/events` body (strict object; the ingest envelope's are in ./ingest-body.ts). */
 const EVENTS_KEYS = ['events', 'consent'] as const
-const INGEST_KEYS = ['subject', 'source', 'measurementConsent', 'attributes', 'events'] as const
 
 /** The body of an events route: bounded (413), JSON (400), nested at most 32 levels (400). */
 export function readEventsBody(req: Request): Promise<unknown> {
@@ -318,7 +317,10 @@ async function resolveStateKey(
   const stub = c.env.IDENTITY.get(c.env.IDENTITY.idFromName(key))
   const link = await withBudget(() => stub.lookup(key), 1_000, 'identity_index.lookup')
   if (!link.ok) {
-    throw new ProblemError(503, 'Service unavailable', 'The identity index did not answer; retry later.')
+    throw withHeaders(
+      new ProblemError(503, 'Service unavailable', 'The identity index did not answer; retry later.'),
+      { 'retry-after': String(RETRY_AFTER_SECONDS) },
+    )
   }
   return link.value?.stateKey ?? null
 }

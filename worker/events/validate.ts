@@ -8,6 +8,7 @@
 import type { StateEvent } from '../../durable-objects/customer/events'
 import { checkShape } from '../lib/json-shape'
 import type { FieldError } from '../lib/problem'
+import { unknownKeys } from '../lib/unknown-keys'
 
 export const LIMITS = {
   /** Events in one batch. */
@@ -29,6 +30,9 @@ export const LIMITS = {
   /** How old an offline event (ingestion) may be. */
   maxIngestAgeMs: 400 * 86_400_000,
 } as const
+
+/** The keys of one event (a strict object). */
+export const EVENT_KEYS = ['id', 'type', 'ts', 'props'] as const
 
 export const EVENT_TYPE = /^[a-z][a-z0-9_]{0,63}$/
 // uuid-ish: 8-128 characters of letters, digits and . _ : - (UUIDs, ULIDs, POS receipt numbers).
@@ -82,9 +86,7 @@ export function validateEvent(
     }
   }
   const e = raw as Record<string, unknown>
-  for (const key of Object.keys(e)) {
-    if (!['id', 'type', 'ts', 'props'].includes(key)) errors.push({ path: key, message: 'unknown field' })
-  }
+  errors.push(...unknownKeys(e, EVENT_KEYS))
   if (typeof e.id !== 'string') errors.push({ path: 'id', message: 'required: a string id (a UUID)' })
   else if (!EVENT_ID.test(e.id))
     errors.push({ path: 'id', message: 'expected 8-128 characters of letters, digits, ".", "_", ":" or "-"' })

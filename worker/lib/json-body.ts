@@ -8,16 +8,19 @@
  * - Shape: nesting deeper than `maxDepth` or more than `maxNodes` values is a 400 naming the path
  *   of the first value over the limit. The check walks the value with its own stack (never
  *   recursion), so no body can exhaust the call stack of code that later walks it.
- * - Strict objects: `unknownKeys` names the top-level keys a route does not know (`"contxt"`,
- *   with a "did you mean" hint), for the route to answer with a 400 alongside its own errors.
+ * - Strict objects: `unknownKeys` (./unknown-keys.ts) names the keys a route does not know
+ *   (`"contxt"`, with a "did you mean" hint), for the route to answer with a 400 alongside its own
+ *   errors; `refuseBody` answers a body sent to a route that takes none.
  *
  * A request's body can be read once; the parsed value is remembered per Request, so a stage that
  * needs it before the route (the consent in a `/v1/decide` body) and the route share one read.
  * Pure apart from the Fetch API types.
  */
-import { nearest } from '../rules/suggest'
 import { checkShape } from './json-shape'
-import { invalid, ProblemError, type FieldError } from './problem'
+import { invalid, ProblemError } from './problem'
+import { unknownKeys } from './unknown-keys'
+
+export { unknownKeys }
 
 export interface JsonBodyOptions {
   /** Bytes of the body. */
@@ -119,21 +122,28 @@ async function readBounded(req: Request, limit: number): Promise<Uint8Array> {
 }
 
 /**
- * Errors naming the top-level keys of `body` that are not in `allowed` (strict objects), each
- * with the nearest allowed name as a hint. Empty for a non-object body (the route's own
- * validation answers that). Pure.
+ * For a route that takes no body (`DELETE /v1/me`): nothing, an empty body or `{}` passes; any key
+ * is a 400 naming it, anything else a 400 for the whole body, so an option the route does not have
+ * (`{ "dryRun": true }`) is never silently ignored by an action that cannot be undone.
  *
  * @example
- *   unknownKeys({ contxt: {} }, ['placements', 'context'])
- *   // -> [{ path: 'contxt', message: 'unknown field (did you mean "context"?)' }]
+ *   await refuseBody(c.req.raw, 'DELETE /v1/me')
  */
-export function unknownKeys(body: unknown, allowed: readonly string[]): FieldError[] {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) return []
-  const errors: FieldError[] = []
-  for (const key of Object.keys(body)) {
-    if (allowed.includes(key)) continue
-    const hint = nearest(key, allowed)
-    errors.push({ path: key, message: `unknown field${hint ? ` (did you mean "${hint}"?)` : ''}` })
+export async function refuseBody(req: Request, route: string): Promise<void> {
+  if (!req.body) return
+  const bytes = await readBounded(req, NO_BODY_LIMIT)
+  if (bytes.byteLength === 0) return
+  const message = `${route} takes no body`
+  let value: unknown
+  try {
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes))
+  } catch {
+    throw invalid([{ path: '', message }])
   }
-  return errors
+  if (!value || typeof value !== 'object' || Array.isArray(value)) throw invalid([{ path: '', message }])
+  const keys = Object.keys(value)
+  if (keys.length) throw invalid(keys.map((key) => ({ path: key, message: `unknown field (${message})` })))
 }
+
+/** Bytes read of a body sent to a route that takes none, to name its keys. */
+const NO_BODY_LIMIT = 16 * 1024

@@ -23,6 +23,8 @@ export interface Problem {
 /** An HTTP error with a problem+json body; `errors` name the fields at fault. */
 export class ProblemError extends HTTPException {
   readonly problem: Problem
+  /** Headers the answer must carry (`WWW-Authenticate` on a 401, `Retry-After` on a 503). */
+  headers: Record<string, string> = {}
   constructor(
     status: ContentfulStatusCode,
     title: string,
@@ -41,6 +43,17 @@ export class ProblemError extends HTTPException {
       ...extra,
     }
   }
+}
+
+/**
+ * `error` answering with `headers` too (RFC 9110 section 11.6.1: a 401 carries
+ * `WWW-Authenticate`; section 10.2.3: `Retry-After` tells a client when a 503 is worth retrying).
+ *
+ * @example throw withHeaders(new ProblemError(503, 'Service unavailable'), { 'retry-after': '2' })
+ */
+export function withHeaders(error: ProblemError, headers: Record<string, string>): ProblemError {
+  error.headers = { ...error.headers, ...headers }
+  return error
 }
 
 export function problemResponse(problem: Problem, headers: HeadersInit = {}): Response {

@@ -14,7 +14,8 @@ import type { AppEnv } from '../env'
 import { selfServiceScope, type SelfScope } from '../identity/plan'
 import type { Identity } from '../identity/types'
 import { withBudget } from '../lib/budget'
-import { ProblemError, problemResponse } from '../lib/problem'
+import { refuseBody } from '../lib/json-body'
+import { ProblemError, problemResponse, withHeaders } from '../lib/problem'
 import type { RuleSet } from '../rules'
 import { EraseIncompleteError, eraseSubject } from './dsar'
 import { resolveDsarSubject } from './resolve'
@@ -27,6 +28,9 @@ export interface MeOptions {
   /** Decisions explained in `GET /v1/me`, newest first. */
   recentDecisions?: number
 }
+
+/** Seconds a client waits before asking again when a store did not answer. */
+const STORE_RETRY_AFTER_SECONDS = 5
 
 const NOTHING_HELD =
   'The gateway keeps no state for this visit: no identifier was stored, so there is nothing to show or delete.'
@@ -109,15 +113,20 @@ export function me(opts: MeOptions): Hono<AppEnv> {
       })
     } catch (error) {
       if (!(error instanceof StoreUnavailableError)) throw error
-      throw new ProblemError(
-        503,
-        'Store unavailable',
-        'Your data could not be read right now; try again shortly.',
+      throw withHeaders(
+        new ProblemError(
+          503,
+          'Store unavailable',
+          'Your data could not be read right now; try again shortly.',
+        ),
+        { 'retry-after': String(STORE_RETRY_AFTER_SECONDS) },
       )
     }
   })
 
   app.delete('/me', async (c) => {
+    // An option this route does not have (`{ "dryRun": true }`) must not be ignored by an erase.
+    await refuseBody(c.req.raw, 'DELETE /v1/me')
     const budget = storeBudget(c.env)
     const scope = selfServiceScope(c.get('identity') as Identity | undefined)
     if (scope.kind === 'none') {
@@ -139,10 +148,13 @@ export function me(opts: MeOptions): Hono<AppEnv> {
       return c.json(receipt, 200, { 'cache-control': 'no-store' })
     } catch (error) {
       if (error instanceof StoreUnavailableError) {
-        throw new ProblemError(
-          503,
-          'Store unavailable',
-          'Your data could not be reached right now; try again shortly.',
+        throw withHeaders(
+          new ProblemError(
+            503,
+            'Store unavailable',
+            'Your data could not be reached right now; try again shortly.',
+          ),
+          { 'retry-after': String(STORE_RETRY_AFTER_SECONDS) },
         )
       }
       if (!(error instanceof EraseIncompleteError)) throw error

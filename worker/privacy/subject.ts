@@ -10,6 +10,7 @@ import type { Env } from '../env'
 import { identifierKey, type IdentifierType } from '../identity/keys'
 import type { FieldError } from '../lib/problem'
 import type { Result } from '../lib/result'
+import { unknownKeys } from '../lib/unknown-keys'
 import { subjectDigest } from './tombstone'
 
 export const DSAR_IDENTIFIER_TYPES = ['customer_id', 'email', 'phone', 'anonymous_id'] as const
@@ -58,6 +59,8 @@ export function parseSubjectBody(body: unknown): BodyResult {
   if (!identifier || typeof identifier !== 'object' || Array.isArray(identifier)) {
     return fail('identifier', 'expected { "type": ..., "value": ... }')
   }
+  const unknown = unknownKeys(identifier, ['type', 'value'], 'identifier')
+  if (unknown.length) return { ok: false, error: { reason: 'invalid', errors: unknown } }
   const { type, value } = identifier as Record<string, unknown>
   if (typeof type !== 'string' || !(DSAR_IDENTIFIER_TYPES as readonly string[]).includes(type)) {
     return fail('identifier.type', `must be one of ${DSAR_IDENTIFIER_TYPES.join(', ')}`)
