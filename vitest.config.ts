@@ -98,7 +98,21 @@ export default defineConfig({
     projects: [
       {
         ...workers,
-        test: { ...workers.test, name: 'workers', exclude: [...configDefaults.exclude, 'test/browser/**'] },
+        test: {
+          ...workers.test,
+          name: 'workers',
+          exclude: [...configDefaults.exclude, 'test/browser/**', '**/*.node.test.ts'],
+        },
+      },
+      // Project "node": tests of the command-line tools that need real processes (git, a file
+      // watcher, child builds): `*.node.test.ts`.
+      {
+        test: {
+          name: 'node',
+          include: ['test/**/*.node.test.ts', 'scripts/**/*.node.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+        },
       },
       // Project "browser": Node drives Debian chromium against the built gateway in Miniflare
       // (test/browser); it starts its own storefront and gateway, so it needs nothing above.
