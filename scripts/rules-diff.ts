@@ -14,6 +14,8 @@ import { compileRules, formatRuleError } from '../worker/rules/compile'
 import { diffAccepted, diffRules, formatDiff } from '../worker/rules/diff'
 import { generatedVisitors, type SampleVisitor } from '../worker/rules/diff-visitors'
 import type { RuleSet } from '../worker/rules/types'
+import { withoutSimulation } from './simulate'
+import { validateVisitorFile } from './visitor-file'
 
 const RULE_FILE = /\.ya?ml$/
 
@@ -86,10 +88,12 @@ function exampleVisitors(top: string): SampleVisitor[] {
   return readdirSync(dir)
     .filter((n) => n.endsWith('.json'))
     .sort()
-    .map((n) => ({
-      name: `examples/visitors/${n}`,
-      visitor: JSON.parse(readFileSync(join(dir, n), 'utf8')) as Record<string, unknown>,
-    }))
+    .map((n) => {
+      const v = validateVisitorFile(JSON.parse(readFileSync(join(dir, n), 'utf8')))
+      if (!v.ok) throw new Error(`${n}: ${v.issues.join('; ')}`)
+      // Decisions are compared at one moment; the timeline is for rules:explain.
+      return { name: `examples/visitors/${n}`, visitor: withoutSimulation(v.value) }
+    })
 }
 
 /** Runs the command in the repository around `cwd`; returns the exit status. */

@@ -90,7 +90,7 @@ export function diffRules(old: RuleSet, next: RuleSet, opts: DiffOptions): Rules
   // Structural reasons first: they say what to undo; sample visitors catch the rest.
   const moved = experimentMoves(old, next)
   for (const sample of opts.visitors) {
-    const visitor = { time: new Date(opts.at).toISOString(), ...sample.visitor }
+    const visitor = { ...sample.visitor, time: sample.visitor.time ?? new Date(opts.at).toISOString() }
     const before = explainAll(oldEngine, visitor)
     const after = explainAll(newEngine, visitor)
     if (!before || !after) continue
