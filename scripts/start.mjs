@@ -5,7 +5,8 @@
  *   Gatehouse (wrangler dev)  http://127.0.0.1:8787   <- browse this one
  *
  * Creates `.dev.vars` with freshly generated secrets and development mode on first run (it is
- * gitignored; wrangler.toml's own vars are production), applies the
+ * gitignored; wrangler.toml's own vars are production), adds the local credentials'
+ * verification keys and DEV_LOCATION=unknown to it (./dev-credentials.mjs), applies the
  * D1 migrations to the local database, starts the storefront in this process and `wrangler dev` as a child, forwards Ctrl+C / SIGTERM to it, and
  * exits with wrangler's exit code once both are down.
  * Ports: STOREFRONT_PORT (8788) and GATEHOUSE_PORT (8787).
@@ -18,6 +19,7 @@
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { syncDevVars } from './dev-credentials.mjs'
 import { watchRules } from './rules-watch.mjs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -105,6 +107,9 @@ function wranglerRun(args, extraEnv = {}) {
 
 async function main() {
   ensureDevVars()
+  // Local visitor/admin/ingest credentials (`npm run token`): the Worker gets what verifies them.
+  const added = syncDevVars(root)
+  if (added.length) console.log(`added ${added.join(', ')} to .dev.vars (npm run token prints credentials)`)
   // The local D1 database (decision log, audit, DSAR receipts) needs its tables; applying is
   // idempotent, and CI=true stops wrangler from asking for confirmation.
   if ((await wranglerRun(['d1', 'migrations', 'apply', 'DB', '--local'], { CI: 'true' })) !== 0) {
