@@ -101,18 +101,29 @@ export default defineConfig({
         test: {
           ...workers.test,
           name: 'workers',
-          exclude: [...configDefaults.exclude, 'test/browser/**', 'test/**/*.node.test.ts'],
+          exclude: [
+            ...configDefaults.exclude,
+            'test/browser/**',
+            '**/*.node.test.ts',
+            'test/contract/tooling/**',
+          ],
         },
       },
-      // Project "node": Node-side tests of the built gateway in Miniflare (the decision archive
-      // read with DuckDB); like "browser", each starts what it needs.
+      // Project "node": Node-side tests that need real processes or the built gateway in
+      // Miniflare (git, a file watcher, child builds, the decision archive read with DuckDB, the
+      // OpenAPI tools app developers use on the served document): `*.node.test.ts` and
+      // test/contract/tooling; like "browser", each starts what it needs.
       {
         test: {
           name: 'node',
-          include: ['test/**/*.node.test.ts'],
+          include: [
+            'test/**/*.node.test.ts',
+            'scripts/**/*.node.test.ts',
+            'test/contract/tooling/**/*.test.ts',
+          ],
           environment: 'node',
           testTimeout: 120_000,
-          hookTimeout: 240_000,
+          hookTimeout: 300_000,
         },
       },
       // Project "browser": Node drives Debian chromium against the built gateway in Miniflare

@@ -1,10 +1,13 @@
 /**
  * `npm run rules:explain -- visitor.json [--json] [--placement name ...]`: what the compiled rule
- * set decides for a described visitor (examples/visitors/*.json), with the engine's own trace.
+ * set decides for a described visitor (examples/visitors/*.json), with the engine's own trace, and
+ * when the file has a `timeline`, what its events and views do over time (./simulate.ts).
  */
 import { readFileSync } from 'node:fs'
 import { explainVisitor, formatExplanation } from '../worker/decide/explain'
 import type { RuleSet } from '../worker/rules'
+import { formatSimulation, simulateTimeline, withoutSimulation } from './simulate'
+import { validateVisitorFile } from './visitor-file'
 
 export async function explainCommand(ruleset: RuleSet, args: string[]): Promise<number> {
   const json = args.includes('--json')
@@ -34,13 +37,24 @@ export async function explainCommand(ruleset: RuleSet, args: string[]): Promise<
       console.error(`unknown placement(s): ${unknown.join(', ')}`)
       return 1
     }
-    const r = explainVisitor(ruleset, input, placements.length ? placements : undefined)
+    const v = validateVisitorFile(input)
+    if (!v.ok) {
+      for (const issue of v.issues) console.error(`${file}: ${issue}`)
+      status = 1
+      continue
+    }
+    const r = explainVisitor(ruleset, withoutSimulation(v.value), placements.length ? placements : undefined)
     if (!r.ok) {
       for (const issue of r.error.issues) console.error(`${file}: ${issue}`)
       status = 1
       continue
     }
-    console.log(json ? JSON.stringify(r.value, null, 2) : `${file}\n${formatExplanation(r.value)}`)
+    const steps = v.value.timeline.length ? simulateTimeline(ruleset, v.value) : null
+    if (json) console.log(JSON.stringify(steps ? { ...r.value, timeline: steps } : r.value, null, 2))
+    else {
+      console.log(`${file}\n${formatExplanation(r.value)}`)
+      if (steps) console.log(formatSimulation(steps, v.value.timeZone))
+    }
   }
   return status
 }

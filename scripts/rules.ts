@@ -3,6 +3,7 @@
  *   npm run rules:check              validate rules/ and print every error as file:line:col
  *   npm run rules:build              validate, then write the compiled rule set for the Worker
  *   npm run rules:explain -- v.json  what each placement shows the described visitor, and why
+ *   npm run rules:diff -- [ref]      what changes against a git ref (default HEAD) before it goes live
  *   npm run rules:schema             regenerate rules/schema/*.schema.json from the zod definitions
  *
  * GATEHOUSE_RULES_DIR points every command at another folder (a candidate release, a broken copy).
@@ -61,13 +62,18 @@ async function main(): Promise<void> {
       process.exit(await explainCommand(ruleset, args))
     }
     // falls through: process.exit never returns
+    case 'diff': {
+      const { diffCommand } = await import('./rules-diff')
+      process.exit(diffCommand(args))
+    }
+    // falls through: process.exit never returns
     case 'schema': {
       const { writeSchemas } = await import('./schema')
       for (const file of writeSchemas(join(root, 'rules/schema'))) console.log(`wrote ${file}`)
       return
     }
     default:
-      console.error(`unknown command "${command}": use check, build, explain or schema`)
+      console.error(`unknown command "${command}": use check, build, explain, diff or schema`)
       process.exit(2)
   }
 }

@@ -40,6 +40,7 @@ import { eventRoutes, readEventsBody } from './events/routes'
 import { pageViews } from './events/pageviews'
 import { triggerMetricsRoutes } from './delivery/metrics'
 import { admin } from './admin'
+import { rulesVersionLog } from './admin/rules-versions'
 import { me } from './privacy/me'
 import { openApiRoutes } from './openapi/route'
 
@@ -56,6 +57,8 @@ export function createApp(opts: AppOptions = {}): Hono<AppEnv> {
 
   app.use('*', context(opts))
   app.use('*', accessLog({ rules }))
+  // Which rules version went live when: one write per version per isolate (worker/admin/rules-versions.ts).
+  app.use('*', rulesVersionLog({ rules }))
   app.use('*', admission({ rules }))
   app.use('*', methodCheck())
   app.use('*', consent({ rules }))

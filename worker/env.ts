@@ -17,6 +17,11 @@ import type { ResponseHooks } from './proxy/hooks'
 export interface Env {
   /** `development` enables the location override headers (docs/api.md); anything else is production. */
   GATEHOUSE_ENV: string
+  /**
+   * Development only: the visitor location when no override header is sent (`DE`, `US-CA`, or
+   * `unknown`), instead of wrangler dev's placeholder `request.cf`. Ignored in production.
+   */
+  DEV_LOCATION?: string
   /** The one origin this gateway proxies to. Overrides `site.origin` in rules/ when set. */
   ORIGIN_URL?: string
   /**

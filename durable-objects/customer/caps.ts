@@ -163,8 +163,11 @@ function matches(sel: string | undefined, value: string | null): boolean {
   return sel === undefined || sel === '*' ? sel === undefined || value !== null : sel === value
 }
 
-/** The caps that count this request, with the value each `*` selector binds to (one entry per tag for `tag: "*"`). */
-function applicableCaps(rules: CapsRules, req: ReserveRequest): Array<{ cap: CapRule; tag: string | null }> {
+/** The caps that count this request (also used by the rules:explain simulation), with the value each `*` selector binds to (one entry per tag for `tag: "*"`). */
+export function applicableCaps(
+  rules: CapsRules,
+  req: ReserveRequest,
+): Array<{ cap: CapRule; tag: string | null }> {
   const out: Array<{ cap: CapRule; tag: string | null }> = []
   for (const cap of rules.caps) {
     if (!matches(cap.placement, req.placement)) continue
@@ -177,7 +180,7 @@ function applicableCaps(rules: CapsRules, req: ReserveRequest): Array<{ cap: Cap
   return out
 }
 
-function limitFor(rules: CapsRules, cap: CapRule, campaign: string | null): number | null {
+export function limitFor(rules: CapsRules, cap: CapRule, campaign: string | null): number | null {
   const override = campaign === null ? undefined : rules.campaignOverrides[campaign]?.[cap.id]
   return override === undefined ? cap.limit : override
 }

@@ -1,6 +1,6 @@
 /**
  * The admin API under /admin/v1: decision log queries, DSAR export/erase and receipts, the record
- * of processing and the audit log. Every request passes `adminGuard` first (authenticate, look the
+ * of processing, the audit log and the rules version history. Every request passes `adminGuard` first (authenticate, look the
  * route up in the matrix of ./roles.ts, check roles: deny by default) and leaves an audit entry,
  * allowed or not (requests without a valid token are counted per reason and minute: ./audit.ts). Mount with `app.route('/admin', admin({ rules }))`.
  */
@@ -18,6 +18,7 @@ import { auditRowToJson, countDenied, outcomeOf, writeAudit, type AuditEntry, ty
 import { adminToken, verifyAdminToken, type AdminPrincipal, type AuthFailure } from './auth'
 import { parseDecisionQuery, queryDecisions, rowToRecord, type DecisionRow } from './decisions'
 import { isAllowed, matchAdminRoute } from './roles'
+import { rulesHistory, type RulesVersionRow } from './rules-versions'
 import { methodNotAllowed } from '../routes/methods'
 import { checkMethod } from '../routes/table'
 
@@ -290,6 +291,29 @@ export function admin(opts: AdminOptions): Hono<AdminEnv> {
       .bind(...(actor ? [beforeMs, actor, limit] : [beforeMs, limit]))
       .all<AuditRow>()
     return c.json({ entries: results.map(auditRowToJson) }, 200, { 'cache-control': 'no-store' })
+  })
+
+  // Which rules version went live when (./rules-versions.ts); `?at=` says which was live then.
+  app.get('/v1/rules/versions', async (c) => {
+    const params = new URL(c.req.url).searchParams
+    const errors = []
+    const atText = params.get('at')
+    const at = atText === null ? null : Date.parse(atText)
+    if (at !== null && Number.isNaN(at))
+      errors.push({ path: 'at', message: 'must be an ISO 8601 date or date-time, e.g. 2026-03-03T12:00:00Z' })
+    for (const key of params.keys()) {
+      if (key !== 'at') errors.push({ path: key, message: 'unknown parameter; use at' })
+    }
+    if (errors.length) throw invalid(errors)
+    const { results } = await c.env.DB.prepare(
+      'SELECT version, first_served_at FROM rules_versions ORDER BY first_served_at DESC LIMIT 500',
+    ).all<RulesVersionRow>()
+    const history = rulesHistory(results, at)
+    return c.json(
+      { current: rules.version, ...history, ...(at === null ? {} : { at: new Date(at).toISOString() }) },
+      200,
+      { 'cache-control': 'no-store' },
+    )
   })
 
   return app

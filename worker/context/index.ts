@@ -53,7 +53,7 @@ export const context = (opts: ContextOptions = {}): MiddlewareHandler<AppEnv> =>
     c.set('request', {
       url,
       cookies: parseCookieHeader(c.req.header('cookie')),
-      location: locate(c.req.raw, development),
+      location: locate(c.req.raw, development, c.env.DEV_LOCATION),
       development,
       gatewayRoute: isGatewayPath(url.pathname),
       receivedAt: Date.now(),

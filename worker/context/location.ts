@@ -23,11 +23,23 @@ function clean(value: unknown, pattern: RegExp): string | null {
   return v
 }
 
-export function locate(request: Request, development: boolean): Location {
+/**
+ * Where the visitor is. In development, the override headers win, then `devLocation` (the
+ * `DEV_LOCATION` variable of `.dev.vars`: `DE`, `US-CA`, or `unknown`), which replaces the
+ * placeholder `request.cf` of `wrangler dev`; anything else than a country code there is unknown
+ * (fail closed). Production reads `request.cf` only.
+ */
+export function locate(request: Request, development: boolean, devLocation?: string): Location {
   if (development) {
     const country = clean(request.headers.get('x-gatehouse-country'), COUNTRY)
     if (country) {
       return { country, region: clean(request.headers.get('x-gatehouse-region'), REGION), source: 'override' }
+    }
+    if (devLocation !== undefined) {
+      const [cc, rr] = devLocation.split('-', 2)
+      const devCountry = clean(cc, COUNTRY)
+      if (!devCountry) return { country: null, region: null, source: 'unknown' }
+      return { country: devCountry, region: clean(rr, REGION), source: 'override' }
     }
   }
   const cf = (request as Request & { cf?: { country?: unknown; regionCode?: unknown } }).cf
