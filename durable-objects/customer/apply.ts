@@ -222,7 +222,7 @@ export async function fireDueTrigger(
               placement: `trigger:${trigger.id}`,
               campaign: trigger.campaign,
               channel,
-              tags: ['trigger'],
+              tags: trigger.tags,
               now,
             },
             {
@@ -230,6 +230,7 @@ export async function fireDueTrigger(
               timeZone: whose.timeZone,
               suppressed,
               quietHours: trigger.respectQuietHours,
+              kind: 'messages',
             },
           )
           if (r.allowed) {
@@ -286,7 +287,13 @@ export function reserveBatch(
     const suppressed = suppressedCampaigns(sql, clock)
     const results = requests.map((r): ReserveResult => {
       if (!validReserveRequest(r)) return { allowed: false, reason: 'invalid_request', caps: [] }
-      return checkAndReserve(sql, r, { rules: opts.caps, timeZone: opts.timeZone, suppressed })
+      // The Worker reserves for placements only: what it asks to count is always an impression.
+      return checkAndReserve(sql, r, {
+        rules: opts.caps,
+        timeZone: opts.timeZone,
+        suppressed,
+        kind: 'impressions',
+      })
     })
     return { results, prunedAt }
   })

@@ -79,13 +79,15 @@ export function compileRules(files: Record<string, string>): CompileResult {
   if (errors.length) return { ok: false, errors }
 
   const body = data as Omit<RuleSet, 'version'>
+  const warnings: RuleError[] = []
   for (const check of crossChecks) {
-    for (const issue of check(body)) errors.push(crossToRuleError(parsed, issue))
+    for (const issue of check(body))
+      (issue.severity === 'warning' ? warnings : errors).push(crossToRuleError(parsed, issue))
   }
-  if (errors.length) return { ok: false, errors }
+  if (errors.length) return { ok: false, errors, warnings }
 
   const pruned = pruneUnapproved(body)
-  const warnings = pruned.warnings.map((w) => crossToRuleError(parsed, w))
+  for (const w of pruned.warnings) warnings.push(crossToRuleError(parsed, w))
   for (const issue of pruned.errors) errors.push(crossToRuleError(parsed, issue))
   if (errors.length) return { ok: false, errors, warnings }
 
@@ -134,11 +136,12 @@ function crossToRuleError(parsed: Map<ConcernName, ParsedFile>, issue: CrossIssu
   const suggestion =
     issue.candidates && typeof got === 'string' ? nearest(got, issue.candidates) : issue.suggestion
   const pos = p ? positionOf(p, issue.path.map(String), false) : { line: 1, column: 1 }
+  const first = issue.firstAt && p ? positionOf(p, issue.firstAt.map(String), false) : undefined
   return {
     file: `${issue.concern}.yaml`,
     ...pos,
     path: issue.path.join('.'),
-    message: issue.message,
+    message: first ? issue.message.replace('{first}', `line ${first.line}`) : issue.message,
     ...(suggestion ? { suggestion } : {}),
   }
 }

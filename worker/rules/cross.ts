@@ -17,6 +17,10 @@ export interface CrossIssue {
   /** Valid names: the compiler suggests the nearest one to the value found at `path`. */
   candidates?: string[]
   suggestion?: string
+  /** A warning is printed but does not stop the build (intent is plausible, e.g. a cap set up early). */
+  severity?: 'warning'
+  /** Where an earlier occurrence is (a duplicate's first): `{first}` in the message becomes its line. */
+  firstAt?: Path
 }
 
 export type CrossCheck = (rules: Omit<RuleSet, 'version'>) => CrossIssue[]
@@ -208,6 +212,15 @@ const experimentNames: CrossCheck = (rules) => {
       })
       continue
     }
+    const audiences = Object.keys(rules.audiences.audiences)
+    if (e.audience !== undefined && !audiences.includes(e.audience)) {
+      issues.push({
+        concern: 'experiments',
+        path: ['experiments', id, 'audience'],
+        message: `unknown audience "${e.audience}"${audiences.length ? `; audiences are ${audiences.join(', ')}` : ': no audiences are defined'}`,
+        candidates: audiences,
+      })
+    }
     const variants = Object.keys(p.variants)
     if (!p.variants[e.control]) {
       issues.push({
@@ -277,7 +290,73 @@ const experimentNames: CrossCheck = (rules) => {
   return issues
 }
 
+/**
+ * A cap whose selectors match nothing the rules can deliver counts nothing, silently: a placement
+ * cap on a placement with no capped variant (only variants with a campaign or tags are counted),
+ * a tag or campaign that no trigger (messages) or variant (impressions) carries.
+ */
+const capsThatCountNothing: CrossCheck = (rules) => {
+  const issues: CrossIssue[] = []
+  const variants = Object.entries(rules.placements.placements).flatMap(([pn, p]) =>
+    Object.entries(p.variants)
+      .filter(([id]) => id !== p.fallback)
+      .map(([, v]) => ({ placement: pn, campaign: v.campaign, tags: v.tags })),
+  )
+  const delivered = {
+    messages: rules.triggers.triggers.map((t) => ({
+      placement: undefined,
+      campaign: t.campaign,
+      tags: t.tags,
+    })),
+    impressions: variants.filter((v) => v.campaign !== undefined || v.tags.length > 0),
+  }
+  const what = { messages: 'trigger', impressions: 'capped variant (one with a campaign or tags)' }
+  rules.caps.caps.forEach((cap, i) => {
+    const pool = delivered[cap.counts]
+    const warn = (field: string, message: string, candidates: string[]) =>
+      issues.push({
+        concern: 'caps',
+        path: ['caps', i, field],
+        message,
+        candidates: [...new Set(candidates)],
+        severity: 'warning',
+      })
+    if (
+      cap.placement !== undefined &&
+      cap.placement !== '*' &&
+      !pool.some((d) => d.placement === cap.placement)
+    ) {
+      warn(
+        'placement',
+        `cap "${cap.id}" counts placement "${cap.placement}", but it has no ${what.impressions}, so it counts nothing: give the variants to cap a campaign or tags`,
+        Object.keys(rules.placements.placements),
+      )
+    }
+    if (
+      cap.campaign !== undefined &&
+      cap.campaign !== '*' &&
+      !pool.some((d) => d.campaign === cap.campaign)
+    ) {
+      warn(
+        'campaign',
+        `cap "${cap.id}" counts ${cap.counts} of campaign "${cap.campaign}", but no ${what[cap.counts]} has that campaign, so it counts nothing`,
+        pool.flatMap((d) => (d.campaign ? [d.campaign] : [])),
+      )
+    }
+    if (cap.tag !== undefined && cap.tag !== '*' && !pool.some((d) => d.tags.includes(cap.tag!))) {
+      const tags = [...new Set(pool.flatMap((d) => d.tags))]
+      warn(
+        'tag',
+        `cap "${cap.id}" counts ${cap.counts} tagged "${cap.tag}", but no ${what[cap.counts]} carries that tag, so it counts nothing${tags.length ? `; tags in use are ${tags.join(', ')}` : ''}`,
+        tags,
+      )
+    }
+  })
+  return issues
+}
+
 export const crossChecks: CrossCheck[] = [
+  capsThatCountNothing,
   references,
   cycles,
   placementNames,

@@ -22,6 +22,13 @@ const experimentSchema = z
       .enum(['running', 'paused', 'ended'])
       .default('running')
       .describe('Only running experiments bucket visitors; paused/ended ones show the control.'),
+    audience: z
+      .string()
+      .optional()
+      .describe(
+        'Only visitors in this audience (rules/audiences.yaml) take part; for anyone else the rule naming the ' +
+          'experiment does not apply, so they see what the rules below (or the fallback) show them.',
+      ),
     control: name.describe('The variant everyone outside the experiment sees (and the baseline arm).'),
     arms: z.array(armSchema).min(1).describe('The arms: variants and their weights.'),
     seed: z

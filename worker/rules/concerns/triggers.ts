@@ -20,6 +20,12 @@ const triggerSchema = z.strictObject({
     .min(1)
     .max(64)
     .describe('Campaign the message belongs to: caps, suppressions and overrides apply to it.'),
+  tags: z
+    .array(z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'lower-case tag names such as marketing'))
+    .default([])
+    .describe(
+      'Campaign classes (marketing, transactional, service, ...): caps with `tag` count only sends carrying it.',
+    ),
   on: eventType.describe('Event type that starts the timer (page_view, add_to_cart, dwell, ...).'),
   delayMinutes: z
     .number()
@@ -162,6 +168,8 @@ export interface StateRuleIssue {
   path: Array<string | number>
   message: string
   candidates?: string[]
+  severity?: 'warning'
+  firstAt?: Array<string | number>
 }
 
 /**
@@ -204,6 +212,16 @@ export function stateRuleIssues(rules: { caps: CapsRules; triggers: TriggersRule
         concern: 'triggers',
         path: ['triggers', i, 'id'],
         message: `duplicate trigger id "${t.id}"`,
+      })
+    // Two timers for one campaign on one event: the person may get the same campaign twice.
+    const earlier = rules.triggers.triggers.findIndex((o) => o.on === t.on && o.campaign === t.campaign)
+    if (earlier !== i && ids.indexOf(t.id) === i)
+      issues.push({
+        concern: 'triggers',
+        path: ['triggers', i, 'on'],
+        firstAt: ['triggers', earlier],
+        message: `triggers "${ids[earlier]}" ({first}) and "${t.id}" both start campaign "${t.campaign}" on "${t.on}": one event would start two timers for one campaign; merge them (one trigger, several channels) or give one a different campaign`,
+        severity: 'warning',
       })
     t.channels.forEach((ch, j) => {
       if (!rules.triggers.delivery.webhooks[ch]) {
