@@ -101,7 +101,7 @@ describe('caps count messages or impressions', () => {
       'triggers.yaml': TRIGGERS.replace('tags: [marketing]', 'tags: [Marketing]'),
     })
     expect(r.ok ? [] : r.errors.map((e) => formatRuleError(e))).toEqual([
-      'rules/triggers.yaml:2:49: lower-case tag names such as marketing at triggers.0.tags.0',
+      'rules/triggers.yaml:2:49: expected a lower-case tag name such as marketing, got "Marketing" at triggers.0.tags.0',
     ])
   })
 })

@@ -47,6 +47,15 @@ export const scheduleSchema = z
       .optional()
       .describe('Daily window in local time; "22:00" to "06:00" wraps past midnight.'),
   })
+  .superRefine((s, ctx) => {
+    // Both are "YYYY-MM-DDTHH:mm" in one zone, so text order is time order.
+    if (s.start !== undefined && s.end !== undefined && s.end <= s.start)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['end'],
+        message: `the schedule ends (${s.end}) before it starts (${s.start}), so it never applies: swap start and end, or fix the year`,
+      })
+  })
   .describe('When something applies, in wall-clock time of an IANA time zone (daylight saving handled).')
 
 /** A condition as written in YAML. Exactly one of: all, any, not, audience, trait, schedule, field. */
@@ -171,14 +180,24 @@ const namedCondition = z
 export const audiencesSchema = z
   .strictObject({
     traits: z
-      .record(z.string().regex(/^[a-z][a-z0-9_]*$/, 'lower_snake_case names'), namedCondition)
+      .record(
+        z
+          .string()
+          .regex(/^[a-z][a-z0-9_]*$/, 'names are lower_snake_case (a-z, 0-9 and _, starting with a letter)'),
+        namedCondition,
+      )
       .default({})
       .describe(
         'Standard trait definitions ("active customer", "churn risk"), defined once and reused by audiences ' +
           'and placements with `trait: <name>`.',
       ),
     audiences: z
-      .record(z.string().regex(/^[a-z][a-z0-9_]*$/, 'lower_snake_case names'), namedCondition)
+      .record(
+        z
+          .string()
+          .regex(/^[a-z][a-z0-9_]*$/, 'names are lower_snake_case (a-z, 0-9 and _, starting with a letter)'),
+        namedCondition,
+      )
       .default({})
       .describe(
         'Named audiences, used by placements with `audience: <name>`. Audiences may use other audiences.',

@@ -148,10 +148,13 @@ export const capsSchema = z
       ),
     quietHours: z
       .strictObject({
-        start: z.string().regex(HHMM).describe('Local time quiet hours begin (HH:MM, 24h).'),
+        start: z
+          .string()
+          .regex(HHMM, 'a local time "HH:MM" (24-hour, e.g. "21:00")')
+          .describe('Local time quiet hours begin (HH:MM, 24h).'),
         end: z
           .string()
-          .regex(HHMM)
+          .regex(HHMM, 'a local time "HH:MM" (24-hour, e.g. "21:00")')
           .describe('Local time quiet hours end (HH:MM, 24h); before start means overnight.'),
         channels: z
           .array(z.enum(CHANNELS))

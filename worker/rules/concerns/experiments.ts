@@ -6,7 +6,9 @@ import { z } from 'zod'
 import { durationSchema } from './audiences'
 import { PURPOSE_NAMES } from './placements'
 
-const name = z.string().regex(/^[a-z][a-z0-9_]*$/, 'lower_snake_case names')
+const name = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]*$/, 'names are lower_snake_case (a-z, 0-9 and _, starting with a letter)')
 const percent = z.number().min(0).max(100)
 
 const armSchema = z.strictObject({

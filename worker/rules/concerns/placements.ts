@@ -5,7 +5,9 @@
 import { z } from 'zod'
 import { conditionSchema, durationSchema, scheduleSchema } from './audiences'
 
-const name = z.string().regex(/^[a-z][a-z0-9_]*$/, 'lower_snake_case names')
+const name = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]*$/, 'names are lower_snake_case (a-z, 0-9 and _, starting with a letter)')
 
 export const PURPOSE_NAMES = ['storage', 'measurement', 'personalization', 'advertising'] as const
 const APPROVAL = ['draft', 'review', 'approved', 'retired'] as const
