@@ -20,6 +20,8 @@ export const durationSchema = z
 const timeZoneSchema = z
   .string()
   .refine(isTimeZone, 'not an IANA time zone (e.g. "Europe/Berlin", "America/New_York", "UTC")')
+  // The JSON Schema lists the zones, so editors complete them and strict validators check them.
+  .meta({ enum: [...new Set([...Intl.supportedValuesOf('timeZone'), 'UTC'])] })
   .describe('An IANA time zone, e.g. "Europe/Berlin".')
 
 export const scheduleSchema = z

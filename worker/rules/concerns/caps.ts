@@ -131,6 +131,7 @@ export const capsSchema = z
     defaultTimeZone: z
       .string()
       .default('UTC')
+      .meta({ enum: [...new Set([...Intl.supportedValuesOf('timeZone'), 'UTC'])] })
       .describe('IANA time zone used for calendar windows and quiet hours when the customer has none.'),
     weekStartsOn: z
       .enum(['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'])
