@@ -62,6 +62,21 @@ const broken: Array<[string, string, string]> = [
     'audiences:\n  a: { when: { schedule: { timeZone: Europe/Berln } } }\n',
   ],
   [
+    'a field test with two operators',
+    'audiences.yaml',
+    'audiences:\n  a: { when: { field: geo.country, eq: DE, in: [AT] } }\n',
+  ],
+  [
+    'a condition of two kinds',
+    'audiences.yaml',
+    'audiences:\n  a: { when: { field: geo.country, eq: DE, trait: b } }\n',
+  ],
+  [
+    'a rule naming both a variant and an experiment',
+    'placements.yaml',
+    'placements:\n  home: { fallback: a, variants: { a: { status: approved } }, rules: [{ id: r, variant: a, experiment: e }] }\n',
+  ],
+  [
     'a trigger tag in capitals',
     'triggers.yaml',
     'triggers:\n  - { id: t, campaign: c, tags: [Marketing], on: x, channels: [email] }\ndelivery: { webhooks: { email: { env: E } } }\n',

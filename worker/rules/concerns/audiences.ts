@@ -88,6 +88,9 @@ export interface ConditionInput {
 const KINDS = ['all', 'any', 'not', 'audience', 'trait', 'schedule', 'field'] as const
 const OPERATORS = ['eq', 'ne', 'in', 'nin', 'gt', 'gte', 'lt', 'lte', 'between', 'regex', 'exists'] as const
 
+/** JSON Schema for "`key` is present" that strict validators accept (the key is declared beside `required`). */
+export const present = (key: string) => ({ properties: { [key]: true }, required: [key] })
+
 export const conditionSchema: z.ZodType<ConditionInput> = z.lazy(() =>
   z
     .strictObject({
@@ -131,6 +134,12 @@ export const conditionSchema: z.ZodType<ConditionInput> = z.lazy(() =>
       timeZone: timeZoneSchema
         .optional()
         .describe('For time.* fields: the time zone to read the clock in (default UTC).'),
+    })
+    // What the checks below enforce, said in the JSON Schema too: one kind, and one operator per field test.
+    .meta({
+      oneOf: KINDS.map(present),
+      if: present('field'),
+      then: { oneOf: OPERATORS.map(present) },
     })
     .superRefine((c, ctx) => {
       const kinds = KINDS.filter((k) => c[k] !== undefined)

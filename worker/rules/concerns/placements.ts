@@ -3,7 +3,7 @@
  * ordered rules that pick a variant. See rules/README.md "## placements".
  */
 import { z } from 'zod'
-import { conditionSchema, durationSchema, scheduleSchema } from './audiences'
+import { conditionSchema, durationSchema, present, scheduleSchema } from './audiences'
 
 const name = z
   .string()
@@ -77,6 +77,7 @@ const ruleSchema = z
       })
     }
   })
+  .meta({ oneOf: [present('variant'), present('experiment')] })
   .describe('Tried in order; the first rule that applies and whose variant passes its guards wins.')
 
 const placementSchema = z
