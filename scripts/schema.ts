@@ -9,12 +9,47 @@ import { join } from 'node:path'
 import { z } from 'zod'
 import { concerns, type ConcernName } from '../worker/rules/concerns'
 
+/** Formats a strict validator knows (JSON Schema 2020-12 section 7.3 and ajv-formats); others are dropped. */
+const STANDARD_FORMATS = new Set([
+  'date',
+  'date-time',
+  'time',
+  'duration',
+  'email',
+  'uri',
+  'uri-reference',
+  'uuid',
+  'regex',
+])
+
+/**
+ * Rewrites zod's output into what strict validators (ajv strict, draft 2020-12) accept: a union
+ * `type: [a, b]` becomes `anyOf` of single types, and zod's private formats (`starts_with`, whose
+ * meaning the `pattern` beside it already carries) are removed.
+ */
+export function strictSchema(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(strictSchema)
+  if (!node || typeof node !== 'object') return node
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(node)) {
+    // Values of `enum`, `const`, `default` and `examples` are data, not schemas.
+    out[k] = ['enum', 'const', 'default', 'examples'].includes(k) ? v : strictSchema(v)
+  }
+  if (typeof out.format === 'string' && !STANDARD_FORMATS.has(out.format)) delete out.format
+  if (Array.isArray(out.type)) {
+    const types = out.type as string[]
+    delete out.type
+    const union = types.map((t) => ({ type: t }))
+    out.anyOf = Array.isArray(out.anyOf) ? [...(out.anyOf as unknown[]), ...union] : union
+  }
+  return out
+}
+
 /** The JSON Schema (draft 2020-12) of one concern's file, as written by marketers (zod input side). */
 export function concernSchema(name: ConcernName): Record<string, unknown> {
-  const schema = z.toJSONSchema(concerns[name], { io: 'input', unrepresentable: 'any' }) as Record<
-    string,
-    unknown
-  >
+  const schema = strictSchema(
+    z.toJSONSchema(concerns[name], { io: 'input', unrepresentable: 'any' }),
+  ) as Record<string, unknown>
   return { ...schema, $id: `https://gatehouse.dev/rules/${name}.schema.json`, title: `rules/${name}.yaml` }
 }
 

@@ -12,6 +12,7 @@ import { planFire, timerActions, type TimerPayload } from '../durable-objects/cu
 import { compileEngine, decidePlacement } from '../worker/decide/engine'
 import { visitorContext, visitorSchema } from '../worker/decide/explain'
 import type { RuleSet } from '../worker/rules/types'
+import type { CapCounts } from '../worker/rules/concerns/caps'
 import { wallClock } from '../worker/lib/timezone'
 import type { VisitorFile } from './visitor-file'
 
@@ -26,6 +27,8 @@ interface Reservation {
   campaign: string | null
   channel: Channel
   tags: string[]
+  /** Trigger sends are messages, placements shown are impressions (caps count one kind). */
+  kind: CapCounts
   at: number
 }
 
@@ -71,17 +74,24 @@ export function simulateTimeline(rules: RuleSet, visitor: VisitorFile): Simulati
     const q = rules.caps.quietHours
     if (quiet && q?.channels.includes(req.channel) && quietHoursEnd(q, now, tz) !== null)
       return { allowed: false, reason: 'quiet_hours' }
-    for (const { cap, tag } of applicableCaps(rules.caps, { ...req, decisionId: 'simulation', now })) {
+    for (const { cap, tag } of applicableCaps(
+      rules.caps,
+      { ...req, decisionId: 'simulation', now },
+      req.kind,
+    )) {
       const limit = limitFor(rules.caps, cap, req.campaign)
       if (limit === null) continue
       const since = windowStart(cap, now, tz, rules.caps.weekStartsOn)
       const used = reservations.filter(
         (r) =>
+          r.kind === cap.counts &&
           r.at >= since &&
           r.at <= now &&
           (cap.placement === undefined || r.placement === req.placement) &&
           (cap.campaign === undefined || r.campaign === req.campaign) &&
-          (cap.channel === undefined || r.channel === req.channel) &&
+          (cap.channel === '*'
+            ? r.channel === req.channel
+            : cap.channel === undefined || cap.channel.includes(r.channel)) &&
           (tag === null || r.tags.includes(tag)),
       ).length
       if (used >= limit)
@@ -121,7 +131,13 @@ export function simulateTimeline(rules: RuleSet, visitor: VisitorFile): Simulati
         const reasons: string[] = []
         for (const channel of plan.channels) {
           const r = reserve(
-            { placement: `trigger:${name}`, campaign: plan.trigger.campaign, channel, tags: ['trigger'] },
+            {
+              placement: `trigger:${name}`,
+              campaign: plan.trigger.campaign,
+              channel,
+              tags: plan.trigger.tags,
+              kind: 'messages',
+            },
             now,
             plan.trigger.respectQuietHours,
           )
@@ -208,7 +224,11 @@ export function simulateTimeline(rules: RuleSet, visitor: VisitorFile): Simulati
     const d = decidePlacement(engine, placement, ctx)
     if (!d) return `view ${placement}: no such placement`
     if (!d.reserve) return `view ${placement}: ${d.variant} [${d.reason}]`
-    const r = reserve({ placement, campaign: d.reserve.campaign, channel, tags: d.reserve.tags }, at, true)
+    const r = reserve(
+      { placement, campaign: d.reserve.campaign, channel, tags: d.reserve.tags, kind: 'impressions' },
+      at,
+      true,
+    )
     if (r.allowed) return `view ${placement}: ${d.variant} [${d.reason}] (counted against caps)`
     // The gateway shows the placement's fallback when a reservation is refused (toFallback).
     const fallback = engine.placements.get(placement)?.fallback.id ?? d.variant

@@ -231,7 +231,7 @@ export async function fireDueTrigger(
               placement: `trigger:${trigger.id}`,
               campaign: trigger.campaign,
               channel,
-              tags: ['trigger'],
+              tags: trigger.tags,
               now,
             },
             {
@@ -239,6 +239,7 @@ export async function fireDueTrigger(
               timeZone: whose.timeZone,
               suppressed,
               quietHours: trigger.respectQuietHours,
+              kind: 'messages',
             },
           )
           if (r.allowed) {
@@ -380,7 +381,13 @@ export function reserveBatch(
     const suppressed = suppressedCampaigns(sql, clock)
     const results = requests.map((r): ReserveResult => {
       if (!validReserveRequest(r)) return { allowed: false, reason: 'invalid_request', caps: [] }
-      return checkAndReserve(sql, r, { rules: opts.caps, timeZone: opts.timeZone, suppressed })
+      // The Worker reserves for placements only: what it asks to count is always an impression.
+      return checkAndReserve(sql, r, {
+        rules: opts.caps,
+        timeZone: opts.timeZone,
+        suppressed,
+        kind: 'impressions',
+      })
     })
     return { results, prunedAt }
   })

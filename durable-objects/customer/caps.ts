@@ -10,7 +10,7 @@
  * local day may last 23 or 25 hours). The time-zone helpers are pure and run in Node too.
  */
 import { isChannel } from '../../worker/lib/channels'
-import type { CapRule, CapsRules } from '../../worker/rules/concerns/caps'
+import type { CapCounts, CapRule, CapsRules } from '../../worker/rules/concerns/caps'
 import type { Migration } from '../lib/migrations'
 import type { CapState, ReserveRequest, ReserveResult } from './contract'
 import { isTimeZone, wallClock, type WallClock } from '../../worker/lib/timezone'
@@ -42,6 +42,13 @@ export const capsMigrations: Migration[] = [
     // Pruning filters on `at` alone; without this index it scanned the whole table.
     id: 'caps-002',
     sql: `CREATE INDEX IF NOT EXISTS cap_reservations_prune ON cap_reservations (at);`,
+  },
+  {
+    // Messages (trigger sends) and impressions (placements shown) are counted by different caps.
+    // Rows written before this were fires exactly when their placement is `trigger:<id>`.
+    id: 'caps-003',
+    sql: `ALTER TABLE cap_reservations ADD COLUMN kind TEXT NOT NULL DEFAULT 'impressions';
+    UPDATE cap_reservations SET kind = 'messages' WHERE placement LIKE 'trigger:%';`,
   },
 ]
 
@@ -148,6 +155,8 @@ export interface ReserveOptions {
   suppressed: ReadonlySet<string>
   /** Quiet hours apply (false for a trigger that opted out). */
   quietHours?: boolean
+  /** A trigger's send (`messages`) or a placement shown (`impressions`): only caps counting it apply. */
+  kind: CapCounts
 }
 
 /** Max age of a reservation any cap can still count (the longest window, plus a day of slack). */
@@ -167,12 +176,15 @@ function matches(sel: string | undefined, value: string | null): boolean {
 export function applicableCaps(
   rules: CapsRules,
   req: ReserveRequest,
+  kind: CapCounts,
 ): Array<{ cap: CapRule; tag: string | null }> {
   const out: Array<{ cap: CapRule; tag: string | null }> = []
   for (const cap of rules.caps) {
+    // A message cap never counts page views, an impression cap never counts sends.
+    if (cap.counts !== kind) continue
     if (!matches(cap.placement, req.placement)) continue
     if (!matches(cap.campaign, req.campaign)) continue
-    if (cap.channel !== undefined && cap.channel !== '*' && cap.channel !== req.channel) continue
+    if (Array.isArray(cap.channel) && !cap.channel.includes(req.channel)) continue
     if (cap.tag === undefined) out.push({ cap, tag: null })
     else if (cap.tag === '*') for (const t of req.tags) out.push({ cap, tag: t })
     else if (req.tags.includes(cap.tag)) out.push({ cap, tag: cap.tag })
@@ -193,8 +205,8 @@ function countUsed(
   since: number,
   now: number,
 ): number {
-  const where = ['allowed = 1', 'at >= ?', 'at <= ?']
-  const args: SqlStorageValue[] = [since, now]
+  const where = ['allowed = 1', 'kind = ?', 'at >= ?', 'at <= ?']
+  const args: SqlStorageValue[] = [cap.counts, since, now]
   if (cap.placement !== undefined) {
     where.push('placement = ?')
     args.push(req.placement)
@@ -203,9 +215,13 @@ function countUsed(
     where.push('campaign = ?')
     args.push(req.campaign)
   }
-  if (cap.channel !== undefined) {
+  if (cap.channel === '*') {
     where.push('channel = ?')
     args.push(req.channel)
+  } else if (cap.channel !== undefined) {
+    // Channel names come from the closed CHANNELS list, so they are bound, never spliced.
+    where.push(`channel IN (${cap.channel.map(() => '?').join(', ')})`)
+    args.push(...cap.channel)
   }
   if (tag !== null) {
     // Tags are stored as ",a,b," so one LIKE finds a whole tag (tags never contain commas or wildcards).
@@ -236,7 +252,7 @@ export function checkAndReserve(sql: SqlStorage, req: ReserveRequest, opts: Rese
   if (reason === null && opts.quietHours !== false && rules.quietHours?.channels.includes(req.channel)) {
     if (quietHoursEnd(rules.quietHours, now, timeZone) !== null) reason = 'quiet_hours'
   }
-  for (const { cap, tag } of applicableCaps(rules, req)) {
+  for (const { cap, tag } of applicableCaps(rules, req, opts.kind)) {
     const limit = limitFor(rules, cap, req.campaign)
     if (limit === null) continue
     const used = countUsed(sql, cap, tag, req, windowStart(cap, now, timeZone, rules.weekStartsOn), now)
@@ -254,8 +270,8 @@ export function checkAndReserve(sql: SqlStorage, req: ReserveRequest, opts: Rese
       }
     : { allowed: false, reason: reason!, caps: states }
   sql.exec(
-    `INSERT INTO cap_reservations (decision_id, placement, campaign, channel, tags, at, allowed, reason, result)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO cap_reservations (decision_id, placement, campaign, channel, tags, at, allowed, reason, result, kind)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     req.decisionId,
     req.placement,
     req.campaign,
@@ -265,6 +281,7 @@ export function checkAndReserve(sql: SqlStorage, req: ReserveRequest, opts: Rese
     allowed ? 1 : 0,
     allowed ? null : reason,
     JSON.stringify(result),
+    opts.kind,
   )
   return result
 }

@@ -37,52 +37,50 @@ describe('calendar caps in the customer state', () => {
     const stub = env.CUSTOMER.get(env.CUSTOMER.idFromName(name))
     await stub.setAttributes([{ name: 'time_zone', value: timeZone, source: 'app', at: Date.now() }])
     let i = 0
-    const push = async (iso: string) =>
+    const show = async (iso: string) =>
       (
         await stub.reserve([
           {
             decisionId: `${name}-${i++}`,
             placement: 'p',
             campaign: 'c',
-            channel: 'push',
+            channel: 'app',
             tags: [],
             now: at(iso),
           },
         ])
       )[0]!
-    return { stub, push }
+    return { stub, show }
   }
 
-  it('resets a daily push cap at local midnight on the spring-forward day (23-hour day)', async () => {
+  it('resets a daily app cap at local midnight on the spring-forward day (23-hour day)', async () => {
     overrideStateRules(
-      withCaps({ caps: [{ id: 'push_day', channel: 'push', limit: 1, window: { calendar: 'day' } }] }),
+      withCaps({ caps: [{ id: 'app_day', channel: 'app', limit: 1, window: { calendar: 'day' } }] }),
     )
-    const { push } = await customer('c:berlin-dst', 'Europe/Berlin')
-    expect((await push('2026-03-29T00:30:00Z')).allowed).toBe(true) // 01:30 CET
-    expect(await push('2026-03-29T21:30:00Z')).toMatchObject({ allowed: false, reason: 'cap:push_day' }) // 23:30 CEST
-    expect((await push('2026-03-29T22:05:00Z')).allowed).toBe(true) // 00:05 CEST on the 30th
+    const { show } = await customer('c:berlin-dst', 'Europe/Berlin')
+    expect((await show('2026-03-29T00:30:00Z')).allowed).toBe(true) // 01:30 CET
+    expect(await show('2026-03-29T21:30:00Z')).toMatchObject({ allowed: false, reason: 'cap:app_day' }) // 23:30 CEST
+    expect((await show('2026-03-29T22:05:00Z')).allowed).toBe(true) // 00:05 CEST on the 30th
   })
 
   it('counts the same instants into different days for different time zones', async () => {
     overrideStateRules(
-      withCaps({ caps: [{ id: 'push_day', channel: 'push', limit: 1, window: { calendar: 'day' } }] }),
+      withCaps({ caps: [{ id: 'app_day', channel: 'app', limit: 1, window: { calendar: 'day' } }] }),
     )
     const ny = await customer('c:ny-day', 'America/New_York')
     const tokyo = await customer('c:tokyo-day', 'Asia/Tokyo')
     // 14:00Z and 16:00Z: the same day in New York (09:00, 11:00), different days in Tokyo (23:00, 01:00).
-    expect((await ny.push('2026-11-23T14:00:00Z')).allowed).toBe(true)
-    expect((await ny.push('2026-11-23T16:00:00Z')).allowed).toBe(false)
-    expect((await tokyo.push('2026-11-23T14:00:00Z')).allowed).toBe(true)
-    expect((await tokyo.push('2026-11-23T16:00:00Z')).allowed).toBe(true)
+    expect((await ny.show('2026-11-23T14:00:00Z')).allowed).toBe(true)
+    expect((await ny.show('2026-11-23T16:00:00Z')).allowed).toBe(false)
+    expect((await tokyo.show('2026-11-23T14:00:00Z')).allowed).toBe(true)
+    expect((await tokyo.show('2026-11-23T16:00:00Z')).allowed).toBe(true)
   })
 
   it('refuses quiet-hour channels in quiet hours and allows the web channel', async () => {
-    overrideStateRules(
-      withCaps({ quietHours: { start: '21:00', end: '08:00', channels: ['push', 'email'] } }),
-    )
-    const { stub, push } = await customer('c:quiet', 'Europe/Berlin')
-    expect(await push('2026-11-23T21:00:00Z')).toMatchObject({ allowed: false, reason: 'quiet_hours' })
-    expect((await push('2026-11-23T12:00:00Z')).allowed).toBe(true)
+    overrideStateRules(withCaps({ quietHours: { start: '21:00', end: '08:00', channels: ['app', 'email'] } }))
+    const { stub, show } = await customer('c:quiet', 'Europe/Berlin')
+    expect(await show('2026-11-23T21:00:00Z')).toMatchObject({ allowed: false, reason: 'quiet_hours' })
+    expect((await show('2026-11-23T12:00:00Z')).allowed).toBe(true)
     const web = await stub.reserve([
       {
         decisionId: 'quiet-web',

@@ -80,7 +80,15 @@ describe('reserve', () => {
   it('counts each campaign separately for a "*" campaign cap and honours per-campaign overrides', async () => {
     overrideStateRules(
       withCaps({
-        caps: [{ id: 'per_campaign', campaign: '*', limit: 1, window: { rollingHours: 24 } }],
+        caps: [
+          {
+            id: 'per_campaign',
+            counts: 'impressions',
+            campaign: '*',
+            limit: 1,
+            window: { rollingHours: 24 },
+          },
+        ],
         campaignOverrides: { vip: { per_campaign: 3 }, house: { per_campaign: null } },
       }),
     )
@@ -101,8 +109,8 @@ describe('reserve', () => {
     overrideStateRules(
       withCaps({
         caps: [
-          { id: 'promo', tag: 'promo', limit: 1, window: { rollingHours: 24 } },
-          { id: 'email', channel: 'email', limit: 2, window: { rollingHours: 24 } },
+          { id: 'promo', counts: 'impressions', tag: 'promo', limit: 1, window: { rollingHours: 24 } },
+          { id: 'app', channel: 'app', limit: 2, window: { rollingHours: 24 } },
         ],
       }),
     )
@@ -111,9 +119,9 @@ describe('reserve', () => {
       request(1, { tags: ['promo', 'spring'] }),
       request(2, { placement: 'sidebar', tags: ['promo'] }),
       request(3, { placement: 'sidebar', tags: ['promotion'] }),
-      request(4, { channel: 'email' }),
-      request(5, { channel: 'email', campaign: 'other' }),
-      request(6, { channel: 'email', campaign: 'third' }),
+      request(4, { channel: 'app' }),
+      request(5, { channel: 'app', campaign: 'other' }),
+      request(6, { channel: 'app', campaign: 'third' }),
     ])
     expect(r.map((x) => (x.allowed ? 'ok' : x.reason))).toEqual([
       'ok',
@@ -121,7 +129,7 @@ describe('reserve', () => {
       'ok',
       'ok',
       'ok',
-      'cap:email',
+      'cap:app',
     ])
   })
 

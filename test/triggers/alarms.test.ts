@@ -144,15 +144,20 @@ describe('cart abandonment', () => {
     overrideStateRules(
       testRules(
         withCaps({
-          caps: [{ id: 'all', campaign: 'cart_recovery', limit: 1, window: { rollingHours: 48 } }],
+          caps: [
+            {
+              id: 'all',
+              counts: 'messages',
+              campaign: 'cart_recovery',
+              limit: 0,
+              window: { rollingHours: 48 },
+            },
+          ],
         }),
       ),
     )
     const other = stateKey()
     await reachable(other, { push_token_present: true, email_reachable: true })
-    await stub(other).reserve([
-      { decisionId: 'earlier', placement: 'p', campaign: 'cart_recovery', channel: 'web', tags: [] },
-    ])
     await record(other, [ev('add_to_cart')])
     await fireDueTimers(other)
     expect((await fires(other))[0]).toMatchObject({ status: 'skipped', reason: 'push:cap:all,email:cap:all' })

@@ -29,8 +29,8 @@ describe('caps and triggers rules', () => {
     expect(found).toEqual(
       expect.arrayContaining([
         'caps.yaml:6 campaignOverrides.cart_recovery.email_wek: unknown cap "email_wek"; caps are email_week',
-        'caps.yaml:2 defaultTimeZone: unknown IANA time zone "Europe/Vienn"',
-        'triggers.yaml:4 triggers.1.id: duplicate trigger id "cart_abandoned"',
+        'caps.yaml:2 defaultTimeZone: unknown IANA time zone "Europe/Vienn": use a name such as "Europe/Berlin", "America/New_York" or "UTC"',
+        'triggers.yaml:4 triggers.1.id: duplicate trigger id "cart_abandoned" (first used at line 3): fire ids start with the trigger id, so each trigger needs its own',
         'triggers.yaml:3 triggers.0.channels.1: channel "sms" has no webhook in delivery.webhooks: its fires could not be delivered',
       ]),
     )

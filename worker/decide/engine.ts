@@ -6,6 +6,7 @@
  */
 import { StatePart } from '../../durable-objects/customer/contract'
 import type { RuleSet } from '../rules/types'
+import type { ConditionInput } from '../rules/concerns/audiences'
 import { bucketPrefixed, hashPrefix, pickWeighted, type HashPrefix, type HashVersion } from './bucket'
 import { thompsonPick } from './bandit'
 import { compileCondition, conditionLibrary, memoGeneration, type Compiled, type Scope } from './condition'
@@ -207,22 +208,28 @@ export function compileEngine(
         lastLocale: null,
       })
     }
-    const compiledRules: CompiledRule[] = p.rules.map((r, i) => ({
-      id: r.id,
-      target: r.variant ? (variants.get(r.variant) ?? null) : null,
-      arms: (r.experiment ? (experiments.get(r.experiment)?.arms ?? []) : []).map((arm) => ({
-        variant: variants.get(arm) ?? null,
-        assignment: Object.freeze({ id: r.experiment!, arm, holdout: false }),
-        line: `rule ${r.id}: experiment ${r.experiment} arm ${arm}`,
-        shown: `=> ${arm} (rule:${r.id})`,
-      })),
-      shown: `=> ${r.variant} (rule:${r.id})`,
-      reason: `rule:${r.id}` as const,
-      noMatch: `rule ${r.id}: no match`,
-      when: r.when ? compileCondition(r.when, lib, `placements.${name}.rules[${i}]`, problems) : null,
-      variant: r.variant ?? null,
-      experiment: r.experiment ? (experiments.get(r.experiment) ?? null) : null,
-    }))
+    const compiledRules: CompiledRule[] = p.rules.map((r, i) => {
+      // An experiment's audience targets every rule that runs it: the rule applies to that audience only.
+      const audience = r.experiment ? rules.experiments.experiments[r.experiment]?.audience : undefined
+      const when: ConditionInput | undefined =
+        audience === undefined ? r.when : r.when ? { all: [r.when, { audience }] } : { audience }
+      return {
+        id: r.id,
+        target: r.variant ? (variants.get(r.variant) ?? null) : null,
+        arms: (r.experiment ? (experiments.get(r.experiment)?.arms ?? []) : []).map((arm) => ({
+          variant: variants.get(arm) ?? null,
+          assignment: Object.freeze({ id: r.experiment!, arm, holdout: false }),
+          line: `rule ${r.id}: experiment ${r.experiment} arm ${arm}`,
+          shown: `=> ${arm} (rule:${r.id})`,
+        })),
+        shown: `=> ${r.variant} (rule:${r.id})`,
+        reason: `rule:${r.id}` as const,
+        noMatch: `rule ${r.id}: no match`,
+        when: when ? compileCondition(when, lib, `placements.${name}.rules[${i}]`, problems) : null,
+        variant: r.variant ?? null,
+        experiment: r.experiment ? (experiments.get(r.experiment) ?? null) : null,
+      }
+    })
     let state = capped ? StatePart.suppressions : 0
     for (const v of variants.values())
       for (const g of v.compliance)

@@ -56,10 +56,7 @@ export function compileRules(files: Record<string, string>): CompileResult {
     }
     const lines = new LineCounter()
     const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false })
-    for (const e of doc.errors) {
-      const pos = lines.linePos(e.pos[0])
-      errors.push({ file, line: pos.line, column: pos.col, path: '', message: e.message.split('\n')[0]! })
-    }
+    errors.push(...yamlErrors(file, text, doc.errors, lines))
     parsed.set(name as ConcernName, { file, doc, lines })
   }
   if (errors.length) return { ok: false, errors }
@@ -79,13 +76,15 @@ export function compileRules(files: Record<string, string>): CompileResult {
   if (errors.length) return { ok: false, errors }
 
   const body = data as Omit<RuleSet, 'version'>
+  const warnings: RuleError[] = []
   for (const check of crossChecks) {
-    for (const issue of check(body)) errors.push(crossToRuleError(parsed, issue))
+    for (const issue of check(body))
+      (issue.severity === 'warning' ? warnings : errors).push(crossToRuleError(parsed, issue))
   }
-  if (errors.length) return { ok: false, errors }
+  if (errors.length) return { ok: false, errors, warnings }
 
   const pruned = pruneUnapproved(body)
-  const warnings = pruned.warnings.map((w) => crossToRuleError(parsed, w))
+  for (const w of pruned.warnings) warnings.push(crossToRuleError(parsed, w))
   for (const issue of pruned.errors) errors.push(crossToRuleError(parsed, issue))
   if (errors.length) return { ok: false, errors, warnings }
 
@@ -107,6 +106,100 @@ export function formatRuleError(e: RuleError, dir?: string): string {
   return `${where}: ${e.message}${at}${e.suggestion ? ` (did you mean "${e.suggestion}"?)` : ''}`
 }
 
+/**
+ * The YAML parser's errors in plain words: one error for a file indented with tabs (not one per
+ * line), the real column of a mis-indented key, the key a duplicate names, one error per line.
+ */
+function yamlErrors(
+  file: string,
+  text: string,
+  found: ReadonlyArray<{ code: string; message: string; pos: [number, number] }>,
+  lines: LineCounter,
+): RuleError[] {
+  if (found.length === 0) return []
+  const rows = text.split('\n')
+  const tabbed = rows.flatMap((r, i) => (/^ *\t/.test(r) ? [i + 1] : []))
+  if (tabbed.length > 0) {
+    return [
+      {
+        file,
+        line: tabbed[0]!,
+        column: rows[tabbed[0]! - 1]!.indexOf('\t') + 1,
+        path: '',
+        message: `YAML indents with spaces, not tabs: replace the tabs with spaces (${tabbed.length === 1 ? 'this line' : `${tabbed.length} lines, from this one`})`,
+      },
+    ]
+  }
+  const out: RuleError[] = []
+  for (const e of found) {
+    const pos = lines.linePos(e.pos[0])
+    if (out.some((o) => o.line === pos.line)) continue
+    const row = rows[pos.line - 1] ?? ''
+    const indent = row.length - row.trimStart().length
+    let message = e.message.split('\n')[0]!
+    let column = pos.col
+    if (e.code === 'DUPLICATE_KEY') {
+      const key = row
+        .slice(pos.col - 1)
+        .split(':')[0]!
+        .trim()
+      message = `duplicate key "${key}": a key may appear once in a mapping; remove or rename one`
+    } else if (/compact mappings|single line/i.test(message) && rows[pos.line] !== undefined) {
+      // "- id: a" followed by a deeper "limit:": the next line is the one out of line.
+      const next = rows[pos.line]!
+      const nextIndent = next.length - next.trimStart().length
+      out.push({
+        file,
+        line: pos.line + 1,
+        column: nextIndent + 1,
+        path: '',
+        message: `"${keyOf(next)}" is indented ${nextIndent} spaces but "${keyOf(row)}" on the line above starts after ${keyIndent(row)}: keys of one mapping line up`,
+      })
+      continue
+    } else if (/indent|same column/i.test(message)) {
+      column = indent + 1
+      const above = rows
+        .slice(0, pos.line - 1)
+        .reverse()
+        .find((r) => r.trim() !== '' && !r.trimStart().startsWith('#') && keyIndent(r) <= indent)
+      message = above
+        ? `"${keyOf(row)}" is indented ${indent} spaces but "${keyOf(above)}" above is indented ${keyIndent(above)}: keys of one mapping line up`
+        : `"${keyOf(row)}" is indented ${indent} spaces: keys of one mapping line up`
+    }
+    out.push({ file, line: pos.line, column, path: '', message })
+  }
+  // One error per line: the parser often reports one mistake twice.
+  return out.filter((o, i) => out.findIndex((x) => x.line === o.line) === i)
+}
+
+/** Spaces before a line's key, counting a list dash as indentation (`  - id: a` -> 4). */
+function keyIndent(row: string): number {
+  return /^[ -]*/.exec(row)![0].length
+}
+
+function keyOf(row: string): string {
+  return row.slice(keyIndent(row)).split(':')[0]!.trim()
+}
+
+export const TIME_ZONES: readonly string[] = [...Intl.supportedValuesOf('timeZone'), 'UTC']
+
+/** What was found, for messages: `"abc"`, `1.5`, `a list`, `nothing`. */
+function shown(v: unknown): string {
+  if (v === undefined || v === null) return 'nothing'
+  if (Array.isArray(v)) return 'a list'
+  if (typeof v === 'object') return 'a mapping'
+  return JSON.stringify(v)
+}
+
+const EXPECTED: Record<string, string> = {
+  int: 'a whole number',
+  number: 'a number',
+  string: 'text',
+  boolean: 'true or false',
+  array: 'a list',
+  object: 'a mapping (key: value lines)',
+}
+
 function toRuleError(p: ParsedFile | undefined, file: string, issue: z.core.$ZodIssue): RuleError {
   const path = issue.path.map(String)
   let message = issue.message
@@ -123,6 +216,33 @@ function toRuleError(p: ParsedFile | undefined, file: string, issue: z.core.$Zod
   } else if (issue.code === 'invalid_value' && 'values' in issue) {
     const got = p ? valueAt(p.doc, path) : undefined
     if (typeof got === 'string') suggestion = nearest(got, issue.values.map(String))
+    message = `${shown(got)} is not allowed here; allowed: ${issue.values.map(String).join(', ')}`
+  } else if (issue.code === 'invalid_type' || (issue.code === 'invalid_format' && issue.format === 'regex')) {
+    const got = p ? valueAt(p.doc, path) : undefined
+    const expected =
+      issue.code === 'invalid_type'
+        ? (EXPECTED[issue.expected] ?? issue.expected)
+        : // A pattern without words of its own: say what was wrong, not the regular expression.
+          issue.message.startsWith('Invalid string')
+          ? 'text of another form (see the field description)'
+          : issue.message
+    message =
+      got === undefined && issue.code === 'invalid_type'
+        ? `missing: expected ${expected}`
+        : `expected ${expected}, got ${shown(got)}`
+  } else if (issue.code === 'invalid_key') {
+    const key = path[path.length - 1] ?? ''
+    const why = issue.issues[0]?.message ?? 'not allowed'
+    message = `"${key}" is not a valid name here: ${why}`
+    const fixed = key.toLowerCase().replace(/[^a-z0-9_]+/g, '_')
+    if (fixed !== key && /^[a-z][a-z0-9_]*$/.test(fixed)) suggestion = fixed
+    keyNode = true
+  } else if (issue.code === 'custom' && issue.message.startsWith('not an IANA time zone')) {
+    const got = p ? valueAt(p.doc, path) : undefined
+    if (typeof got === 'string') {
+      message = `unknown IANA time zone "${got}": use a name such as "Europe/Berlin", "America/New_York" or "UTC"`
+      suggestion = nearest(got, TIME_ZONES)
+    }
   }
   const pos = p ? positionOf(p, nodePath, keyNode) : { line: 1, column: 1 }
   return { file, ...pos, path: path.join('.'), message, ...(suggestion ? { suggestion } : {}) }
@@ -134,11 +254,12 @@ function crossToRuleError(parsed: Map<ConcernName, ParsedFile>, issue: CrossIssu
   const suggestion =
     issue.candidates && typeof got === 'string' ? nearest(got, issue.candidates) : issue.suggestion
   const pos = p ? positionOf(p, issue.path.map(String), false) : { line: 1, column: 1 }
+  const first = issue.firstAt && p ? positionOf(p, issue.firstAt.map(String), false) : undefined
   return {
     file: `${issue.concern}.yaml`,
     ...pos,
     path: issue.path.join('.'),
-    message: issue.message,
+    message: first ? issue.message.replace('{first}', `line ${first.line}`) : issue.message,
     ...(suggestion ? { suggestion } : {}),
   }
 }

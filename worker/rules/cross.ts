@@ -10,6 +10,8 @@ import { fieldCandidates, resolveField } from '../decide/fields'
 import type { RuleSet } from './types'
 import { stateRuleIssues } from './concerns/triggers'
 import { metricIssues } from './concerns/experiments'
+import { canonicalLocale } from '../decide/locale'
+import { editDistance, nearest } from './suggest'
 
 export interface CrossIssue {
   concern: ConcernName
@@ -18,6 +20,10 @@ export interface CrossIssue {
   /** Valid names: the compiler suggests the nearest one to the value found at `path`. */
   candidates?: string[]
   suggestion?: string
+  /** A warning is printed but does not stop the build (intent is plausible, e.g. a cap set up early). */
+  severity?: 'warning'
+  /** Where an earlier occurrence is (a duplicate's first): `{first}` in the message becomes its line. */
+  firstAt?: Path
 }
 
 export type CrossCheck = (rules: Omit<RuleSet, 'version'>) => CrossIssue[]
@@ -141,16 +147,16 @@ const placementNames: CrossCheck = (rules) => {
         candidates: variants,
       })
     }
-    const ids = new Set<string>()
     p.rules.forEach((r, i) => {
-      if (ids.has(r.id)) {
+      const first = p.rules.findIndex((o) => o.id === r.id)
+      if (first !== i) {
         issues.push({
           concern: 'placements',
           path: ['placements', pn, 'rules', i, 'id'],
-          message: `duplicate rule id "${r.id}"`,
+          message: `duplicate rule id "${r.id}" (first used at {first}): rule ids must differ within a placement, since decisions say rule:<id>`,
+          firstAt: ['placements', pn, 'rules', first, 'id'],
         })
       }
-      ids.add(r.id)
       if (r.variant !== undefined && !p.variants[r.variant]) {
         issues.push({
           concern: 'placements',
@@ -209,6 +215,15 @@ const experimentNames: CrossCheck = (rules) => {
       })
       continue
     }
+    const audiences = Object.keys(rules.audiences.audiences)
+    if (e.audience !== undefined && !audiences.includes(e.audience)) {
+      issues.push({
+        concern: 'experiments',
+        path: ['experiments', id, 'audience'],
+        message: `unknown audience "${e.audience}"${audiences.length ? `; audiences are ${audiences.join(', ')}` : ': no audiences are defined'}`,
+        candidates: audiences,
+      })
+    }
     const variants = Object.keys(p.variants)
     if (!p.variants[e.control]) {
       issues.push({
@@ -232,11 +247,32 @@ const experimentNames: CrossCheck = (rules) => {
         issues.push({
           concern: 'experiments',
           path: ['experiments', id, 'arms', i, 'variant'],
-          message: `arm "${a.variant}" listed twice`,
+          message: `arm "${a.variant}" listed twice (first at {first}): give each variant one arm and set its weight`,
+          firstAt: ['experiments', id, 'arms', e.arms.findIndex((o) => o.variant === a.variant)],
         })
       }
       seen.add(a.variant)
     })
+    const total = e.arms.reduce((n, a) => n + a.weight, 0)
+    // Equal weights left at their default (1) mean an even split: the usual way to write one.
+    if (!e.bandit && total > 0 && Math.abs(total - 100) > 1e-9 && !e.arms.every((a) => a.weight === 1)) {
+      issues.push({
+        concern: 'experiments',
+        path: ['experiments', id, 'arms'],
+        message: `arm weights add up to ${total}, not 100; they are relative, so the split is ${e.arms
+          .map((a) => `${a.variant} ${Math.round((a.weight / total) * 1000) / 10}%`)
+          .join(', ')}: write weights that add up to 100 if that is not what you meant`,
+        severity: 'warning',
+      })
+    }
+    if (e.arms.length === 1) {
+      issues.push({
+        concern: 'experiments',
+        path: ['experiments', id, 'arms'],
+        message: `experiment ${id} has one arm (${e.arms[0]!.variant}): everyone enrolled sees it, so nothing is compared; add an arm (usually the control, ${e.control})`,
+        severity: 'warning',
+      })
+    }
     if (!e.bandit && e.arms.every((a) => a.weight === 0)) {
       issues.push({
         concern: 'experiments',
@@ -278,7 +314,195 @@ const experimentNames: CrossCheck = (rules) => {
   return issues
 }
 
+/**
+ * A cap whose selectors match nothing the rules can deliver counts nothing, silently: a placement
+ * cap on a placement with no capped variant (only variants with a campaign or tags are counted),
+ * a tag or campaign that no trigger (messages) or variant (impressions) carries.
+ */
+const capsThatCountNothing: CrossCheck = (rules) => {
+  const issues: CrossIssue[] = []
+  const variants = Object.entries(rules.placements.placements).flatMap(([pn, p]) =>
+    Object.entries(p.variants)
+      .filter(([id]) => id !== p.fallback)
+      .map(([, v]) => ({ placement: pn, campaign: v.campaign, tags: v.tags })),
+  )
+  const delivered = {
+    messages: rules.triggers.triggers.map((t) => ({
+      placement: undefined,
+      campaign: t.campaign,
+      tags: t.tags,
+    })),
+    impressions: variants.filter((v) => v.campaign !== undefined || v.tags.length > 0),
+  }
+  const what = { messages: 'trigger', impressions: 'capped variant (one with a campaign or tags)' }
+  rules.caps.caps.forEach((cap, i) => {
+    const pool = delivered[cap.counts]
+    const warn = (field: string, message: string, candidates: string[]) =>
+      issues.push({
+        concern: 'caps',
+        path: ['caps', i, field],
+        message,
+        candidates: [...new Set(candidates)],
+        severity: 'warning',
+      })
+    if (
+      cap.placement !== undefined &&
+      cap.placement !== '*' &&
+      !pool.some((d) => d.placement === cap.placement)
+    ) {
+      warn(
+        'placement',
+        `cap "${cap.id}" counts placement "${cap.placement}", but it has no ${what.impressions}, so it counts nothing: give the variants to cap a campaign or tags`,
+        Object.keys(rules.placements.placements),
+      )
+    }
+    if (
+      cap.campaign !== undefined &&
+      cap.campaign !== '*' &&
+      !pool.some((d) => d.campaign === cap.campaign)
+    ) {
+      warn(
+        'campaign',
+        `cap "${cap.id}" counts ${cap.counts} of campaign "${cap.campaign}", but no ${what[cap.counts]} has that campaign, so it counts nothing`,
+        pool.flatMap((d) => (d.campaign ? [d.campaign] : [])),
+      )
+    }
+    if (cap.tag !== undefined && cap.tag !== '*' && !pool.some((d) => d.tags.includes(cap.tag!))) {
+      const tags = [...new Set(pool.flatMap((d) => d.tags))]
+      warn(
+        'tag',
+        `cap "${cap.id}" counts ${cap.counts} tagged "${cap.tag}", but no ${what[cap.counts]} carries that tag, so it counts nothing${tags.length ? `; tags in use are ${tags.join(', ')}` : ''}`,
+        tags,
+      )
+    }
+  })
+  return issues
+}
+
+/**
+ * Content a visitor can actually get: locale keys written as BCP 47 tags (`en-US`, not `en_US`),
+ * a `default` every fallback chain ends in, and approved variants that carry something to show.
+ */
+const contentReach: CrossCheck = (rules) => {
+  const issues: CrossIssue[] = []
+  const localeKey = (key: string, path: Path) => {
+    if (key === 'default' || canonicalLocale(key) === key) return
+    const fixed = canonicalLocale(key)
+    issues.push({
+      concern: 'placements',
+      path,
+      message: `"${key}" is not a locale: write a language, then an optional region, with a hyphen (de, de-AT, en-US)`,
+      ...(fixed ? { suggestion: fixed } : {}),
+    })
+  }
+  for (const [pn, p] of Object.entries(rules.placements.placements)) {
+    for (const [vid, v] of Object.entries(p.variants)) {
+      const keys = Object.keys(v.content)
+      for (const k of keys) localeKey(k, ['placements', pn, 'variants', vid, 'content', k])
+      if (v.status !== 'approved') continue
+      // A fallback may be empty on purpose ("show nothing"); any other variant is meant to show something.
+      if (keys.length === 0 && v.contentKey === undefined && vid !== p.fallback) {
+        issues.push({
+          concern: 'placements',
+          path: ['placements', pn, 'variants', vid],
+          message: `variant "${vid}" is approved but has no content and no contentKey: web slots show nothing and apps get only its id; add content: { default: { html: ... } }`,
+          severity: 'warning',
+        })
+      } else if (keys.length > 0 && !keys.includes('default')) {
+        issues.push({
+          concern: 'placements',
+          path: ['placements', pn, 'variants', vid, 'content'],
+          message: `variant "${vid}" has content for ${keys.join(', ')} only: every other visitor's locale falls back to "default", which is missing, so they get no content; add default: { ... }`,
+        })
+      }
+    }
+  }
+  for (const [k, list] of Object.entries(rules.placements.locales.fallbacks)) {
+    localeKey(k, ['locales', 'fallbacks', k])
+    list.forEach((l, i) => localeKey(l, ['locales', 'fallbacks', k, i]))
+  }
+  return issues
+}
+
+/** `geo.country` compares with upper-case two-letter ISO 3166-1 codes (`DE`), as the edge reports them. */
+const countryCodes: CrossCheck = (rules) => {
+  const issues: CrossIssue[] = []
+  const visit = (c: ConditionInput, concern: ConcernName, path: Path) => {
+    c.all?.forEach((x, i) => visit(x, concern, [...path, 'all', i]))
+    c.any?.forEach((x, i) => visit(x, concern, [...path, 'any', i]))
+    if (c.not) visit(c.not, concern, [...path, 'not'])
+    if (c.field !== 'geo.country') return
+    for (const op of ['eq', 'ne', 'in', 'nin'] as const) {
+      const v = c[op]
+      const values = Array.isArray(v) ? v : v === undefined ? [] : [v]
+      values.forEach((code, i) => {
+        if (typeof code === 'string' && /^[A-Z]{2}$/.test(code)) return
+        const at = Array.isArray(v) ? [...path, op, i] : [...path, op]
+        const text = String(code)
+        issues.push({
+          concern,
+          path: at,
+          message: /^[a-zA-Z]{3}$/.test(text)
+            ? `"${text}" is a three-letter code; geo.country uses two-letter ISO 3166-1 codes such as DE, AT, US`
+            : `"${text}" is not a country code; geo.country uses upper-case two-letter ISO 3166-1 codes such as DE, AT, US`,
+          ...(/^[a-z]{2}$/.test(text) ? { suggestion: text.toUpperCase() } : {}),
+        })
+      })
+    }
+  }
+  for (const { concern, path, cond } of conditions(rules)) visit(cond, concern, path)
+  return issues
+}
+
+/** Event types the gateway and its beacon record themselves (worker/events). */
+const BUILT_IN_EVENTS = ['page_view', 'dwell', 'scroll', 'form_abandon']
+
+/**
+ * An event name written once, in `on`, `cancelOn`, `onlyAfter` or `excludeIfSeen`, that is close to
+ * another known name is almost surely a typo (`purchse`): the trigger would wait for an event that
+ * never comes. A name used nowhere else and close to nothing is a custom event, and is accepted.
+ */
+const eventNames: CrossCheck = (rules) => {
+  const issues: CrossIssue[] = []
+  const uses = new Map<string, number>()
+  const use = (t: string) => uses.set(t, (uses.get(t) ?? 0) + 1)
+  BUILT_IN_EVENTS.forEach(use)
+  rules.caps.suppressions.forEach((s) => use(s.on))
+  for (const e of Object.values(rules.experiments.experiments)) if (e.bandit) use(e.bandit.conversion)
+  for (const { cond } of conditions(rules))
+    walk(cond, [], (kind, name) => {
+      const m = kind === 'field' ? /^events\.([^.]+)\./.exec(name) : null
+      if (m) use(m[1]!)
+    })
+  const refs: Array<{ name: string; path: Path }> = []
+  rules.triggers.triggers.forEach((t, i) => {
+    refs.push({ name: t.on, path: ['triggers', i, 'on'] })
+    for (const key of ['cancelOn', 'onlyAfter', 'excludeIfSeen'] as const)
+      t[key].forEach((n, j) => refs.push({ name: n, path: ['triggers', i, key, j] }))
+  })
+  refs.forEach((r) => use(r.name))
+  for (const r of refs) {
+    if (uses.get(r.name) !== 1) continue
+    const others = [...uses.keys()].filter((n) => n !== r.name)
+    const hint = nearest(r.name, others)
+    // Only a near miss (one or two letters off) is taken for a typo; anything further is a custom event.
+    if (!hint || editDistance(r.name, hint, 2) > 2) continue
+    issues.push({
+      concern: 'triggers',
+      path: r.path,
+      message: `event "${r.name}" is not used by any other rule, trigger or built-in event type (${BUILT_IN_EVENTS.join(', ')}), so it may never arrive`,
+      suggestion: hint,
+      severity: 'warning',
+    })
+  }
+  return issues
+}
+
 export const crossChecks: CrossCheck[] = [
+  contentReach,
+  countryCodes,
+  eventNames,
+  capsThatCountNothing,
   references,
   cycles,
   placementNames,
@@ -356,6 +580,13 @@ export function pruneUnapproved(rules: Omit<RuleSet, 'version'>): Pruned & { err
           .filter((a) => gone.has(a.variant))
           .map((a) => a.variant)
           .join(', ')} of experiment ${id} are not approved: compiled out`,
+      })
+    }
+    if (arms.length === 1 && e.arms.length > 1) {
+      errors.push({
+        concern: 'experiments',
+        path: ['experiments', id, 'arms'],
+        message: `experiment ${id} has one approved arm left (${arms[0]!.variant}): it would show that variant to everyone enrolled and compare nothing; approve another arm or set status: ended`,
       })
     }
     if (arms.length === 0) {

@@ -1,7 +1,7 @@
 /** Nearest-name suggestions for typos in rule files ("did you mean ...?"). Pure. */
 
 /** Levenshtein distance with an early exit once `max` is exceeded. */
-function editDistance(a: string, b: string, max = Infinity): number {
+export function editDistance(a: string, b: string, max = Infinity): number {
   if (a === b) return 0
   if (Math.abs(a.length - b.length) > max) return max + 1
   let prev = Array.from({ length: b.length + 1 }, (_, i) => i)

@@ -20,6 +20,8 @@ export const durationSchema = z
 const timeZoneSchema = z
   .string()
   .refine(isTimeZone, 'not an IANA time zone (e.g. "Europe/Berlin", "America/New_York", "UTC")')
+  // The JSON Schema lists the zones, so editors complete them and strict validators check them.
+  .meta({ enum: [...new Set([...Intl.supportedValuesOf('timeZone'), 'UTC'])] })
   .describe('An IANA time zone, e.g. "Europe/Berlin".')
 
 export const scheduleSchema = z
@@ -46,6 +48,15 @@ export const scheduleSchema = z
       })
       .optional()
       .describe('Daily window in local time; "22:00" to "06:00" wraps past midnight.'),
+  })
+  .superRefine((s, ctx) => {
+    // Both are "YYYY-MM-DDTHH:mm" in one zone, so text order is time order.
+    if (s.start !== undefined && s.end !== undefined && s.end <= s.start)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['end'],
+        message: `the schedule ends (${s.end}) before it starts (${s.start}), so it never applies: swap start and end, or fix the year`,
+      })
   })
   .describe('When something applies, in wall-clock time of an IANA time zone (daylight saving handled).')
 
@@ -76,6 +87,9 @@ export interface ConditionInput {
 
 const KINDS = ['all', 'any', 'not', 'audience', 'trait', 'schedule', 'field'] as const
 const OPERATORS = ['eq', 'ne', 'in', 'nin', 'gt', 'gte', 'lt', 'lte', 'between', 'regex', 'exists'] as const
+
+/** JSON Schema for "`key` is present" that strict validators accept (the key is declared beside `required`). */
+export const present = (key: string) => ({ properties: { [key]: true }, required: [key] })
 
 export const conditionSchema: z.ZodType<ConditionInput> = z.lazy(() =>
   z
@@ -120,6 +134,12 @@ export const conditionSchema: z.ZodType<ConditionInput> = z.lazy(() =>
       timeZone: timeZoneSchema
         .optional()
         .describe('For time.* fields: the time zone to read the clock in (default UTC).'),
+    })
+    // What the checks below enforce, said in the JSON Schema too: one kind, and one operator per field test.
+    .meta({
+      oneOf: KINDS.map(present),
+      if: present('field'),
+      then: { oneOf: OPERATORS.map(present) },
     })
     .superRefine((c, ctx) => {
       const kinds = KINDS.filter((k) => c[k] !== undefined)
@@ -171,14 +191,24 @@ const namedCondition = z
 export const audiencesSchema = z
   .strictObject({
     traits: z
-      .record(z.string().regex(/^[a-z][a-z0-9_]*$/, 'lower_snake_case names'), namedCondition)
+      .record(
+        z
+          .string()
+          .regex(/^[a-z][a-z0-9_]*$/, 'names are lower_snake_case (a-z, 0-9 and _, starting with a letter)'),
+        namedCondition,
+      )
       .default({})
       .describe(
         'Standard trait definitions ("active customer", "churn risk"), defined once and reused by audiences ' +
           'and placements with `trait: <name>`.',
       ),
     audiences: z
-      .record(z.string().regex(/^[a-z][a-z0-9_]*$/, 'lower_snake_case names'), namedCondition)
+      .record(
+        z
+          .string()
+          .regex(/^[a-z][a-z0-9_]*$/, 'names are lower_snake_case (a-z, 0-9 and _, starting with a letter)'),
+        namedCondition,
+      )
       .default({})
       .describe(
         'Named audiences, used by placements with `audience: <name>`. Audiences may use other audiences.',

@@ -3,7 +3,7 @@
  * "## caps". Evaluated inside the customer's Durable Object (durable-objects/customer/caps.ts).
  */
 import { z } from 'zod'
-import { CHANNELS } from '../../lib/channels'
+import { CHANNELS, type Channel } from '../../lib/channels'
 
 const selector = (what: string) =>
   z
@@ -32,27 +32,106 @@ const windowSchema = z.union([
   }),
 ])
 
-const capSchema = z.strictObject({
+/** What a cap counts: messages are triggered sends (rules/triggers.yaml), impressions are placements shown. */
+export const CAP_COUNTS = ['messages', 'impressions'] as const
+export type CapCounts = (typeof CAP_COUNTS)[number]
+
+/** The channels each kind of delivery goes out on: a cap naming only these channels says what it counts. */
+export const CHANNELS_OF: Record<CapCounts, readonly Channel[]> = {
+  messages: ['email', 'push', 'sms'],
+  impressions: ['web', 'app'],
+}
+
+const channelList = z.array(z.enum(CHANNELS)).min(1)
+
+const capFields = z.strictObject({
   id: z
     .string()
-    .regex(/^[a-z][a-z0-9_]{0,63}$/)
+    .regex(/^[a-z][a-z0-9_]{0,63}$/, 'lower_snake_case, at most 64 characters')
     .describe('Stable name of the cap; appears in decisions and skip reasons.'),
+  counts: z
+    .enum(CAP_COUNTS)
+    .optional()
+    .describe(
+      'messages: triggered sends (rules/triggers.yaml); impressions: placements shown on web and app. ' +
+        'May be left out when `channel` or `placement` already says which.',
+    ),
   placement: selector('placement'),
   campaign: selector('campaign'),
   channel: z
-    .union([z.enum(CHANNELS), z.literal('*')])
+    .union([z.enum(CHANNELS), z.literal('*'), channelList])
     .optional()
-    .describe('Only counts this channel; "*" counts each channel separately. Omitted: every channel.'),
-  tag: selector('tag'),
+    .describe(
+      'Only counts this channel, or these channels together ([email, sms, push]); "*" counts each channel separately. Omitted: every channel.',
+    ),
+  tag: selector('tag').describe(
+    'Only counts deliveries carrying this tag (trigger or variant `tags`, e.g. marketing); "*" counts each tag separately. Omitted: any tag.',
+  ),
   limit: z.number().int().min(0).max(100_000).describe('How many deliveries the window allows.'),
   window: windowSchema.describe('Rolling hours or a calendar window.'),
 })
+
+type CapInput = z.output<typeof capFields>
+
+/** What a cap counts, from `counts` or else from its channels or placement; a reason when it cannot tell. */
+export function capCounts(cap: CapInput): { ok: true; value: CapCounts } | { ok: false; error: string } {
+  const channels = Array.isArray(cap.channel)
+    ? cap.channel
+    : cap.channel && cap.channel !== '*'
+      ? [cap.channel]
+      : []
+  const kinds = CAP_COUNTS.filter((k) => channels.some((ch) => CHANNELS_OF[k].includes(ch)))
+  if (kinds.length > 1)
+    return {
+      ok: false,
+      error: `channels ${channels.join(', ')} mix messages (${CHANNELS_OF.messages.join(', ')}) and impressions (${CHANNELS_OF.impressions.join(', ')}): write one cap for each`,
+    }
+  if (cap.counts !== undefined) {
+    if (kinds.length === 1 && kinds[0] !== cap.counts)
+      return {
+        ok: false,
+        error: `counts: ${cap.counts} never goes out on ${channels.join(', ')}; ${cap.counts} use ${CHANNELS_OF[cap.counts].join(', ')}`,
+      }
+    if (cap.counts === 'messages' && cap.placement !== undefined)
+      return {
+        ok: false,
+        error:
+          'a placement cap counts impressions, not messages: remove `placement` or write counts: impressions',
+      }
+    return { ok: true, value: cap.counts }
+  }
+  if (kinds.length === 1) return { ok: true, value: kinds[0]! }
+  if (cap.placement !== undefined) return { ok: true, value: 'impressions' }
+  return {
+    ok: false,
+    error:
+      'say what this cap counts: counts: messages (triggered sends on email, push, sms) or counts: impressions (placements shown on web, app)',
+  }
+}
+
+const capSchema = capFields
+  .superRefine((cap, ctx) => {
+    const r = capCounts(cap)
+    if (!r.ok) ctx.addIssue({ code: 'custom', path: ['counts'], message: r.error })
+  })
+  .transform((cap) => {
+    const r = capCounts(cap)
+    const channel =
+      cap.channel === undefined || cap.channel === '*'
+        ? cap.channel
+        : Array.isArray(cap.channel)
+          ? cap.channel
+          : [cap.channel]
+    // superRefine has rejected a cap whose counts cannot be told, so `r` is ok here.
+    return { ...cap, channel, counts: r.ok ? r.value : ('impressions' as const) }
+  })
 
 export const capsSchema = z
   .strictObject({
     defaultTimeZone: z
       .string()
       .default('UTC')
+      .meta({ enum: [...new Set([...Intl.supportedValuesOf('timeZone'), 'UTC'])] })
       .describe('IANA time zone used for calendar windows and quiet hours when the customer has none.'),
     weekStartsOn: z
       .enum(['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'])
@@ -70,10 +149,13 @@ export const capsSchema = z
       ),
     quietHours: z
       .strictObject({
-        start: z.string().regex(HHMM).describe('Local time quiet hours begin (HH:MM, 24h).'),
+        start: z
+          .string()
+          .regex(HHMM, 'a local time "HH:MM" (24-hour, e.g. "21:00")')
+          .describe('Local time quiet hours begin (HH:MM, 24h).'),
         end: z
           .string()
-          .regex(HHMM)
+          .regex(HHMM, 'a local time "HH:MM" (24-hour, e.g. "21:00")')
           .describe('Local time quiet hours end (HH:MM, 24h); before start means overnight.'),
         channels: z
           .array(z.enum(CHANNELS))

@@ -7,7 +7,9 @@ import { z } from 'zod'
 import { durationSchema } from './audiences'
 import { PURPOSE_NAMES } from './placements'
 
-const name = z.string().regex(/^[a-z][a-z0-9_]*$/, 'lower_snake_case names')
+const name = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]*$/, 'names are lower_snake_case (a-z, 0-9 and _, starting with a letter)')
 const percent = z.number().min(0).max(100)
 
 const armSchema = z.strictObject({
@@ -65,6 +67,13 @@ const experimentSchema = z
       .enum(['running', 'paused', 'ended'])
       .default('running')
       .describe('Only running experiments bucket visitors; paused/ended ones show the control.'),
+    audience: z
+      .string()
+      .optional()
+      .describe(
+        'Only visitors in this audience (rules/audiences.yaml) take part; for anyone else the rule naming the ' +
+          'experiment does not apply, so they see what the rules below (or the fallback) show them.',
+      ),
     control: name.describe('The variant everyone outside the experiment sees (and the baseline arm).'),
     arms: z.array(armSchema).min(1).describe('The arms: variants and their weights.'),
     seed: z

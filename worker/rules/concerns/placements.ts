@@ -3,9 +3,11 @@
  * ordered rules that pick a variant. See rules/README.md "## placements".
  */
 import { z } from 'zod'
-import { conditionSchema, durationSchema, scheduleSchema } from './audiences'
+import { conditionSchema, durationSchema, present, scheduleSchema } from './audiences'
 
-const name = z.string().regex(/^[a-z][a-z0-9_]*$/, 'lower_snake_case names')
+const name = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]*$/, 'names are lower_snake_case (a-z, 0-9 and _, starting with a letter)')
 
 export const PURPOSE_NAMES = ['storage', 'measurement', 'personalization', 'advertising'] as const
 const APPROVAL = ['draft', 'review', 'approved', 'retired'] as const
@@ -75,6 +77,7 @@ const ruleSchema = z
       })
     }
   })
+  .meta({ oneOf: [present('variant'), present('experiment')] })
   .describe('Tried in order; the first rule that applies and whose variant passes its guards wins.')
 
 const placementSchema = z

@@ -8,18 +8,26 @@ import { z } from 'zod'
 import { CHANNELS } from '../../lib/channels'
 import type { CapsRules } from './caps'
 
-const eventType = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/)
+const eventType = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]{0,63}$/, 'an event type in lower_snake_case, e.g. add_to_cart')
 
 const triggerSchema = z.strictObject({
   id: z
     .string()
-    .regex(/^[a-z][a-z0-9_]{0,63}$/)
+    .regex(/^[a-z][a-z0-9_]{0,63}$/, 'lower_snake_case, at most 64 characters')
     .describe('Stable name of the trigger; part of every fire id.'),
   campaign: z
     .string()
     .min(1)
     .max(64)
     .describe('Campaign the message belongs to: caps, suppressions and overrides apply to it.'),
+  tags: z
+    .array(z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'a lower-case tag name such as marketing'))
+    .default([])
+    .describe(
+      'Campaign classes (marketing, transactional, service, ...): caps with `tag` count only sends carrying it.',
+    ),
   on: eventType.describe('Event type that starts the timer (page_view, add_to_cart, dwell, ...).'),
   delayMinutes: z
     .number()
@@ -101,7 +109,7 @@ const webhookSchema = z.union([
   z.strictObject({
     env: z
       .string()
-      .regex(/^[A-Z][A-Z0-9_]{0,63}$/)
+      .regex(/^[A-Z][A-Z0-9_]{0,63}$/, 'a Worker variable name in UPPER_SNAKE_CASE, e.g. EMAIL_WEBHOOK_URL')
       .describe('Name of a Worker variable holding the webhook URL (per-environment URLs).'),
   }),
 ])
@@ -162,6 +170,8 @@ export interface StateRuleIssue {
   path: Array<string | number>
   message: string
   candidates?: string[]
+  severity?: 'warning'
+  firstAt?: Array<string | number>
 }
 
 /**
@@ -174,7 +184,12 @@ export function stateRuleIssues(rules: { caps: CapsRules; triggers: TriggersRule
   const capIds = rules.caps.caps.map((c) => c.id)
   capIds.forEach((id, i) => {
     if (capIds.indexOf(id) !== i)
-      issues.push({ concern: 'caps', path: ['caps', i, 'id'], message: `duplicate cap id "${id}"` })
+      issues.push({
+        concern: 'caps',
+        path: ['caps', i, 'id'],
+        message: `duplicate cap id "${id}" (first used at {first}): skip reasons say cap:<id>, so each cap needs its own id`,
+        firstAt: ['caps', capIds.indexOf(id), 'id'],
+      })
   })
   for (const [campaign, overrides] of Object.entries(rules.caps.campaignOverrides)) {
     for (const capId of Object.keys(overrides)) {
@@ -194,7 +209,8 @@ export function stateRuleIssues(rules: { caps: CapsRules; triggers: TriggersRule
     issues.push({
       concern: 'caps',
       path: ['defaultTimeZone'],
-      message: `unknown IANA time zone "${rules.caps.defaultTimeZone}"`,
+      message: `unknown IANA time zone "${rules.caps.defaultTimeZone}": use a name such as "Europe/Berlin", "America/New_York" or "UTC"`,
+      candidates: [...Intl.supportedValuesOf('timeZone'), 'UTC'],
     })
   }
   const ids = rules.triggers.triggers.map((t) => t.id)
@@ -203,7 +219,18 @@ export function stateRuleIssues(rules: { caps: CapsRules; triggers: TriggersRule
       issues.push({
         concern: 'triggers',
         path: ['triggers', i, 'id'],
-        message: `duplicate trigger id "${t.id}"`,
+        message: `duplicate trigger id "${t.id}" (first used at {first}): fire ids start with the trigger id, so each trigger needs its own`,
+        firstAt: ['triggers', ids.indexOf(t.id), 'id'],
+      })
+    // Two timers for one campaign on one event: the person may get the same campaign twice.
+    const earlier = rules.triggers.triggers.findIndex((o) => o.on === t.on && o.campaign === t.campaign)
+    if (earlier !== i && ids.indexOf(t.id) === i)
+      issues.push({
+        concern: 'triggers',
+        path: ['triggers', i, 'on'],
+        firstAt: ['triggers', earlier],
+        message: `triggers "${ids[earlier]}" ({first}) and "${t.id}" both start campaign "${t.campaign}" on "${t.on}": one event would start two timers for one campaign; merge them (one trigger, several channels) or give one a different campaign`,
+        severity: 'warning',
       })
     t.channels.forEach((ch, j) => {
       if (!rules.triggers.delivery.webhooks[ch]) {
