@@ -98,7 +98,11 @@ export default defineConfig({
     projects: [
       {
         ...workers,
-        test: { ...workers.test, name: 'workers', exclude: [...configDefaults.exclude, 'test/browser/**'] },
+        test: {
+          ...workers.test,
+          name: 'workers',
+          exclude: [...configDefaults.exclude, 'test/browser/**', 'test/contract/tooling/**'],
+        },
       },
       // Project "browser": Node drives Debian chromium against the built gateway in Miniflare
       // (test/browser); it starts its own storefront and gateway, so it needs nothing above.
@@ -109,6 +113,17 @@ export default defineConfig({
           environment: 'node',
           testTimeout: 60_000,
           hookTimeout: 180_000,
+        },
+      },
+      // Project "tooling": Node runs the OpenAPI tools app developers use (Redocly, openapi-typescript,
+      // tsc) on the document the built gateway serves in Miniflare (test/contract/tooling).
+      {
+        test: {
+          name: 'tooling',
+          include: ['test/contract/tooling/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 120_000,
+          hookTimeout: 300_000,
         },
       },
     ],
