@@ -381,8 +381,8 @@ function baseDocument(rulesVersion: string): Schema {
       headers: {
         'X-Gatehouse-Id': {
           description:
-            'The anonymous id the gateway issued or renewed (only with storage consent). Keep the latest ' +
-            'and send it back in the X-Gatehouse-Id request header.',
+            'The signed anonymous id the gateway issued or renewed (only with storage consent), an opaque ' +
+            'value. Keep the latest and send it back as it is in the X-Gatehouse-Id request header.',
           schema: { type: 'string' },
         },
         'X-Gatehouse-Rules-Version': {
@@ -408,7 +408,7 @@ function baseDocument(rulesVersion: string): Schema {
           name: 'X-Gatehouse-Id',
           in: 'header',
           required: false,
-          description: 'The anonymous id the gateway issued this app instance (from the response header).',
+          description: 'The signed anonymous id the gateway issued this app instance (the response header).',
           schema: { type: 'string', maxLength: 512 },
         },
       },
