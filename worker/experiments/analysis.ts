@@ -340,7 +340,7 @@ function compare(c: Moments, t: Moments, higherIsBetter: boolean, s: Settings): 
     ? {
         estimate: rel.estimate,
         stdError: rel.stdError,
-        interval: tInterval(rel.estimate, rel.stdError, w.df, s.alphaAdjusted),
+        interval: tInterval(rel.estimate, rel.stdError, w.quantile),
         sequentialInterval: halfInterval(
           rel.estimate,
           sequentialHalfWidth(rel.stdError, n, s.alphaAdjusted, s.tuning),

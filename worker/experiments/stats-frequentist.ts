@@ -32,6 +32,8 @@ export interface WelchResult {
   t: number
   pValue: number
   interval: Interval
+  /** t(1 - α/2, df): the multiplier of the interval, reused for the relative effect's. */
+  quantile: number
 }
 
 /** The Welch-Satterthwaite degrees of freedom for two means with unit variances v and sizes n. */
@@ -59,6 +61,7 @@ export function welch(c: Moments, t: Moments, alpha: number): WelchResult | null
     t: stat,
     pValue,
     interval: { lower: estimate - q * se, upper: estimate + q * se },
+    quantile: q,
   }
 }
 
@@ -76,10 +79,9 @@ export function relativeDelta(c: Moments, t: Moments): RelativeResult | null {
   return { estimate: t.mean / mc - 1, stdError: Math.sqrt(variance) }
 }
 
-/** An interval estimate ± q·se for the Welch degrees of freedom (the relative effect's interval). */
-export function tInterval(estimate: number, se: number, df: number, alpha: number): Interval {
-  const q = studentTQuantile(1 - alpha / 2, df)
-  return { lower: estimate - q * se, upper: estimate + q * se }
+/** estimate ± quantile·se (the relative effect's interval, with the Welch test's quantile). */
+export function tInterval(estimate: number, se: number, quantile: number): Interval {
+  return { lower: estimate - quantile * se, upper: estimate + quantile * se }
 }
 
 /** ρ² of the confidence sequence, tightest at `tuning` units (Waudby-Smith et al., section 3.1). */
@@ -122,7 +124,15 @@ export function bonferroni(pValue: number, comparisons: number): number {
   return Math.min(1, pValue * Math.max(1, comparisons))
 }
 
+// The report asks for the same one or two levels thousands of times (every arm and day).
+let lastAlpha = Number.NaN
+let lastZ = Number.NaN
+
 /** z for a two-sided interval at level 1 - alpha. */
 export function zTwoSided(alpha: number): number {
-  return normalQuantile(1 - alpha / 2)
+  if (alpha !== lastAlpha) {
+    lastZ = normalQuantile(1 - alpha / 2)
+    lastAlpha = alpha
+  }
+  return lastZ
 }
