@@ -4,11 +4,14 @@
  * visit) and missed (a new string each time), against the IAB reference library's decode alone
  * (`@iabtechlabtcf/core` `TCString.decode`, no resolution) on the same TC string, in one run; and
  * the same step with a CMP cookie (OneTrust, Cookiebot, vanilla-cookieconsent) instead of the TC
- * string, hit and miss, against the cached TC string.
+ * string, hit and miss, against the cached TC string; the consent record's per-request
+ * fingerprint; and the consent bridge's `gh_cmp` cookie in place of the TC cookie.
  *
  *   npx tsx bench/consent-resolve.ts
  */
 import { TCString } from '@iabtechlabtcf/core'
+import { consentEvidence, resolveRequestConsent } from '../worker/consent'
+import { planConsentRecord } from '../worker/consent/record'
 import { consentInputFromRequest, resolveConsent } from '../worker/consent/signals'
 import * as F from '../test/support/consent/tcf-fixtures'
 import { bundledRules } from '../worker/rules'
@@ -172,6 +175,20 @@ time('resolveConsent, EU, OneTrust cookie + TC cookie (cache hit)', 50_000, () =
 )
 console.log(
   `\nCMP cookie / cached TC string: ${cmpTimes.map((t) => (t / hit).toFixed(2)).join(', ')} (hit), ${(cmpMiss / hit).toFixed(2)} (OneTrust miss)`,
+)
+// What the consent-records stage adds per request: the fingerprint of the resolved consent and its
+// evidence (worker/consent/record.ts), compared with the one last sent; and the consent bridge's
+// cookie (`gh_cmp`, the same TC string) in place of `euconsent-v2`.
+const eucookie = resolveRequestConsent(consentInputFromRequest(headers, cookies, url), bundledRules, eu, now)
+const record = time('planConsentRecord (fingerprint), EU, TC cookie', 50_000, () =>
+  planConsentRecord(eucookie.consent, consentEvidence(eucookie.consent)),
+)
+const bridged = new Map([['gh_cmp', `1~t~${tc}`]])
+const bridge = time('resolveConsent, EU, consent bridge cookie gh_cmp (cache hit)', 50_000, () =>
+  resolveConsent(consentInputFromRequest(headers, bridged, url), bundledRules, eu, now),
+)
+console.log(
+  `\nconsent record fingerprint / cached TC resolution: ${(record / hit).toFixed(2)}; gh_cmp / euconsent-v2: ${(bridge / hit).toFixed(2)}`,
 )
 const ref = time('@iabtechlabtcf/core TCString.decode (decode only)', 5_000, () => TCString.decode(tc))
 console.log(

@@ -73,7 +73,7 @@ export function createApp(opts: AppOptions = {}): Hono<AppEnv> {
     identity({ rules, foreignAuthorizationPaths: ['/admin/', '/v1/ingest/', '/v1/decide/conversions'] }),
   )
   app.use('*', rateLimit(opts.rateLimit))
-  app.use('*', consentRecords())
+  app.use('*', consentRecords({ rules }))
   app.use('*', touchpoint({ rules }))
 
   // The gateway's own routes (docs/api.md); they answer without reaching the origin.

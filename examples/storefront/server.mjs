@@ -12,7 +12,8 @@
  * Every page runs a real consent banner, vanilla-cookieconsent (a devDependency, served from
  * node_modules under /static/cmp/, never from a public URL), configured as a shop would: necessary,
  * analytics and ads categories, a preferences link in the footer, and the CMP's autoClear removing
- * analytics and ad cookies when the visitor withdraws. The gateway reads its `cc_cookie`.
+ * analytics and ad cookies when the visitor withdraws. The gateway reads its `cc_cookie`. A second
+ * real CMP, Klaro, runs on its own page (`/klaro`); the gateway reads its `klaro` cookie.
  *
  * Run alone: `node examples/storefront/server.mjs` (PORT, default 8788).
  */
@@ -71,6 +72,52 @@ const CMP_CONFIG = `CookieConsent.run({
   },
 })
 `
+// A second real CMP, Klaro (a devDependency), on its own page `/klaro`: two services named as
+// Klaro's examples name them, which the gateway's standard Klaro mapping knows
+// (google-analytics -> measurement, google-ads -> advertising). Klaro stores its `klaro` cookie.
+const KLARO_CONFIG = `var klaroConfig = {
+  version: 1,
+  elementID: 'klaro',
+  storageMethod: 'cookie',
+  cookieName: 'klaro',
+  cookieExpiresAfterDays: 365,
+  default: false,
+  mustConsent: false,
+  acceptAll: true,
+  hideDeclineAll: false,
+  lang: 'en',
+  translations: { en: { privacyPolicyUrl: '/privacy' } },
+  services: [
+    { name: 'google-analytics', title: 'Google Analytics', purposes: ['analytics'], cookies: [/^_ga/, '_gid'] },
+    { name: 'google-ads', title: 'Google Ads', purposes: ['marketing'], cookies: ['_fbp'] },
+  ],
+}
+`
+const KLARO_FILES = {
+  '/static/klaro/klaro.js': ['klaro.js', 'text/javascript'],
+}
+
+function klaroPage() {
+  return `<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8">
+    <title>Klaro · Demo store</title>
+    <link rel="stylesheet" href="/static/store.css">${TAGS}
+  </head>
+  <body>
+    <header><a href="/klaro">Demo store (Klaro)</a> · <a href="/product/lamp">Lamp</a></header>
+    <main>
+      <h1>Demo store, with Klaro</h1>
+${slot('home_hero', '<h2>Welcome to the demo store</h2>')}
+    </main>
+    <script src="/static/klaro/config.js"></script>
+    <script defer src="/static/klaro/klaro.js"></script>
+  </body>
+</html>
+`
+}
+
 const CMP_FILES = {
   '/static/cmp/cookieconsent.umd.js': ['cookieconsent.umd.js', 'text/javascript'],
   '/static/cmp/cookieconsent.css': ['cookieconsent.css', 'text/css'],
@@ -348,6 +395,22 @@ async function route(req, res) {
   if (path === '/cart/add' && req.method === 'POST') return addToCart(req, res)
   if (path.startsWith('/csp/')) return cspRoute(res, path.slice('/csp/'.length))
   if (path === '/embeds') return html(res, 200, page('Embeds', EMBEDS), { 'cache-control': 'no-store' })
+  if (path === '/klaro') return html(res, 200, klaroPage(), { 'cache-control': 'no-store' })
+  if (path === '/static/klaro/config.js')
+    return send(
+      res,
+      200,
+      { 'content-type': 'text/javascript', 'cache-control': 'public, max-age=3600' },
+      KLARO_CONFIG,
+    )
+  if (KLARO_FILES[path]) {
+    const [file, type] = KLARO_FILES[path]
+    const body = await readFile(new URL(`../../node_modules/klaro/dist/${file}`, import.meta.url)).catch(
+      () => null,
+    )
+    if (!body) return html(res, 404, page('Not found', '      <h1>klaro is not installed</h1>'))
+    return send(res, 200, { 'content-type': type, 'cache-control': 'public, max-age=3600' }, body)
+  }
   if (path === '/static/cmp/config.js')
     return send(
       res,

@@ -9,7 +9,7 @@ import { env } from 'cloudflare:workers'
 import { describe, expect, it } from 'vitest'
 import type { ConsentEvidence } from '../../worker/consent/record'
 import { createApp } from '../../worker/app'
-import { appFetch, signToken } from '../identity/support'
+import { appFetch, cookieClaims, idCookie, signToken } from '../identity/support'
 import { ALL_PURPOSES, located, tcCookie } from './consent-support'
 
 const app = createApp()
@@ -176,5 +176,48 @@ describe('withdrawal acts at once', () => {
     await visit(sub, tcCookie([1, 7, 8, 9, 10]))
     expect(await pending(`c:${sub}`)).toEqual(['trigger:cart_abandoned'])
     expect(await stub(`c:${sub}`).consentRecords()).toHaveLength(2)
+  })
+
+  it('reaches a web visitor’s own state on the request that withdraws storage, while their signed id is still presented', async () => {
+    const all = tcCookie(ALL_PURPOSES)
+    const first = await appFetch(app, '/v1/consent', {
+      headers: located('DE', undefined, { cookie: `euconsent-v2=${all}` }),
+    })
+    const id = idCookie(first)!
+    const key = `a:${cookieClaims(id.value).a}`
+    const jar = `gh_id=${id.value}; euconsent-v2=${all}`
+    const cart = await appFetch(app, '/v1/events', {
+      method: 'POST',
+      headers: located('DE', undefined, { cookie: jar, 'content-type': 'application/json' }),
+      body: JSON.stringify({
+        events: [{ id: crypto.randomUUID(), type: 'add_to_cart', ts: new Date().toISOString(), props: {} }],
+      }),
+    })
+    expect(await cart.json()).toMatchObject({ stored: true })
+    expect(await pending(key)).toEqual(['trigger:cart_abandoned'])
+
+    // "Reject all" in the CMP: no purpose at all, storage included. The id cookie is expired on
+    // this response, and this request is the last one that can prove the device.
+    const reject = await appFetch(app, '/v1/consent', {
+      headers: located('DE', undefined, { cookie: `gh_id=${id.value}; euconsent-v2=${tcCookie([])}` }),
+    })
+    expect(idCookie(reject)?.attributes.get('max-age')).toBe('0')
+    expect(await pending(key)).toEqual([])
+    const [latest] = await stub(key).consentRecords()
+    expect(JSON.parse(latest!.purposes)).toEqual({
+      storage: false,
+      measurement: false,
+      personalization: false,
+      advertising: false,
+    })
+  })
+
+  it('reaches no state from an id cookie that does not verify', async () => {
+    const forged = `v1.rsa-1.${btoa(JSON.stringify({ a: 'forged-device', c: null, iat: 1, exp: 9e9 }))}.sig`
+    const res = await appFetch(app, '/v1/consent', {
+      headers: located('DE', undefined, { cookie: `gh_id=${forged}; euconsent-v2=${tcCookie([])}` }),
+    })
+    expect(res.status).toBe(200)
+    expect(await stub('a:forged-device').consentRecords()).toEqual([])
   })
 })

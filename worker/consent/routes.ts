@@ -1,11 +1,13 @@
 /**
  * The consent routes: `GET /v1/consent` (what the gateway resolved for this request and why,
- * docs/api.md) and `GET /.well-known/gpc.json` (the GPC support resource, from rules/consent.yaml).
+ * docs/api.md), `GET /v1/consent-bridge.js` (the consent bridge script, ./bridge/script.ts) and
+ * `GET /.well-known/gpc.json` (the GPC support resource, from rules/consent.yaml).
  */
 import { Hono } from 'hono'
 import type { AppEnv } from '../env'
 import { ProblemError } from '../lib/problem'
 import type { RuleSet } from '../rules'
+import { BRIDGE_SOURCE, BRIDGE_VERSION } from './bridge/script'
 import { gpcSupportResource } from './gpc'
 import { consentSignals } from './index'
 
@@ -27,6 +29,17 @@ export function consentRoutes({ rules }: { rules: RuleSet }): Hono<AppEnv> {
     }
     // Per-visitor and derived from cookies: never stored by any cache.
     return c.json(body, 200, { 'cache-control': 'no-store' })
+  })
+
+  app.get('/v1/consent-bridge.js', function consentBridge(c) {
+    // As the beacon: a versioned URL is immutable; the bare URL is revalidated every five minutes.
+    const versioned = c.req.query('v') === BRIDGE_VERSION
+    return c.body(BRIDGE_SOURCE, 200, {
+      'content-type': 'text/javascript; charset=utf-8',
+      'cache-control': versioned ? 'public, max-age=31536000, immutable' : 'public, max-age=300',
+      etag: `"${BRIDGE_VERSION}"`,
+      'x-content-type-options': 'nosniff',
+    })
   })
 
   app.get('/.well-known/gpc.json', (c) => {

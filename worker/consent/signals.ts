@@ -7,6 +7,7 @@
 import { z } from 'zod'
 import type { Location } from '../context/location'
 import type { ConsentRules } from '../rules/concerns/consent'
+import { BRIDGE_COOKIE, parseBridgeCookie } from './bridge/cookie'
 import { CMP_ADAPTERS, type CmpReading, type CookieJar } from './cmp'
 import { checkGppSid, decodeGppString } from './gpp'
 import { readGpcHeader } from './gpc'
@@ -62,8 +63,15 @@ export function consentInputFromRequest(
   push(input.tcf, 'cookie:euconsent-v2', cookies.get('euconsent-v2'))
   // OneTrust's TCF integration keeps its TC string in `eupubconsent-v2` (docs/consent.md "Signals").
   push(input.tcf, 'cookie:eupubconsent-v2', cookies.get('eupubconsent-v2'))
+  // The consent bridge's copy of a browser-only CMP's string (./bridge), after the CMP's own cookies.
+  const bridged = cookies.has(BRIDGE_COOKIE) ? parseBridgeCookie(cookies.get(BRIDGE_COOKIE)) : null
+  if (bridged?.kind === 'tcf') push(input.tcf, `cookie:${BRIDGE_COOKIE}`, bridged.value)
   push(input.tcf, 'query:gdpr_consent', q.get('gdpr_consent'))
   pushGpp(input.gpp, 'cookie:__gpp', cookies.get('__gpp'), 'cookie:__gpp_sid', cookies.get('__gpp_sid'))
+  if (bridged?.kind === 'gpp') {
+    const from = `cookie:${BRIDGE_COOKIE}`
+    pushGpp(input.gpp, from, bridged.value, from, bridged.sid)
+  }
   pushGpp(input.gpp, 'query:gpp', q.get('gpp'), 'query:gpp_sid', q.get('gpp_sid'))
   push(input.usp, 'cookie:usprivacy', cookies.get('usprivacy'))
   push(input.usp, 'query:us_privacy', q.get('us_privacy'))

@@ -12,6 +12,7 @@ export const GATEWAY_ROUTES: Readonly<Record<string, readonly string[]>> = {
   '/v1/health': ['GET'],
   '/v1/health/triggers': ['GET'],
   '/v1/consent': ['GET'],
+  '/v1/consent-bridge.js': ['GET'],
   '/.well-known/gpc.json': ['GET'],
   '/v1/identity': ['GET'],
   '/v1/sign-out': ['POST'],
