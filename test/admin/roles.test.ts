@@ -29,6 +29,8 @@ const SAMPLES: Record<AdminAction, { path: string; body?: unknown; allowedStatus
   'GET /admin/v1/record-of-processing': { path: '/admin/v1/record-of-processing', allowedStatus: 200 },
   'GET /admin/v1/audit': { path: '/admin/v1/audit?limit=3', allowedStatus: 200 },
   'GET /admin/v1/rules/versions': { path: '/admin/v1/rules/versions', allowedStatus: 200 },
+  'GET /admin/v1/experiments': { path: '/admin/v1/experiments', allowedStatus: 200 },
+  'GET /admin/v1/experiments/:id': { path: '/admin/v1/experiments/no_such_test', allowedStatus: 404 },
 }
 
 type Caller = 'no token' | 'bad token' | (typeof ADMIN_ROLES)[number]

@@ -1,6 +1,7 @@
 /**
  * The admin API under /admin/v1: decision log queries, DSAR export/erase and receipts, the record
- * of processing, the audit log and the rules version history. Every request passes `adminGuard` first (authenticate, look the
+ * of processing, the audit log, the rules version history and experiment reports (./experiments.ts).
+ * Every request passes `adminGuard` first (authenticate, look the
  * route up in the matrix of ./roles.ts, check roles: deny by default) and leaves an audit entry,
  * allowed or not (requests without a valid token are counted per reason and minute: ./audit.ts). Mount with `app.route('/admin', admin({ rules }))`.
  */
@@ -17,6 +18,7 @@ import type { RuleSet } from '../rules'
 import { auditRowToJson, countDenied, outcomeOf, writeAudit, type AuditEntry, type AuditRow } from './audit'
 import { adminToken, verifyAdminToken, type AdminPrincipal, type AuthFailure } from './auth'
 import { parseDecisionQuery, queryDecisions, rowToRecord, type DecisionRow } from './decisions'
+import { getExperiment, listExperiments } from './experiments'
 import { isAllowed, matchAdminRoute } from './roles'
 import { rulesHistory, type RulesVersionRow } from './rules-versions'
 import { methodNotAllowed } from '../routes/methods'
@@ -315,6 +317,8 @@ export function admin(opts: AdminOptions): Hono<AdminEnv> {
       { 'cache-control': 'no-store' },
     )
   })
+  app.get('/v1/experiments', (c) => listExperiments(c, rules))
+  app.get('/v1/experiments/:id', (c) => getExperiment(c, rules))
 
   return app
 }

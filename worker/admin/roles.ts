@@ -24,6 +24,8 @@ export const ADMIN_ROUTES = {
   'GET /admin/v1/record-of-processing': ['marketer', 'analyst', 'privacy', 'admin'],
   'GET /admin/v1/audit': ['privacy', 'admin'],
   'GET /admin/v1/rules/versions': ['marketer', 'analyst', 'privacy', 'admin'],
+  'GET /admin/v1/experiments': ['marketer', 'analyst', 'admin'],
+  'GET /admin/v1/experiments/:id': ['marketer', 'analyst', 'admin'],
 } as const satisfies Record<string, readonly AdminRole[]>
 
 export type AdminAction = keyof typeof ADMIN_ROUTES
