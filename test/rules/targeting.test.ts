@@ -72,7 +72,7 @@ describe('a targeted A/B test', () => {
   it('names an unknown audience of an experiment and suggests the real one', () => {
     const r = compileRules(withDachTest('dahc'))
     expect(r.ok ? [] : r.errors.map((e) => formatRuleError(e))).toEqual([
-      'rules/experiments.yaml:17:15: unknown audience "dahc"; audiences are dach, returning_dach, vip, cart_builders, newsletter_clickers at experiments.dach_hero_test.audience (did you mean "dach"?)',
+      'rules/experiments.yaml:31:15: unknown audience "dahc"; audiences are dach, returning_dach, vip, cart_builders, newsletter_clickers at experiments.dach_hero_test.audience (did you mean "dach"?)',
     ])
   })
 })
