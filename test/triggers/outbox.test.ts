@@ -8,7 +8,7 @@
  */
 import { env } from 'cloudflare:workers'
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { fireDueTrigger, type FireQueues } from '../../durable-objects/customer/apply'
 import { overrideStateRules, stateRules } from '../../durable-objects/customer/state-rules'
 import {
@@ -22,6 +22,8 @@ import { bundledRules } from '../../worker/rules'
 import { withCaps } from '../caps/rules'
 import { deadLetter, webhook } from './webhook'
 
+// No quiet hours (withCaps leaves them out): a fire must go out whatever the time of the run.
+beforeEach(() => overrideStateRules(withCaps({ caps: [], suppressions: bundledRules.caps.suppressions })))
 afterEach(() => overrideStateRules(null))
 
 function stub(key: string) {
