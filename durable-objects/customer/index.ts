@@ -345,6 +345,16 @@ export class CustomerState extends SqlObject implements DecisionStateApi {
     return { recorded: settleFire(this.ctx.storage, fireId, outcome, Date.now()) }
   }
 
+  /** The trigger timers still waiting (`due_items` of kind trigger_fire), soonest first. */
+  async pendingTimers(): Promise<Array<{ due_at: number; payload: string }>> {
+    return this.ctx.storage.sql
+      .exec<{ due_at: number; payload: string }>(
+        'SELECT due_at, payload FROM due_items WHERE kind = ? ORDER BY due_at LIMIT 100',
+        TRIGGER_DUE_KIND,
+      )
+      .toArray()
+  }
+
   // --- privacy ---
 
   /**

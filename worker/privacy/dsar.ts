@@ -8,6 +8,7 @@
  * `in_progress`; the next erase request for any identifier of the same subject resumes that
  * receipt and completes the remaining stores.
  */
+import { pendingTriggers, type PendingTimerRow, type PendingTrigger } from './pending-triggers'
 import type { Env } from '../env'
 import type { Logger } from '../lib/log'
 import { decisionsFor } from '../admin/decisions'
@@ -148,6 +149,8 @@ export interface SubjectExport {
   generatedAt: string
   identifiers: { customerIds: string[]; anonymousIds: string[]; identifierKeys: string[] }
   customerState: Record<string, TableDump>
+  /** Trigger timers still waiting to send a message to the subject (./pending-triggers.ts). */
+  pendingTriggers: PendingTrigger[]
   identityIndex: Record<string, TableDump>
   identityConflicts: Array<Record<string, unknown>>
   /** Trigger messages to the subject that could not be delivered (D1 `trigger_dead_letters`). */
@@ -180,8 +183,11 @@ export async function exportSubject(
 ): Promise<SubjectExport> {
   const budget = opts.budgetMs ?? 5_000
   const customerState: Record<string, TableDump> = {}
-  for (const key of subject.stateKeys)
+  const timers: PendingTimerRow[] = []
+  for (const key of subject.stateKeys) {
     customerState[key] = await stores.customerState.export(env, key, budget)
+    timers.push(...(await stores.customerState.pendingTimers(env, key, budget)))
+  }
   const identityIndex: Record<string, TableDump> = {}
   for (const key of subject.identifierKeys)
     identityIndex[key] = await stores.identityIndex.export(env, key, budget)
@@ -244,6 +250,7 @@ export async function exportSubject(
       identifierKeys: subject.identifierKeys,
     },
     customerState,
+    pendingTriggers: pendingTriggers(timers),
     identityIndex,
     identityConflicts: conflicts,
     triggerDeadLetters: deadLetters,

@@ -22,6 +22,7 @@ import { resolveDsarSubject } from './resolve'
 import { dumpReplacer, storeBudget, StoreUnavailableError, stores } from './stores'
 import { toSubject, type DsarSubject } from './subject'
 import { isTombstoned } from './tombstone'
+import { pendingTriggers } from './pending-triggers'
 
 export interface MeOptions {
   rules: RuleSet
@@ -51,6 +52,7 @@ export function me(opts: MeOptions): Hono<AppEnv> {
           held: false,
           detail: NOTHING_HELD,
           state: {},
+          pendingTriggers: [],
           decisions: [],
         },
         200,
@@ -65,6 +67,7 @@ export function me(opts: MeOptions): Hono<AppEnv> {
           held: false,
           detail: 'This identifier was erased.',
           state: {},
+          pendingTriggers: [],
           decisions: [],
         },
         200,
@@ -91,6 +94,10 @@ export function me(opts: MeOptions): Hono<AppEnv> {
         },
         held,
         state,
+        // Messages still waiting to be sent, in words (the raw rows are in `state.*.due_items`).
+        pendingTriggers: pendingTriggers(
+          await stores.customerState.pendingTimers(c.env, own.stateKey, budget),
+        ),
         decisions: decisions.map((d) => ({
           time: d.time,
           placement: d.placement,

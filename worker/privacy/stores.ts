@@ -5,6 +5,7 @@
  * order of ./erase-plan.ts) and `/v1/me` (./me.ts) go through these and nothing
  * else, so adding a store means adding it here.
  */
+import type { PendingTimerRow } from './pending-triggers'
 import type { Env } from '../env'
 import { withBudget } from '../lib/budget'
 import type { SubjectKey } from '../../durable-objects/customer/archive-keys'
@@ -63,6 +64,13 @@ export const stores = {
       }),
     erase: (env: Env, key: string, receiptId: string, until: number, ms: number): Promise<number> =>
       budgeted('customerState', ms, async () => sum(await customer(env, key).privacyErase(receiptId, until))),
+    /** The trigger timers still waiting (scheduled work, which `export` leaves out). */
+    pendingTimers: (env: Env, key: string, ms: number): Promise<PendingTimerRow[]> =>
+      budgeted(
+        'customerState',
+        ms,
+        async () => (await customer(env, key).pendingTimers()) as PendingTimerRow[],
+      ),
   },
   /**
    * The subject keys of the decision archive in one CustomerState (worker/archive): read to open
