@@ -9,6 +9,9 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { verifyAdminToken } from '../worker/admin/auth'
+import { resolveRequestConsent } from '../worker/consent'
+import { consentInputFromRequest } from '../worker/consent/signals'
+import { bundledRules } from '../worker/rules'
 import { locate } from '../worker/context/location'
 import { verifyIngestKey } from '../worker/events/ingest-auth'
 import { jwksFromConfig, verifyJwt } from '../worker/identity/jwt'
@@ -55,6 +58,27 @@ describe('npm run token', () => {
       audience: wranglerVars.JWT_AUDIENCE!,
     })
     expect(verified).toMatchObject({ ok: true, value: { subject: 'cust-42' } })
+  })
+
+  it('prints a TC string an EU visitor is granted every purpose with, and names a mistyped jurisdiction', () => {
+    const r = token(['consent', 'eu'])
+    expect(r.status).toBe(0)
+    const url = new URL('http://127.0.0.1/v1/consent')
+    const input = consentInputFromRequest(new Headers(), new Map([['euconsent-v2', r.last]]), url)
+    const resolved = resolveRequestConsent(
+      input,
+      bundledRules,
+      { country: 'AT', region: null, source: 'override' },
+      new Date(),
+    )
+    expect(resolved.consent).toMatchObject({
+      jurisdiction: 'EU',
+      purposes: { storage: true, measurement: true, personalization: true, advertising: true },
+    })
+
+    const typo = token(['consent', 'UX'])
+    expect(typo.status).toBe(2)
+    expect(typo.err).toContain('unknown jurisdiction "UX" (did you mean "UK"?)')
   })
 
   it('prints an admin token with the asked role, and names a mistyped role', async () => {

@@ -1,6 +1,7 @@
 /**
- * `npm run token -- visitor <sub>` | `admin --role <role> [--role ...] [--sub <name>]` | `ingest`:
- * ready-to-use local credentials for the gateway `npm start` runs (./dev-credentials.mjs). What to
+ * `npm run token -- visitor <sub>` | `admin --role <role> [--role ...] [--sub <name>]` | `ingest` |
+ * `consent <jurisdiction>`: ready-to-use local credentials for the gateway `npm start` runs
+ * (./dev-credentials.mjs), and a consented signal for a jurisdiction of rules/consent.yaml. What to
  * do with it comes first; the token or key alone is the last line, so scripts can capture it:
  *
  *   TOKEN=$(npm run --silent token -- admin --role privacy | tail -n 1)
@@ -13,13 +14,15 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { importJWK, SignJWT, type JWK } from 'jose'
 import { ADMIN_ROLES } from '../worker/admin/roles'
+import { bundledRules } from '../worker/rules'
+import { coreBits, tcString, vendorBitfield, vendorsSegment } from '../test/support/consent/tcf-fixtures'
 import { nearest } from '../worker/rules/suggest'
 // @ts-expect-error: plain ESM module without types
 import { devCredentials, devRoot, readDevVars, syncDevVars } from './dev-credentials.mjs'
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const USAGE =
-  'usage: npm run token -- visitor <sub> | admin --role <role> [--role <role>] [--sub <name>] | ingest'
+  'usage: npm run token -- visitor <sub> | admin --role <role> [--role <role>] [--sub <name>] | ingest | consent <jurisdiction>'
 const LIFETIME = '1h'
 const BASE = `http://127.0.0.1:${process.env.GATEHOUSE_PORT ?? 8787}`
 
@@ -65,6 +68,7 @@ export async function tokenCommand(
     return 1
   }
   const [kind, ...rest] = args
+  if (kind === 'consent') return sampleConsent(rest, out, fail)
   if (kind !== 'visitor' && kind !== 'admin' && kind !== 'ingest') {
     fail(kind ? `unknown credential "${kind}"\n${USAGE}` : USAGE)
     return 2
@@ -139,6 +143,55 @@ export async function tokenCommand(
   out(`admin token for "${sub}" with role(s) ${roles.join(', ')}, valid ${LIFETIME}:`)
   out(`  curl ${BASE}/admin/v1/rules/versions -H "Authorization: Bearer $TOKEN"`)
   out(token)
+  return 0
+}
+
+/**
+ * A consented signal for `jurisdiction` (an id of rules/consent.yaml): in an opt-in jurisdiction a
+ * TC string created now with every purpose allowed (a string goes stale after the rules'
+ * `maxAgeMonths`, so it is made fresh rather than written into the docs); in an opt-out one none is
+ * needed, and the opt-out to try is shown instead. The string is written with the tests' TCF
+ * encoder (the gateway itself only decodes).
+ */
+function sampleConsent(rest: string[], out: (line: string) => void, fail: (line: string) => void): number {
+  const jurisdictions = bundledRules.consent.jurisdictions
+  const ids = jurisdictions.map((j) => j.id)
+  const wanted = rest[0]?.toUpperCase()
+  const j = jurisdictions.find((x) => x.id === wanted)
+  if (!j || rest.length > 1) {
+    const hint = rest[0] ? nearest(rest[0].toUpperCase(), ids) : null
+    fail(
+      `${rest[0] ? `unknown jurisdiction "${rest[0]}"${hint ? ` (did you mean "${hint}"?)` : ''}` : 'consent needs a jurisdiction'}; jurisdictions are ${ids.join(', ')}\n${USAGE}`,
+    )
+    return 2
+  }
+  const country = j.countries[0] ?? 'DE'
+  const region = j.regions?.[0]
+  const where = `-H 'X-Gatehouse-Country: ${country}'${region ? ` -H 'X-Gatehouse-Region: ${region}'` : ''}`
+  if (j.regime === 'opt-out') {
+    out(
+      `${j.id} is an opt-out jurisdiction: every purpose is granted until the visitor opts out, so no signal is needed.`,
+    )
+    out(`  curl ${BASE}/v1/consent ${where}`)
+    out(`  opt out with Global Privacy Control: curl ${BASE}/v1/consent ${where} -H 'Sec-GPC: 1'`)
+    return 0
+  }
+  const t = Math.floor(Date.now() / 100) * 100
+  const tc = tcString(
+    coreBits({
+      created: t,
+      lastUpdated: t,
+      purposeConsents: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+      publisherCountryCode: country,
+    }),
+    vendorsSegment(1, vendorBitfield(8, [1, 2, 3])),
+  )
+  out(
+    `TC string for ${j.id} (opt-in) allowing purposes 1-10, created now (valid ${bundledRules.consent.tcf.maxAgeMonths} months):`,
+  )
+  out(`  curl ${BASE}/v1/consent ${where} -H "Cookie: euconsent-v2=$TC"`)
+  out(`  in an app: POST /v1/decide with { "consent": { "tcString": "$TC" }, ... }`)
+  out(tc)
   return 0
 }
 
