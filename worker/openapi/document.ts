@@ -41,6 +41,7 @@ export const NOT_IN_DOCUMENT: Readonly<Record<string, string>> = {
   '/v1/health/triggers': 'trigger delivery figures for operators (docs/events.md)',
   '/.well-known/gpc.json': 'the GPC support resource for user agents (docs/consent.md)',
   '/v1/beacon.js': 'a browser script, not an API',
+  '/v1/consent-bridge.js': 'a browser script (the consent bridge, docs/consent.md), not an API',
   '/v1/openapi.json': 'this document',
 }
 
