@@ -74,7 +74,8 @@ async function send(key: string, triggerId: string) {
   const event: StateEvent = { id: crypto.randomUUID(), type: `start_${triggerId}`, ts: Date.now(), props: {} }
   await stub(key).recordEvents({ stateKey: key, source: 'web', purposes: consented, events: [event] })
   await runInDurableObject(stub(key), async (_i, state) => {
-    state.storage.sql.exec('UPDATE due_items SET due_at = ?', Date.now() - 1)
+    // Only the trigger's timer: sent fires wait in the outbox for their outcome, not due yet.
+    state.storage.sql.exec("UPDATE due_items SET due_at = ? WHERE kind = 'trigger_fire'", Date.now() - 1)
     await state.storage.setAlarm(Date.now() + 60_000)
   })
   await runDurableObjectAlarm(stub(key))
