@@ -4,6 +4,7 @@
  * with a version (a per-isolate flag, then one idempotent D1 write after the response: the earliest
  * time per version wins); `GET /admin/v1/rules/versions` lists the history (./index.ts).
  */
+import { runInBackground } from '../context/background'
 import type { MiddlewareHandler } from 'hono'
 import type { AppEnv } from '../env'
 import type { RuleSet } from '../rules'
@@ -17,29 +18,32 @@ export interface RulesVersionLogOptions {
 
 export const rulesVersionLog = (opts: RulesVersionLogOptions): MiddlewareHandler<AppEnv> =>
   async function rulesVersionLog(c, next) {
+    await next()
     const version = opts.rules.version
-    if (recorded.has(version) || !c.env.DB) return next()
+    // A version goes live with the first request it answers well: a refused request (4xx, which
+    // never depends on a store) or a failed one writes nothing.
+    if (recorded.has(version) || !c.env?.DB || c.res.status >= 400) return
     recorded.add(version)
     const at = Date.now()
-    const write = c.env.DB.prepare(
-      `INSERT INTO rules_versions (version, first_served_at, first_request_id) VALUES (?, ?, ?)
+    const db = c.env.DB
+    const write = Promise.resolve()
+      .then(() =>
+        db
+          .prepare(
+            `INSERT INTO rules_versions (version, first_served_at, first_request_id) VALUES (?, ?, ?)
        ON CONFLICT(version) DO UPDATE SET first_served_at = excluded.first_served_at,
          first_request_id = excluded.first_request_id
        WHERE excluded.first_served_at < rules_versions.first_served_at`,
-    )
-      .bind(version, at, c.get('requestId'))
-      .run()
+          )
+          .bind(version, at, c.get('requestId'))
+          .run(),
+      )
       .catch((error: unknown) => {
         // Try again on a later request; the request itself is never held up or failed by this.
         recorded.delete(version)
         c.get('log')?.warn('rules_version_not_recorded', { version, error: String(error) })
       })
-    try {
-      c.executionCtx.waitUntil(write)
-    } catch {
-      // No execution context (a bare app.fetch in a script): the write simply runs on.
-    }
-    return next()
+    runInBackground(c, write)
   }
 
 export interface RulesVersionRow {

@@ -14,6 +14,9 @@ export function runInBackground(c: Context<AppEnv>, promise: Promise<unknown>): 
     // Hono throws when no execution context was passed in.
     ctx = undefined
   }
-  if (ctx) ctx.waitUntil(promise)
-  else promise.catch(() => undefined)
+  // Background work never fails the request or escapes as an unhandled rejection: it is logged.
+  const guarded = promise.catch((error: unknown) => {
+    c.get('log')?.error('background_task_failed', { error: String(error) })
+  })
+  if (ctx) ctx.waitUntil(guarded)
 }
