@@ -6,22 +6,15 @@
  * enforces the choice on the next request: analytics granted, ads denied; after a withdrawal in
  * the CMP, the reverse. Screenshots of both states go to test-results/.
  */
-import { mkdirSync } from 'node:fs'
-import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildBundle, startGateway, type RunningWorker } from '../../bench/lib/gateway'
+import type { RunningWorker } from '../../bench/lib/gateway'
 import { BRIDGE_PATH } from '../../worker/consent/bridge/script'
 import { coreBits, tcString, vendorBitfield, vendorsSegment } from '../support/consent/tcf-fixtures'
-import { launchChromium } from './chromium'
-// @ts-expect-error: plain ESM module without types
-import { startStorefront } from '../../examples/storefront/server.mjs'
+import { RESULTS, startCmpHarness, type CmpHarness } from './cmp-harness'
 
 // Page globals the evaluated callbacks touch (the project's lib is the Workers runtime, not the DOM).
 declare const window: Record<string, unknown> & { dataLayer?: unknown[] }
-
-const RESULTS = new URL('../../test-results/', import.meta.url)
 
 /** A valid TC string created a day ago, consenting to `purposes` (1 storage; 7-10 measurement). */
 function tc(purposes: number[]): string {
@@ -59,32 +52,17 @@ function installTcfApi(): void {
   }
 }
 
-let storefront: Server
+let harness: CmpHarness
 let gateway: RunningWorker
-let browser: Browser
 let context: BrowserContext
 
 beforeAll(async () => {
-  mkdirSync(RESULTS, { recursive: true })
-  storefront = await startStorefront({ port: 0 })
-  const originUrl = `http://127.0.0.1:${(storefront.address() as AddressInfo).port}`
-  gateway = await startGateway({ scriptPath: await buildBundle(), originUrl })
-  browser = await launchChromium()
-  context = await browser.newContext({ extraHTTPHeaders: { 'x-gatehouse-country': 'DE' } })
-  await context.addInitScript(installTcfApi)
-  // Nothing leaves the machine: third-party tag hosts are refused.
-  await context.route('**/*', (route) =>
-    new URL(route.request().url()).host === gateway.url.host
-      ? route.continue()
-      : route.abort('blockedbyclient'),
-  )
+  harness = await startCmpHarness({ initScript: installTcfApi, answerTags: false })
+  ;({ gateway, context } = harness)
 })
 
 afterAll(async () => {
-  await context?.close()
-  await browser?.close()
-  await gateway?.dispose()
-  storefront?.close()
+  await harness?.close()
 })
 
 async function openWithBridge(page: Page, path: string): Promise<void> {

@@ -8,54 +8,25 @@
  * to test-results/. Third-party tag hosts are answered locally with a script that records it ran;
  * nothing leaves the machine.
  */
-import { mkdirSync } from 'node:fs'
-import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildBundle, startGateway, type RunningWorker } from '../../bench/lib/gateway'
-import { launchChromium } from './chromium'
-// @ts-expect-error: plain ESM module without types
-import { startStorefront } from '../../examples/storefront/server.mjs'
+import type { RunningWorker } from '../../bench/lib/gateway'
+import { RESULTS, startCmpHarness, type CmpHarness } from './cmp-harness'
 
 // Page globals the evaluated callbacks touch (the project's lib is the Workers runtime, not the DOM).
 declare const window: Record<string, unknown> & { dataLayer?: unknown[] }
 
-const RESULTS = new URL('../../test-results/', import.meta.url)
-// What each third-party tag host answers: a script that records it ran (the test's stand-in for
-// Google Analytics and an ad network; the real hosts are never contacted).
-const TAG_HOSTS: Record<string, string> = {
-  'www.googletagmanager.example': 'window.measurementTagRan = true',
-  'tags.adnetwork.example': 'window.adTagRan = true',
-}
-
-let storefront: Server
+let harness: CmpHarness
 let gateway: RunningWorker
-let browser: Browser
 let context: BrowserContext
 
 beforeAll(async () => {
-  mkdirSync(RESULTS, { recursive: true })
-  storefront = await startStorefront({ port: 0 })
-  const originUrl = `http://127.0.0.1:${(storefront.address() as AddressInfo).port}`
-  gateway = await startGateway({ scriptPath: await buildBundle(), originUrl })
-  browser = await launchChromium()
-  // An EU visitor (the development location override): opt-in, nothing before a choice.
-  context = await browser.newContext({ extraHTTPHeaders: { 'x-gatehouse-country': 'DE' } })
-  await context.route('**/*', (route) => {
-    const url = new URL(route.request().url())
-    if (url.host === gateway.url.host) return route.continue()
-    const body = TAG_HOSTS[url.hostname]
-    if (body) return route.fulfill({ status: 200, contentType: 'text/javascript', body })
-    return route.abort('blockedbyclient')
-  })
+  harness = await startCmpHarness()
+  ;({ gateway, context } = harness)
 })
 
 afterAll(async () => {
-  await context?.close()
-  await browser?.close()
-  await gateway?.dispose()
-  storefront?.close()
+  await harness?.close()
 })
 
 async function open(page: Page, path: string): Promise<void> {
