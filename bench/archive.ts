@@ -13,12 +13,11 @@
  *   npx tsx bench/archive.ts                          (builds the bundle first)
  *   npx tsx bench/archive.ts --records 5000 --subjects 1000
  */
-import { readdirSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Miniflare } from 'miniflare'
-import { unstable_getMiniflareWorkerOptions, unstable_splitSqlQuery } from 'wrangler'
-import { buildBundle, drain, freshSecrets, root } from './lib/gateway'
+import { unstable_getMiniflareWorkerOptions } from 'wrangler'
+import { applyMigrations, buildBundle, drain, freshSecrets, root } from './lib/gateway'
 
 const { values: args } = parseArgs({
   options: {
@@ -107,11 +106,7 @@ const mf = new Miniflare({
 } as unknown as ConstructorParameters<typeof Miniflare>[0])
 await mf.ready
 const db = await mf.getD1Database('DB')
-for (const file of readdirSync(join(root, 'migrations'))
-  .filter((f) => f.endsWith('.sql'))
-  .sort())
-  for (const statement of unstable_splitSqlQuery(readFileSync(join(root, 'migrations', file), 'utf8')))
-    await db.prepare(statement).run()
+await applyMigrations(mf, 'gatehouse')
 
 const drive = async (mode: string, n: number, extra = '') => {
   const res = await mf.dispatchFetch(

@@ -14,14 +14,13 @@
  *   npx tsx bench/state.ts                      (builds the bundle first; about a minute)
  *   npx tsx bench/state.ts --ops 3000 --customers 200 --fires 60
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { dirname, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { Readable } from 'node:stream'
 import { Miniflare } from 'miniflare'
-import { unstable_getMiniflareWorkerOptions, unstable_splitSqlQuery } from 'wrangler'
-import { buildBundle, freshSecrets, root } from './lib/gateway'
+import { unstable_getMiniflareWorkerOptions } from 'wrangler'
+import { applyMigrations, buildBundle, freshSecrets, root } from './lib/gateway'
 // @ts-expect-error: plain ESM module without types
 import { startWebhookServer } from '../test/support/webhook-server.mjs'
 
@@ -133,16 +132,7 @@ async function startWithDriver(scriptPath: string, bindings: Record<string, stri
     ],
   } as unknown as ConstructorParameters<typeof Miniflare>[0])
   const url = await mf.ready
-  const db = await mf.getD1Database('DB', 'gatehouse')
-  const dir = join(root, 'migrations')
-  if (existsSync(dir)) {
-    for (const file of readdirSync(dir)
-      .filter((f) => f.endsWith('.sql'))
-      .sort()) {
-      for (const statement of unstable_splitSqlQuery(readFileSync(join(dir, file), 'utf8')))
-        await db.prepare(statement).run()
-    }
-  }
+  await applyMigrations(mf, 'gatehouse')
   return { url, mf, dispose: () => mf.dispose() }
 }
 

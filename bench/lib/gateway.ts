@@ -177,10 +177,11 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningWorker>
   return { url, mf, pid, dispose: () => mf.dispose() }
 }
 
-async function applyMigrations(mf: Miniflare): Promise<void> {
+/** Applies the D1 migrations (migrations/*.sql, in name order) to the `DB` of `worker` in `mf`. */
+export async function applyMigrations(mf: Miniflare, worker?: string): Promise<void> {
   const dir = join(root, 'migrations')
   if (!existsSync(dir)) return
-  const db = await mf.getD1Database('DB')
+  const db = await mf.getD1Database('DB', worker)
   for (const file of readdirSync(dir)
     .filter((f) => f.endsWith('.sql'))
     .sort()) {

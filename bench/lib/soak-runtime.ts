@@ -6,11 +6,11 @@
  * `counts`) for the end-of-run invariants; it is never part of the production bundle.
  */
 import { execFileSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { Miniflare } from 'miniflare'
-import { unstable_getMiniflareWorkerOptions, unstable_splitSqlQuery } from 'wrangler'
-import { drain, freePort, freshSecrets, localVars, root } from './gateway'
+import { unstable_getMiniflareWorkerOptions } from 'wrangler'
+import { applyMigrations, drain, freePort, freshSecrets, localVars, root } from './gateway'
 
 const INSPECTOR = `
 export default {
@@ -109,7 +109,8 @@ export async function startSoakRuntime(opts: SoakRuntimeOptions): Promise<SoakRu
   let mf = new Miniflare(options)
   const url = await mf.ready
   let pid = workerdPids().find((p) => !before.has(p)) ?? null
-  await applyMigrations(mf)
+  // Once, on the first start: the persisted database keeps them across restarts.
+  await applyMigrations(mf, 'gatehouse')
 
   return {
     url,
@@ -130,20 +131,6 @@ export async function startSoakRuntime(opts: SoakRuntimeOptions): Promise<SoakRu
       return (await res.json()) as T
     },
     dispose: () => mf.dispose(),
-  }
-}
-
-// D1 migrations once, on the first start (the persisted database keeps them across restarts).
-async function applyMigrations(mf: Miniflare): Promise<void> {
-  const dir = join(root, 'migrations')
-  if (!existsSync(dir)) return
-  const db = await mf.getD1Database('DB', 'gatehouse')
-  for (const file of readdirSync(dir)
-    .filter((f) => f.endsWith('.sql'))
-    .sort()) {
-    for (const statement of unstable_splitSqlQuery(readFileSync(join(dir, file), 'utf8'))) {
-      await db.prepare(statement).run()
-    }
   }
 }
 

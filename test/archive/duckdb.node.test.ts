@@ -16,10 +16,9 @@ import type { Readable } from 'node:stream'
 import { DuckDBInstance } from '@duckdb/node-api'
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose'
 import { Miniflare } from 'miniflare'
-import { unstable_getMiniflareWorkerOptions, unstable_splitSqlQuery } from 'wrangler'
+import { unstable_getMiniflareWorkerOptions } from 'wrangler'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { readdirSync, readFileSync } from 'node:fs'
-import { buildBundle, freshSecrets, root } from '../../bench/lib/gateway'
+import { applyMigrations, buildBundle, freshSecrets, root } from '../../bench/lib/gateway'
 import { deriveKeys, openFields, type SealKeys } from '../../worker/archive/seal'
 
 const DRIVER = `
@@ -93,12 +92,7 @@ beforeAll(async () => {
     ],
   } as unknown as ConstructorParameters<typeof Miniflare>[0])
   await mf.ready
-  const db = await mf.getD1Database('DB')
-  for (const file of readdirSync(join(root, 'migrations'))
-    .filter((f) => f.endsWith('.sql'))
-    .sort())
-    for (const statement of unstable_splitSqlQuery(readFileSync(join(root, 'migrations', file), 'utf8')))
-      await db.prepare(statement).run()
+  await applyMigrations(mf, 'gatehouse')
   dir = mkdtempSync(join(tmpdir(), 'gatehouse-archive-'))
 }, 240_000)
 
